@@ -1,0 +1,22 @@
+"""The ``dossier`` command line: ledger, audit, scoring and live commands."""
+
+from __future__ import annotations
+
+import typer
+
+from app.commands import ledger_cmds, scoring_cmds
+
+cli = typer.Typer(
+    name="dossier",
+    help="Sổ cái hồ sơ thủ tục hành chính — event-sourced ledger of administrative dossiers "
+    "with real-time service-quality scoring (Decision 766/QĐ-TTg).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+ledger_cmds.register(cli)
+scoring_cmds.register(cli)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,50 @@
+"""Settings from the environment (prefix ``DOSSIER_``), read once by the composition root."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Store(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRES = "postgres"
+    MEMORY = "memory"
+
+
+class Settings(BaseSettings):
+    """Where the ledger and the analytics live, and how they behave."""
+
+    model_config = SettingsConfigDict(env_prefix="DOSSIER_", extra="ignore")
+
+    data_dir: Path = Field(Path("./data"), description="directory of the embedded stores")
+    store: Store | None = Field(
+        None, description="ledger store; default: postgres when pg_dsn is set, else sqlite"
+    )
+    pg_dsn: str | None = Field(None, description="PostgreSQL DSN of the production ledger")
+    clickhouse_url: str | None = Field(
+        None, description="ClickHouse server URL; default: chDB under <data_dir>/olap"
+    )
+    pseudonym_key: str = Field(
+        "change-me", description="key of the keyed hash that pseudonymises applicant references"
+    )
+    weekend_workdays: bool = Field(
+        False, description="count make-up Saturdays (ngày làm bù) as working days"
+    )
+
+    @property
+    def ledger_store(self) -> Store:
+        if self.store is not None:
+            return self.store
+        return Store.POSTGRES if self.pg_dsn else Store.SQLITE
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "ledger.sqlite"
+
+    @property
+    def olap_path(self) -> Path:
+        return self.data_dir / "olap"

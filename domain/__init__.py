@@ -1,0 +1,1 @@
+"""Pure domain model of dossiers (hồ sơ), procedures (TTHC), petitions (PAKN) and units."""
