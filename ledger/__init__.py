@@ -1,0 +1,1 @@
+"""The event-sourced ledger: commands, integrity chain, audit queries, import and export."""

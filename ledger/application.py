@@ -1,0 +1,207 @@
+"""``DossierLedger``: the eventsourcing application that records dossier, procedure, petition
+and unit events with their integrity chain, and answers the ledger's own queries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    IntegrityError,
+    Mapper,
+    RecordConflictError,
+    StoredEvent,
+)
+
+from domain.base import StreamAggregate
+from domain.calendar import DEFAULT_CALENDAR, WorkingCalendar
+from domain.units import Unit, UnitKind, UnitRegistry
+from ledger.chain import GENESIS
+from ledger.codec import REQUEST_STREAM, EnvelopeMapper, decode_state, to_domain_event
+from ledger.config import StoreConfig
+from ledger.dispatch import ProcedureInfo
+from ledger.errors import ConcurrencyConflict, IdempotencyConflict
+from ledger.unit_of_work import RecordedEvent, UnitOfWork, fingerprint
+
+PAGE = 1000
+MAX_ATTEMPTS = 5
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DossierLedger(Application[str]):
+    """Sổ cái hồ sơ: every action is an immutable, hash-chained event in one total order."""
+
+    name = "DossierLedger"
+    log_section_size = PAGE
+
+    def __init__(
+        self,
+        store: StoreConfig,
+        *,
+        calendar: WorkingCalendar = DEFAULT_CALENDAR,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.store = store
+        self.calendar = calendar
+        self.clock = clock
+        self._units = UnitRegistry()
+        self._procedures: dict[str, ProcedureInfo] = {}
+        super().__init__(env=store.environment())
+
+    def construct_mapper(self) -> Mapper[str]:
+        return EnvelopeMapper(transcoder=self.construct_transcoder())
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def record(
+        self, event: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> RecordedEvent:
+        """Record one action given in the wire format (``type``, ``id``, ``at``, ``data``;
+        ``stream`` defaults from the type, ``seq`` is optional: when given, it must be next)."""
+        (recorded,) = self.record_many([event], idempotency_key=idempotency_key)
+        return recorded
+
+    def record_many(
+        self, events: Sequence[dict[str, Any]], *, idempotency_key: str | None = None
+    ) -> list[RecordedEvent]:
+        """Record several actions atomically: all of them or none.
+
+        With an idempotency key, a repeat of the same actions returns the first result and
+        records nothing; other actions under a used key raise ``IdempotencyConflict``.
+        A concurrent writer to the same aggregate makes the actions run again on the new state
+        (its rules are checked again); after a few attempts ``ConcurrencyConflict`` is raised.
+        """
+        commands = [_with_stream(e) for e in events]
+        digest = fingerprint(commands) if idempotency_key else ""
+        for _attempt in range(MAX_ATTEMPTS):
+            if idempotency_key:
+                previous = self._previous_result(idempotency_key, digest)
+                if previous is not None:
+                    return previous
+            work = self.unit_of_work()
+            for command in commands:
+                work.apply(dict(command), require_seq=False)
+            if idempotency_key:
+                work.add_request(idempotency_key, digest, list(work.recorded))
+            try:
+                return work.commit()
+            except RecordConflictError:
+                continue
+        raise ConcurrencyConflict(", ".join(sorted({f"{c['stream']} {c['id']}" for c in commands})))
+
+    def unit_of_work(self, *, assume_empty: bool = False) -> UnitOfWork:
+        return UnitOfWork(self, self.clock(), assume_empty=assume_empty)
+
+    # -- what units of work need ---------------------------------------------------------------
+
+    def load(self, oid: str, *, until: datetime | None = None) -> tuple[StreamAggregate | None, str]:
+        """An aggregate from its stored events (those with ``at`` ≤ ``until``), and the hash at
+        the head of its chain."""
+        aggregate: Any = None
+        head = GENESIS
+        for stored in self.recorder.select_events(oid):
+            envelope = decode_state(stored.state)
+            if until is not None and datetime.fromisoformat(envelope["at"]) > until:
+                break
+            aggregate = to_domain_event(stored, envelope).mutate(aggregate)
+            head = envelope["hash"]
+        return aggregate, head
+
+    def insert(self, stored: list[StoredEvent]) -> list[int]:
+        try:
+            positions = self.recorder.insert_events(stored)
+        except IntegrityError as error:
+            raise RecordConflictError(str(error)) from error
+        if not positions or len(positions) != len(stored):
+            raise RuntimeError("the recorder did not return the events' positions")
+        return list(positions)
+
+    def find_unit(self, code: str) -> Unit | None:
+        unit = self._units.find(code)
+        if unit is not None:
+            return unit
+        profile, _ = self.load(f"unit:{code}")
+        if profile is None or not getattr(profile, "registered", False):
+            return None
+        parent = profile.parent  # type: ignore[attr-defined]
+        if parent and self.find_unit(parent) is None:
+            return None
+        return self._units.register(code, profile.name, profile.kind, parent)  # type: ignore[attr-defined]
+
+    def find_procedure(self, key: str) -> ProcedureInfo | None:
+        info = self._procedures.get(key)
+        if info is None:
+            procedure, _ = self.load(f"procedure:{key}")
+            if procedure is None:
+                return None
+            info = ProcedureInfo(procedure.unit, procedure.statutory_days)  # type: ignore[attr-defined]
+            self._procedures[key] = info
+        return info
+
+    def learn(self, units: dict[str, Unit], procedures: dict[str, ProcedureInfo]) -> None:
+        """Cache what a committed unit of work registered (registrations never change)."""
+        for code, unit in units.items():
+            if code not in self._units:
+                self._units.register(code, unit.name, UnitKind(unit.kind), unit.parent)
+        self._procedures.update(procedures)
+
+    @property
+    def units(self) -> UnitRegistry:
+        return self._units
+
+    # -- reading the log -----------------------------------------------------------------------
+
+    def max_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def read_stored(
+        self, start: int = 1, stop: int | None = None, page: int = PAGE
+    ) -> Iterator[Any]:
+        """Stored notifications in position order (raw rows: id, originator_id, version,
+        topic, state)."""
+        position = start
+        while True:
+            rows = self.recorder.select_notifications(position, page, stop=stop)
+            yield from rows
+            if len(rows) < page:
+                return
+            position = rows[-1].id + 1
+
+    def read_envelopes(
+        self, start: int = 1, stop: int | None = None, *, include_requests: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """The ledger's events as wire envelopes with ``position``, in position order."""
+        for row in self.read_stored(start, stop):
+            envelope = decode_state(row.state)
+            if envelope.get("stream") == REQUEST_STREAM and not include_requests:
+                continue
+            envelope["position"] = row.id
+            yield envelope
+
+    def stream_envelopes(self, stream: str, key: str) -> list[dict[str, Any]]:
+        """One aggregate's events as envelopes (no positions: the aggregate's own order)."""
+        return [decode_state(s.state) for s in self.recorder.select_events(f"{stream}:{key}")]
+
+    def _previous_result(self, key: str, digest: str) -> list[RecordedEvent] | None:
+        stored = self.recorder.select_events(f"{REQUEST_STREAM}:{key}", limit=1)
+        if not stored:
+            return None
+        data = decode_state(stored[0].state)["data"]
+        if data["fingerprint"] != digest:
+            raise IdempotencyConflict(key)
+        return [RecordedEvent(**{k: v for k, v in e.items() if k != "position"})
+                for e in data["events"]]
+
+
+def _with_stream(event: dict[str, Any]) -> dict[str, Any]:
+    command = dict(event)
+    kind = command.get("type")
+    if "stream" not in command and isinstance(kind, str):
+        command["stream"] = kind.split(".", 1)[0]
+    command.setdefault("data", {})
+    return command

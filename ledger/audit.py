@@ -1,0 +1,174 @@
+"""Audit: verify the integrity chain of every stored event, and replay a dossier's history as
+of any moment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from domain.dossier import Dossier
+from ledger.application import DossierLedger
+from ledger.chain import GENESIS, event_hash
+from ledger.codec import REQUEST_STREAM, topic_of
+from ledger.errors import DossierNotFound
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The first bad event: where it is stored and what is wrong with it."""
+
+    stream: str
+    id: str
+    seq: int
+    position: int
+    what: str
+
+    def __str__(self) -> str:
+        return (f"event {self.stream} {self.id} seq {self.seq} at position {self.position}: "
+                f"{self.what}")
+
+
+@dataclass
+class VerifyReport:
+    events: int = 0
+    aggregates: int = 0
+    head_position: int = 0
+    problem: Problem | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def summary(self) -> str:
+        if self.problem is not None:
+            return f"FAILED after {self.events} good events: {self.problem}"
+        return (f"OK: {self.events} events checked in {self.aggregates} aggregates, "
+                f"chain intact up to position {self.head_position}")
+
+
+@dataclass
+class _Head:
+    seq: int
+    hash: str
+
+
+def verify(ledger: DossierLedger, progress: Callable[[int], None] | None = None) -> VerifyReport:
+    """Re-read every stored event, re-hash its content and its chain; stop at the first bad one."""
+    report = VerifyReport()
+    heads: dict[str, _Head] = {}
+    for row in ledger.read_stored():
+        stream, _, key = str(row.originator_id).partition(":")
+        problem = _check_row(row, stream, key, heads)
+        if problem is not None:
+            report.problem = Problem(stream, key, row.originator_version, row.id, problem)
+            return report
+        report.events += 1
+        report.head_position = row.id
+        if progress is not None and report.events % 1000 == 0:
+            progress(1000)
+    report.aggregates = len(heads)
+    return report
+
+
+def _check_row(row: Any, stream: str, key: str, heads: dict[str, _Head]) -> str | None:
+    try:
+        envelope = orjson.loads(row.state)
+        if not isinstance(envelope, dict):
+            raise ValueError("not a JSON object")
+        stored_hash = envelope.pop("hash")
+        envelope.pop("recorded_at")
+        kind = envelope["type"]
+        prev = envelope["prev_hash"]
+    except (ValueError, KeyError, TypeError) as error:
+        return f"undecodable stored state ({error})"
+    oid = str(row.originator_id)
+    expected_topic = "request.accepted" if stream == REQUEST_STREAM else _topic(kind, row)
+    if (envelope.get("stream"), envelope.get("id"), envelope.get("seq")) != (
+        stream, key, row.originator_version
+    ) or row.topic != expected_topic:
+        return "payload altered (its stream, id, seq or type no longer match where it is stored)"
+    if event_hash(envelope) != stored_hash:
+        return "payload altered (its content no longer matches its hash)"
+    head = heads.get(oid)
+    expected_seq = head.seq + 1 if head else 1
+    expected_prev = head.hash if head else GENESIS
+    if row.originator_version != expected_seq:
+        return f"chain broken (seq {row.originator_version} follows seq {expected_seq - 1})"
+    if prev != expected_prev:
+        return "chain broken (prev_hash is not the hash of the previous event)"
+    heads[oid] = _Head(row.originator_version, stored_hash)
+    return None
+
+
+def _topic(kind: str, row: Any) -> str | None:
+    try:
+        return topic_of(kind, row.originator_version)
+    except KeyError:
+        return None
+
+
+@dataclass
+class History:
+    """A dossier's timeline and its state as of a moment (trạng thái tại thời điểm)."""
+
+    dossier_id: str
+    code: str
+    as_of: datetime
+    events: list[dict[str, Any]] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"dossier": self.dossier_id, "code": self.code, "as_of": self.as_of.isoformat(),
+                "state": self.state, "events": self.events}
+
+
+def find_dossier_id(ledger: DossierLedger, ref: str) -> str:
+    """A dossier's id from its id or its code (mã hồ sơ)."""
+    if ledger.recorder.select_events(f"dossier:{ref}", limit=1):
+        return ref
+    needle = b'"code":' + orjson.dumps(ref)
+    for row in ledger.read_stored():
+        if row.originator_version == 1 and str(row.originator_id).startswith("dossier:") \
+                and needle in row.state:
+            return str(row.originator_id).partition(":")[2]
+    raise DossierNotFound(ref)
+
+
+def history(ledger: DossierLedger, ref: str, as_of: datetime) -> History:
+    dossier_id = find_dossier_id(ledger, ref)
+    envelopes = ledger.stream_envelopes("dossier", dossier_id)
+    shown = [e for e in envelopes if datetime.fromisoformat(e["at"]) <= as_of]
+    aggregate, _ = ledger.load(f"dossier:{dossier_id}", until=as_of)
+    result = History(dossier_id, envelopes[0]["data"]["code"], as_of, shown)
+    if isinstance(aggregate, Dossier):
+        result.state = dossier_state(aggregate, as_of)
+    else:
+        result.state = {"status": "not yet submitted"}
+    return result
+
+
+def dossier_state(dossier: Dossier, as_of: datetime) -> dict[str, Any]:
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    return {
+        "status": dossier.status,
+        "portal_status": dossier.portal_status,
+        "procedure": dossier.procedure,
+        "unit": dossier.unit,
+        "channel": dossier.channel,
+        "received_at": iso(dossier.received_at),
+        "due_at": iso(dossier.due_at),
+        "current_due_at": iso(dossier.current_due_at),
+        "supplement_open_since": iso(dossier.supplement_open_since),
+        "supplement_requests": dossier.supplement_requests,
+        "late": dossier.is_late(as_of),
+        "ended_by": dossier.ended_by,
+        "ended_at": iso(dossier.ended_at),
+        "rated_satisfied": dossier.rated_satisfied,
+        "synced": dossier.synced,
+    }

@@ -1,0 +1,98 @@
+"""Import and export of the canonical JSONL event format (spec/events.md)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import orjson
+
+from domain.base import LedgerRuleError
+from domain.units import UnitError
+from ledger.application import DossierLedger
+from ledger.chain import canonical_json
+from ledger.codec import REQUEST_STREAM
+from ledger.errors import ImportRejected
+from ledger.unit_of_work import RecordedEvent
+from ledger.wire import WireError
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    events: int
+    first_position: int | None
+    last_position: int | None
+    already_imported: bool = False
+
+
+def import_lines(
+    ledger: DossierLedger,
+    lines: Iterable[bytes],
+    *,
+    progress: Progress | None = None,
+    key: str | None = None,
+) -> ImportResult:
+    """Append a file of events, all or nothing.
+
+    Every line is validated and applied to aggregates held in memory (each aggregate is read
+    from the store at most once), then everything is recorded in one transaction. The file's
+    content hash is recorded as an idempotency key: importing the same file again records
+    nothing and says so.
+    """
+    content = list(lines)
+    digest = hashlib.sha256()
+    for line in content:
+        digest.update(line)
+    request_key = key or f"import:{digest.hexdigest()}"
+    if ledger.stream_envelopes(REQUEST_STREAM, request_key):
+        return ImportResult(0, None, None, already_imported=True)
+    work = ledger.unit_of_work(assume_empty=ledger.max_position() == 0)
+    count = 0
+    for number, line in enumerate(content, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            raise ImportRejected(number, "json", f"not valid JSON: {error}") from None
+        try:
+            work.apply(raw, require_seq=True)
+        except WireError as error:
+            raise ImportRejected(number, "format", str(error)) from None
+        except LedgerRuleError as error:
+            raise ImportRejected(number, error.rule, str(error)) from None
+        except UnitError as error:
+            raise ImportRejected(number, "unit", str(error)) from None
+        count += 1
+        if progress is not None and count % 1000 == 0:
+            progress(1000)
+    if progress is not None:
+        progress(count % 1000)
+    work.add_request(request_key, digest.hexdigest(), [])
+    recorded = work.commit()
+    if not recorded:
+        return ImportResult(0, None, None)
+    return ImportResult(len(recorded), recorded[0].position, recorded[-1].position)
+
+
+def export_lines(ledger: DossierLedger, *, since: int = 0) -> Iterator[bytes]:
+    """The ledger's events after position ``since`` as canonical JSON lines, with
+    ``position``, ``recorded_at``, ``prev_hash`` and ``hash``."""
+    for envelope in ledger.read_envelopes(since + 1):
+        yield canonical_json(envelope) + b"\n"
+
+
+def write_export(ledger: DossierLedger, out: IO[bytes], *, since: int = 0) -> int:
+    count = 0
+    for line in export_lines(ledger, since=since):
+        out.write(line)
+        count += 1
+    return count
+
+
+def recorded_summary(recorded: list[RecordedEvent]) -> list[dict[str, Any]]:
+    return [r.as_dict() for r in recorded]

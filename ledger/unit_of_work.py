@@ -1,0 +1,216 @@
+"""A unit of work: commands applied to aggregates held in memory, chained and encoded, then
+recorded in one transaction (all or nothing). Import uses it for a whole file."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.persistence import StoredEvent
+
+from domain.base import LedgerRuleError, StreamAggregate
+from domain.calendar import WorkingCalendar
+from domain.units import Unit, UnitKind
+from ledger import wire
+from ledger.chain import GENESIS, canonical_json, event_hash
+from ledger.codec import REQUEST_STREAM, data_of, topic_of, wire_type_of
+from ledger.dispatch import ProcedureInfo, apply_event
+from ledger.errors import ChainError, FutureEvent, SequenceError
+
+if TYPE_CHECKING:
+    from ledger.application import DossierLedger
+
+MAX_AHEAD = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """Where an event landed: its stream, id, seq, hash and (once committed) position."""
+
+    type: str
+    stream: str
+    id: str
+    seq: int
+    hash: str
+    position: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "stream": self.stream, "id": self.id, "seq": self.seq,
+                "hash": self.hash, "position": self.position}
+
+
+@dataclass(slots=True)
+class _Held:
+    aggregate: StreamAggregate | None
+    head_hash: str
+    given_head: str  # the chain as an imported file states it
+
+
+@dataclass
+class UnitOfWork:
+    ledger: DossierLedger
+    recorded_at: datetime
+    assume_empty: bool = False
+    held: dict[str, _Held] = field(default_factory=dict)
+    stored: list[StoredEvent] = field(default_factory=list)
+    recorded: list[RecordedEvent] = field(default_factory=list)
+    new_units: dict[str, Unit] = field(default_factory=dict)
+    new_procedures: dict[str, ProcedureInfo] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._recorded_at_text = self.recorded_at.isoformat()
+        self._latest_allowed = self.recorded_at + MAX_AHEAD
+
+    # -- the Context the dispatcher needs -------------------------------------------------------
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        return self.ledger.calendar
+
+    def unit(self, code: str) -> Unit | None:
+        return self.new_units.get(code) or self.ledger.find_unit(code)
+
+    def ancestors(self, code: str) -> list[str]:
+        chain: list[str] = []
+        unit = self.unit(code)
+        while unit is not None and unit.parent is not None and unit.parent not in chain:
+            chain.append(unit.parent)
+            unit = self.unit(unit.parent)
+        return chain
+
+    def procedure(self, key: str) -> ProcedureInfo | None:
+        return self.new_procedures.get(key) or self.ledger.find_procedure(key)
+
+    # -- applying events ----------------------------------------------------------------------------
+
+    def apply(self, raw: dict[str, Any], *, require_seq: bool = True) -> RecordedEvent:
+        """Validate one wire event, run its command, chain and encode the resulting event."""
+        envelope, data = wire.validate_event(raw)
+        if envelope.at > self._latest_allowed:
+            raise FutureEvent(
+                f"{envelope.stream} {envelope.id}: at {raw['at']} is more than 5 minutes after "
+                f"the moment of recording ({self._recorded_at_text}); an action cannot be "
+                "recorded before it happens"
+            )
+        oid = f"{envelope.stream}:{envelope.id}"
+        held = self.held.get(oid)
+        if held is None:
+            held = self._load(oid)
+        version = held.aggregate.version if held.aggregate is not None else 0
+        if envelope.seq is None:
+            if require_seq:
+                raise SequenceError(f"{envelope.stream} {envelope.id}: missing seq")
+        elif envelope.seq != version + 1:
+            problem = "repeats" if envelope.seq <= version else "leaves a gap after"
+            raise SequenceError(
+                f"{envelope.stream} {envelope.id}: seq {envelope.seq} {problem} seq {version} "
+                f"(expected {version + 1})"
+            )
+        aggregate = apply_event(held.aggregate, envelope, data, self)
+        (event,) = aggregate.collect_events()
+        self._remember_catalogue(envelope, data)
+        out = {
+            "type": wire_type_of(type(event)),
+            "stream": envelope.stream,
+            "id": envelope.id,
+            "seq": event.originator_version,
+            "at": raw["at"],
+            "data": self._stored_data(raw, event),
+            "prev_hash": held.head_hash,
+        }
+        self._check_given_chain(raw, held, out)
+        out["hash"] = event_hash(out)
+        held.aggregate = aggregate
+        held.head_hash = out["hash"]
+        self.held[oid] = held
+        return self._stage(oid, out)
+
+    def add_request(self, key: str, fingerprint: str, result: list[RecordedEvent]) -> None:
+        """Record an idempotency key with the command's fingerprint and result, atomically with
+        the command's events (a second use of the key finds it)."""
+        out = {
+            "type": "request.accepted",
+            "stream": REQUEST_STREAM,
+            "id": key,
+            "seq": 1,
+            "at": self._recorded_at_text,
+            "data": {"fingerprint": fingerprint,
+                     "events": [r.as_dict() | {"position": None} for r in result]},
+            "prev_hash": GENESIS,
+        }
+        out["hash"] = event_hash(out)
+        self._stage(f"{REQUEST_STREAM}:{key}", out, topic="request.accepted")
+
+    def _stage(self, oid: str, out: dict[str, Any], topic: str | None = None) -> RecordedEvent:
+        state = canonical_json(out | {"recorded_at": self._recorded_at_text})
+        self.stored.append(
+            StoredEvent(
+                originator_id=oid,
+                originator_version=out["seq"],
+                topic=topic or topic_of(out["type"], out["seq"]),
+                state=state,
+            )
+        )
+        recorded = RecordedEvent(out["type"], out["stream"], out["id"], out["seq"], out["hash"])
+        self.recorded.append(recorded)
+        return recorded
+
+    def _stored_data(self, raw: dict[str, Any], event: Any) -> dict[str, Any]:
+        data: dict[str, Any] = raw["data"]
+        if raw["type"] == "dossier.received" and data.get("due_at") is None:
+            # The computed due date is recorded, so replays never depend on the calendar
+            # (holiday dates change between releases of `holidays`).
+            data = data | {"due_at": event.due_at.isoformat()}
+        return data
+
+    def _check_given_chain(self, raw: dict[str, Any], held: _Held, out: dict[str, Any]) -> None:
+        given_hash, given_prev = raw.get("hash"), raw.get("prev_hash")
+        if given_hash is None and given_prev is None:
+            return
+        where = f"{out['stream']} {out['id']} seq {out['seq']}"
+        if given_prev != held.given_head:
+            raise ChainError(f"{where}: prev_hash {given_prev!r} does not continue the chain "
+                             f"(expected {held.given_head})")
+        as_given = {k: raw[k] for k in ("type", "stream", "id", "seq", "at", "data")}
+        as_given["prev_hash"] = given_prev
+        if given_hash != event_hash(as_given):
+            raise ChainError(f"{where}: hash {given_hash!r} does not verify against the event's "
+                             "content (altered or mis-hashed)")
+        held.given_head = given_hash
+
+    def _remember_catalogue(self, envelope: wire.Envelope, data: wire.Data) -> None:
+        if isinstance(data, wire.UnitRegistered):
+            self.new_units[envelope.id] = Unit(envelope.id, data.name, UnitKind(data.kind),
+                                               data.parent or None)
+        elif isinstance(data, wire.ProcedureRegistered):
+            self.new_procedures[envelope.id] = ProcedureInfo(data.unit, data.statutory_days)
+
+    def _load(self, oid: str) -> _Held:
+        if self.assume_empty:
+            return _Held(None, GENESIS, GENESIS)
+        aggregate, head = self.ledger.load(oid)
+        return _Held(aggregate, head, head)
+
+    # -- finishing ----------------------------------------------------------------------------
+
+    def commit(self) -> list[RecordedEvent]:
+        """Record everything staged in one transaction; return the events with positions."""
+        if not self.stored:
+            return []
+        positions = self.ledger.insert(self.stored)
+        self.ledger.learn(self.new_units, self.new_procedures)
+        result = [
+            RecordedEvent(r.type, r.stream, r.id, r.seq, r.hash, position)
+            for r, position in zip(self.recorded, positions, strict=True)
+        ]
+        return [r for r in result if r.stream != REQUEST_STREAM]
+
+
+def fingerprint(commands: list[dict[str, Any]]) -> str:
+    """What an idempotency key stands for: the commands' canonical JSON."""
+    return hashlib.sha256(canonical_json(commands)).hexdigest()
+
+
+__all__ = ["LedgerRuleError", "RecordedEvent", "UnitOfWork", "fingerprint"]
