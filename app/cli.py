@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.commands import ledger_cmds, scoring_cmds
+from app.commands import ledger_cmds
 
 cli = typer.Typer(
     name="dossier",
@@ -15,7 +15,7 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 ledger_cmds.register(cli)
-scoring_cmds.register(cli)
+
 
 
 def main() -> None:
