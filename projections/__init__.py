@@ -1,0 +1,1 @@
+"""Pure projections of the ledger: per-dossier facts, indicator counters, rulebook scores."""

@@ -1,0 +1,324 @@
+"""The scoring engine: folds events into facts and incremental counters; scores, ranks, explains."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from domain.calendar import WorkingCalendar
+from domain.units import UnitKind
+from projections import contributions as c
+from projections.audit import Entry, commune_entries, count_entries, scope_entries, scope_units
+from projections.counters import Key, Tracker
+from projections.facts import Event, FactStore
+from projections.judge import judge_procedure
+from projections.periods import (
+    Instant,
+    Period,
+    parse_period,
+    periods_containing,
+    to_datetime,
+    to_instant,
+)
+from projections.rulebook import DEFAULT_RULEBOOK, Measure, Rulebook, load_rulebook
+from projections.scores import UnitScore, display_round, rulebook_groups, standard_competition_ranks
+
+
+@dataclass(slots=True)
+class _Book:
+    """One rulebook's counters over the shared facts."""
+
+    rulebook: Rulebook
+    calendar: WorkingCalendar
+    dossiers: Tracker = field(default_factory=lambda: Tracker(c.DOSSIER_BITS))
+    petitions: Tracker = field(default_factory=lambda: Tracker(c.PETITION_BITS))
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """The items behind one score cell (unit, period, indicator)."""
+
+    unit: str
+    period: str
+    indicator: str
+    name: str
+    measure: str
+    as_of: datetime
+    numerator: int
+    denominator: int
+    entries: tuple[Entry, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"unit": self.unit, "period": self.period, "indicator": self.indicator,
+                "name": self.name, "as_of": self.as_of.isoformat(),
+                "numerator": self.numerator, "denominator": self.denominator,
+                "items": [e.to_json() for e in self.entries]}
+
+
+class ScoringEngine:
+    """Live scores for every unit and period under one or more rulebooks.
+
+    Feed envelopes with :meth:`apply` (cheap: facts only); :meth:`flush` brings the counters up
+    to date and returns the (unit, period) keys whose scores changed. Queries flush first.
+    """
+
+    def __init__(self, rulebooks: Sequence[Rulebook] | None = None) -> None:
+        books = list(rulebooks) if rulebooks else [load_rulebook(DEFAULT_RULEBOOK)]
+        self.facts = FactStore()
+        self._books = {b.id: _Book(b, b.working_calendar()) for b in books}
+        self.default_rulebook = books[0].id
+        self._dirty_dossiers: set[str] = set()
+        self._dirty_petitions: set[str] = set()
+        self._touched: set[Key] = set()
+        self._procedures_in_scope: dict[str, list[str]] = {}
+        self._procedures_seen: set[str] = set()
+
+    # -- folding ---------------------------------------------------------------------------
+    def apply(self, envelope: Event) -> None:
+        """Fold one ledger envelope (events of other streams are ignored)."""
+        for kind, item, at in self.facts.apply(envelope):
+            if kind == "dossier":
+                self._dirty_dossiers.add(item)
+            elif kind == "petition":
+                self._dirty_petitions.add(item)
+            elif kind == "procedure":
+                self._procedure_touched(item, at)
+            else:
+                self._unit_touched(item, at)
+
+    def apply_all(self, envelopes: Iterable[Event]) -> set[Key]:
+        for envelope in envelopes:
+            self.apply(envelope)
+        return self.flush()
+
+    def flush(self) -> set[Key]:
+        """Bring the counters up to date; returns the (unit, period key) pairs touched."""
+        facts = self.facts
+        for book in self._books.values():
+            switches = book.rulebook.switches
+            for dossier_id in self._dirty_dossiers:
+                f = facts.dossiers[dossier_id]
+                units = self._scope(f.unit)
+                self._touched |= book.dossiers.replace(
+                    dossier_id, units, c.dossier_contributions(f, switches))
+            for petition_id in self._dirty_petitions:
+                p = facts.petitions[petition_id]
+                self._touched |= book.petitions.replace(
+                    petition_id, self._scope(p.unit),
+                    c.petition_contributions(p, book.calendar))
+        self._dirty_dossiers.clear()
+        self._dirty_petitions.clear()
+        touched, self._touched = self._touched, set()
+        return self._resolve_pool_keys(touched)
+
+    def _scope(self, unit: str) -> tuple[str, ...]:
+        units = self.facts.units
+        return tuple(units.scope(unit)) if unit in units else (unit,)
+
+    def _procedure_touched(self, procedure_id: str, at: Instant) -> None:
+        procedure = self.facts.procedures.get(procedure_id)
+        if procedure is None:
+            return
+        scope = self._scope(procedure.unit)
+        if procedure_id not in self._procedures_seen:
+            self._procedures_seen.add(procedure_id)
+            for unit in scope:
+                self._procedures_in_scope.setdefault(unit, []).append(procedure_id)
+        self._touch_units(scope, at)
+
+    def _unit_touched(self, code: str, at: Instant) -> None:
+        if code in self.facts.units:
+            self._touch_units(self._scope(code), at)
+
+    def _touch_units(self, units: Iterable[str], at: Instant) -> None:
+        for unit in units:
+            for period in periods_containing(at):
+                self._touched.add((unit, period.key))
+
+    def _resolve_pool_keys(self, touched: set[Key]) -> set[Key]:
+        """Pool changes touch the current periods that start after the pool's month."""
+        now = periods_containing(self.facts.watermark) if self.facts.watermark else ()
+        resolved: set[Key] = set()
+        for unit, key in touched:
+            if key.startswith("pool:"):
+                month = int(key[5:])
+                resolved.update((unit, p.key) for p in now if p.first_month > month)
+            else:
+                resolved.add((unit, key))
+        return resolved
+
+    # -- queries ---------------------------------------------------------------------------
+    def rulebook(self, rulebook_id: str | None = None) -> Rulebook:
+        return self._book(rulebook_id).rulebook
+
+    def _book(self, rulebook_id: str | None) -> _Book:
+        key = rulebook_id or self.default_rulebook
+        if key not in self._books:
+            self._books[key] = _Book(load_rulebook(key), load_rulebook(key).working_calendar())
+            self._rebuild(self._books[key])
+        return self._books[key]
+
+    def _rebuild(self, book: _Book) -> None:
+        for dossier_id, f in self.facts.dossiers.items():
+            book.dossiers.replace(dossier_id, self._scope(f.unit),
+                                  c.dossier_contributions(f, book.rulebook.switches))
+        for petition_id, p in self.facts.petitions.items():
+            book.petitions.replace(petition_id, self._scope(p.unit),
+                                   c.petition_contributions(p, book.calendar))
+
+    def counts(self, unit: str, period: Period | str, as_of: datetime | Instant,
+               rulebook_id: str | None = None) -> dict[str, tuple[int, int]]:
+        """(numerator, denominator) of every measure for a unit's scope at t."""
+        self.flush()
+        book = self._book(rulebook_id)
+        period = parse_period(period) if isinstance(period, str) else period
+        as_of_i = as_of if isinstance(as_of, int) else to_instant(as_of)
+        t = period.evaluation_time(as_of_i)
+        self.facts.units.get(unit)
+        if as_of_i >= self.facts.watermark or as_of_i >= period.last:
+            counts = self._counter_counts(book, unit, period, t)
+        else:  # a past moment inside the period: the counters are ahead of it, scan the facts
+            counts = count_entries(scope_entries(
+                self.facts, unit, period, t, book.rulebook.switches, book.calendar,
+                kinds=("dossier", "petition")))
+        counts.update(self._catalogue_counts(book, unit, period, t))
+        return counts
+
+    def _counter_counts(self, book: _Book, unit: str, period: Period,
+                        t: Instant) -> dict[str, tuple[int, int]]:
+        d = book.dossiers.totals(unit, period, t)
+        p = book.petitions.totals(unit, period, t)
+        received = d[c.RECEIVED]
+        return {
+            Measure.DOSSIERS_SYNCED: (d[c.SYNCED], received),
+            Measure.DOSSIERS_ON_TIME: (d[c.ON_TIME_21] + d.pending_a_on_time,
+                                       d[c.POPULATION_21]),
+            Measure.DOSSIERS_ONLINE: (d[c.ONLINE], received),
+            Measure.FULL_ONLINE_DOSSIERS: (d[c.ELIGIBLE_ONLINE], d[c.ELIGIBLE]),
+            Measure.DOSSIERS_PAID_ONLINE: (d[c.PAID_ONLINE], d[c.FEE_BEARING]),
+            Measure.ELECTRONIC_RESULTS: (d[c.ELECTRONIC], d[c.RESOLVED_DOC]),
+            Measure.DOSSIERS_DIGITIZED: (d[c.DIGITIZED], received),
+            Measure.DOSSIERS_REUSED: (d[c.REUSED], received),
+            Measure.DOSSIERS_PERSONAL_STORE: (d[c.PERSONAL_STORE], received),
+            Measure.DOSSIERS_POPULATION_DB: (d[c.POPULATION_DB], received),
+            Measure.DOSSIER_SATISFACTION: (d[c.SATISFIED_53] + d.pending_b_on_time, received),
+            Measure.PETITIONS_ON_TIME: (p[c.ON_TIME_51] + p.pending_a_on_time,
+                                        p[c.POPULATION_51]),
+            Measure.PETITION_SATISFACTION: (p[c.SATISFIED_52] + p.pending_b_on_time,
+                                            p[c.RECEIVED_52]),
+        }
+
+    def _catalogue_counts(self, book: _Book, unit: str, period: Period,
+                          t: Instant) -> dict[str, tuple[int, int]]:
+        """Procedure-based measures and 4.3, judged at t over the catalogue of the scope."""
+        entries: list[Entry] = []
+        for procedure_id in self._procedures_in_scope.get(unit, ()):
+            procedure = self.facts.procedures[procedure_id]
+            for measure, numerator, _ in judge_procedure(procedure, period, t, book.calendar,
+                                                         why=False):
+                entries.append(Entry(measure, "procedure", procedure_id, numerator, ""))
+        kind = self.facts.units.get(unit).kind
+        if any(i.measure == Measure.COMMUNES_E_CERTIFIED_COPY and i.applies(kind)
+               for g in book.rulebook.groups for i in g.indicators):
+            entries.extend(commune_entries(self.facts, unit, scope_units(self.facts, unit), t))
+        counts = count_entries(entries)
+        for measure in CATALOGUE_MEASURES:
+            counts.setdefault(measure, (0, 0))
+        return counts
+
+    def score(self, unit: str, period: Period | str, as_of: datetime,
+              rulebook_id: str | None = None, with_rank: bool = True) -> UnitScore:
+        """A unit's score for a period as of a moment, with its rank among its peers."""
+        period = parse_period(period) if isinstance(period, str) else period
+        score = self._score(unit, period, as_of, rulebook_id)
+        if not with_rank:
+            return score
+        peers = self.peers(unit, period, as_of)
+        if not peers:
+            return score
+        scores = {p: self._score(p, period, as_of, rulebook_id) if p != unit else score
+                  for p in peers}
+        ranks = standard_competition_ranks({code: s.total for code, s in scores.items()})
+        return _with_rank(score, ranks[unit])
+
+    def _score(self, unit: str, period: Period, as_of: datetime,
+               rulebook_id: str | None) -> UnitScore:
+        book = self._book(rulebook_id)
+        found = self.facts.units.get(unit)
+        counts = self.counts(unit, period, as_of, rulebook_id)
+        groups = rulebook_groups(book.rulebook, counts, found.kind)
+        total = sum(g.points for g in groups)
+        t = period.evaluation_time(to_instant(as_of))
+        return UnitScore(
+            unit=unit, unit_name=found.name, kind=str(found.kind), period=period.key,
+            as_of=as_of, evaluated_at=to_datetime(t), rulebook_id=book.rulebook.id,
+            rulebook_version=book.rulebook.version, total=total,
+            band=book.rulebook.band(float(display_round(total))), groups=groups,
+            position=self.facts.position,
+        )
+
+    def peers(self, unit: str, period: Period | str, as_of: datetime) -> list[str]:
+        """Units ranked with ``unit`` that exist at t (empty: it has no peers)."""
+        period = parse_period(period) if isinstance(period, str) else period
+        t = period.evaluation_time(to_instant(as_of))
+        return [u.code for u in self.facts.units.peers(unit)
+                if self.facts.unit_exists_at(u.code, t)]
+
+    def rank(self, kind: str, period: Period | str, as_of: datetime,
+             rulebook_id: str | None = None, province: str | None = None) -> list[UnitScore]:
+        """Scores of every unit of a kind (within ``province`` for departments and communes),
+        ranked by standard competition ranking on the rounded total."""
+        period = parse_period(period) if isinstance(period, str) else period
+        wanted = UnitKind(kind)
+        t = period.evaluation_time(to_instant(as_of))
+        units = self.facts.units
+        codes = [u.code for u in units.of_kind(wanted) if self.facts.unit_exists_at(u.code, t)
+                 and (province is None or units.province_of(u.code) == province)]
+        scores = [self._score(code, period, as_of, rulebook_id) for code in codes]
+        ranked: list[UnitScore] = []
+        by_province: dict[str | None, list[UnitScore]] = {}
+        for s in scores:
+            group = None if wanted is UnitKind.PROVINCE else units.province_of(s.unit)
+            by_province.setdefault(group, []).append(s)
+        for members in by_province.values():
+            if wanted in (UnitKind.MINISTRY, UnitKind.AGENCY):
+                ranked.extend(members)
+                continue
+            ranks = standard_competition_ranks({s.unit: s.total for s in members})
+            ranked.extend(_with_rank(s, ranks[s.unit]) for s in members)
+        ranked.sort(key=lambda s: (s.rank is None, s.rank or 0, s.unit))
+        return ranked
+
+    def explain(self, unit: str, period: Period | str, indicator: str, as_of: datetime,
+                rulebook_id: str | None = None) -> Explanation:
+        """The dossiers, procedures, petitions or communes behind one indicator's counts."""
+        self.flush()
+        book = self._book(rulebook_id)
+        found = self.facts.units.get(unit)
+        spec = book.rulebook.indicator(indicator)
+        period = parse_period(period) if isinstance(period, str) else period
+        t = period.evaluation_time(to_instant(as_of))
+        entries = tuple(
+            e for e in scope_entries(self.facts, unit, period, t, book.rulebook.switches,
+                                     book.calendar)
+            if e.measure == spec.measure)
+        if not spec.applies(found.kind):
+            entries = ()
+        numerator = sum(e.numerator for e in entries)
+        return Explanation(unit, period.key, spec.code, spec.name, spec.measure, as_of,
+                           numerator, len(entries), entries)
+
+
+CATALOGUE_MEASURES = (
+    Measure.PROCEDURES_PUBLISHED_ON_TIME, Measure.PROCEDURES_PUBLIC_ON_TIME,
+    Measure.PUBLIC_PROCEDURES_COMPLETE, Measure.PROCEDURES_ONLINE,
+    Measure.ONLINE_PROCEDURES_USED, Measure.PROCEDURES_PAID_ONLINE,
+    Measure.PROCEDURES_PAYMENT_INTEGRATED, Measure.PROCEDURES_POPULATION_DB,
+    Measure.COMMUNES_E_CERTIFIED_COPY,
+)
+
+
+def _with_rank(score: UnitScore, rank: int | None) -> UnitScore:
+    return replace(score, rank=rank)

@@ -1,0 +1,146 @@
+"""Rulebook arithmetic: indicator points from counts, groups, totals, display rounding, bands."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from projections.rulebook import Group, Indicator, Measure, Rulebook
+
+Counts = Mapping[str, tuple[int, int]]
+"""(numerator, denominator) per measure."""
+
+_NINE = Decimal("1e-9")
+_CENT = Decimal("0.01")
+
+
+def display_round(value: float) -> Decimal:
+    """2 decimals, half up, after a first rounding to 9 decimals (12.125 shows 12.13)."""
+    return Decimal(value).quantize(_NINE, ROUND_HALF_UP).quantize(_CENT, ROUND_HALF_UP)
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorScore:
+    code: str
+    name: str
+    numerator: int | None
+    denominator: int | None
+    ratio: float | None
+    points: float | None
+    max: float
+    applicable: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "name": self.name, "numerator": self.numerator,
+                "denominator": self.denominator, "ratio": self.ratio, "points": self.points,
+                "max": self.max, "applicable": self.applicable}
+
+
+@dataclass(frozen=True, slots=True)
+class GroupScore:
+    code: str
+    name: str
+    max: float  # the points of the indicators that apply to the unit's kind
+    points: float
+    indicators: tuple[IndicatorScore, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "name": self.name, "max": self.max, "points": self.points,
+                "indicators": [i.to_json() for i in self.indicators]}
+
+
+@dataclass(frozen=True, slots=True)
+class UnitScore:
+    """One unit's score for a period, as of a moment, under a rulebook."""
+
+    unit: str
+    unit_name: str
+    kind: str
+    period: str
+    as_of: datetime
+    evaluated_at: datetime  # t = min(as_of, end of period)
+    rulebook_id: str
+    rulebook_version: int
+    total: float
+    band: str
+    groups: tuple[GroupScore, ...]
+    rank: int | None = None
+    position: int = 0  # the ledger position the counters had folded
+
+    @property
+    def rounded_total(self) -> Decimal:
+        return display_round(self.total)
+
+    def indicator(self, code: str) -> IndicatorScore:
+        for group in self.groups:
+            for indicator in group.indicators:
+                if indicator.code == code:
+                    return indicator
+        raise KeyError(code)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit, "unit_name": self.unit_name, "kind": self.kind,
+            "period": self.period, "as_of": self.as_of.isoformat(),
+            "rulebook": {"id": self.rulebook_id, "version": self.rulebook_version},
+            "total": self.total, "band": self.band, "rank": self.rank,
+            "groups": [g.to_json() for g in self.groups],
+        }
+
+
+def indicator_score(indicator: Indicator, counts: Counts, kind: str) -> IndicatorScore:
+    """Points of one indicator (``split`` empties are settled by :func:`group_score`)."""
+    if not indicator.applies(kind):
+        return IndicatorScore(indicator.code, indicator.name, None, None, None, None,
+                              indicator.max, False)
+    numerator, denominator = counts.get(indicator.measure, (0, 0))
+    if denominator == 0:
+        points = indicator.max if indicator.on_empty == "full" else 0.0
+        return IndicatorScore(indicator.code, indicator.name, numerator, denominator, None,
+                              points, indicator.max, True)
+    ratio = numerator / denominator
+    if indicator.measure == Measure.DOSSIERS_ONLINE:
+        # 3.3: the online share is weighted by 1.4's ratio (dossiers synchronised).
+        synced, received = counts.get(Measure.DOSSIERS_SYNCED, (0, 0))
+        ratio *= synced / received if received else 0.0
+    if indicator.method == "threshold" and indicator.threshold is not None:
+        points = min(indicator.max, indicator.max * ratio / indicator.threshold)
+    else:
+        points = indicator.max * ratio
+    return IndicatorScore(indicator.code, indicator.name, numerator, denominator, ratio, points,
+                          indicator.max, True)
+
+
+def group_score(group: Group, counts: Counts, kind: str) -> GroupScore:
+    scores = [indicator_score(i, counts, kind) for i in group.indicators]
+    split = [i for i, s in zip(group.indicators, scores, strict=True)
+             if s.applicable and s.denominator == 0 and i.on_empty == "split"]
+    if split:
+        # An empty "split" indicator takes the share the group's other indicators earned.
+        others = [s for s in scores if s.applicable and s.code not in {i.code for i in split}]
+        earned = sum(s.points or 0.0 for s in others)
+        possible = sum(s.max for s in others)
+        share = earned / possible if possible else 0.0
+        scores = [s if s.code not in {i.code for i in split} else
+                  IndicatorScore(s.code, s.name, s.numerator, s.denominator, None,
+                                 s.max * share, s.max, True) for s in scores]
+    points = sum(s.points for s in scores if s.points is not None)
+    applicable_max = sum(s.max for s in scores if s.applicable)
+    return GroupScore(group.code, group.name, applicable_max, points, tuple(scores))
+
+
+def rulebook_groups(rulebook: Rulebook, counts: Counts, kind: str) -> tuple[GroupScore, ...]:
+    return tuple(group_score(group, counts, kind) for group in rulebook.groups)
+
+
+def standard_competition_ranks(totals: Mapping[str, float]) -> dict[str, int]:
+    """1 + the number of units with a higher total rounded for display (1, 2, 2, 4)."""
+    rounded = {unit: display_round(total) for unit, total in totals.items()}
+    ordered = sorted(rounded.values(), reverse=True)
+    first_index: dict[Decimal, int] = {}
+    for index, value in enumerate(ordered):
+        first_index.setdefault(value, index)
+    return {unit: first_index[value] + 1 for unit, value in rounded.items()}
