@@ -117,7 +117,7 @@ def dossier_contributions(f: DossierFacts, switches: Switches) -> Contributions:
         contribution = dossier_contribution(f, period, period.last, live, switches)
         if contribution is not None:
             contributions[period.key] = contribution
-    pool = None
+    pool: tuple[int, Contribution] | None = None
     if switches.carried_over_in_2_1 and f.received_at is not None and f.end_at(last) is None:
         verdict = judge_dossier(f, FAR_FUTURE, switches.apology_extends_due)
         if verdict.running:
@@ -168,7 +168,7 @@ def petition_contributions(p: PetitionFacts, calendar: WorkingCalendar) -> Contr
                                                  calendar)
             if contribution is not None:
                 contributions[period.key] = contribution
-    pool = None
+    pool: tuple[int, Contribution] | None = None
     if p.answered_at is None:
         verdict = judge_petition(p, FAR_FUTURE, calendar)
         pool = (month_index(last), (POPULATION_51, verdict.deadline, None))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,11 +19,10 @@ from projections.periods import (
     Period,
     parse_period,
     periods_containing,
-    to_datetime,
     to_instant,
 )
 from projections.rulebook import DEFAULT_RULEBOOK, Measure, Rulebook, load_rulebook
-from projections.scores import UnitScore, display_round, rulebook_groups, standard_competition_ranks
+from projections.scores import UnitScore, make_unit_score, standard_competition_ranks, with_rank
 
 
 @dataclass(slots=True)
@@ -229,11 +228,11 @@ class ScoringEngine:
         return counts
 
     def score(self, unit: str, period: Period | str, as_of: datetime,
-              rulebook_id: str | None = None, with_rank: bool = True) -> UnitScore:
+              rulebook_id: str | None = None, ranked: bool = True) -> UnitScore:
         """A unit's score for a period as of a moment, with its rank among its peers."""
         period = parse_period(period) if isinstance(period, str) else period
         score = self._score(unit, period, as_of, rulebook_id)
-        if not with_rank:
+        if not ranked:
             return score
         peers = self.peers(unit, period, as_of)
         if not peers:
@@ -241,23 +240,15 @@ class ScoringEngine:
         scores = {p: self._score(p, period, as_of, rulebook_id) if p != unit else score
                   for p in peers}
         ranks = standard_competition_ranks({code: s.total for code, s in scores.items()})
-        return _with_rank(score, ranks[unit])
+        return with_rank(score, ranks[unit])
 
     def _score(self, unit: str, period: Period, as_of: datetime,
                rulebook_id: str | None) -> UnitScore:
         book = self._book(rulebook_id)
-        found = self.facts.units.get(unit)
         counts = self.counts(unit, period, as_of, rulebook_id)
-        groups = rulebook_groups(book.rulebook, counts, found.kind)
-        total = sum(g.points for g in groups)
         t = period.evaluation_time(to_instant(as_of))
-        return UnitScore(
-            unit=unit, unit_name=found.name, kind=str(found.kind), period=period.key,
-            as_of=as_of, evaluated_at=to_datetime(t), rulebook_id=book.rulebook.id,
-            rulebook_version=book.rulebook.version, total=total,
-            band=book.rulebook.band(float(display_round(total))), groups=groups,
-            position=self.facts.position,
-        )
+        return make_unit_score(self.facts.units.get(unit), period, as_of, t, book.rulebook,
+                               counts, self.facts.position)
 
     def peers(self, unit: str, period: Period | str, as_of: datetime) -> list[str]:
         """Units ranked with ``unit`` that exist at t (empty: it has no peers)."""
@@ -287,8 +278,8 @@ class ScoringEngine:
                 ranked.extend(members)
                 continue
             ranks = standard_competition_ranks({s.unit: s.total for s in members})
-            ranked.extend(_with_rank(s, ranks[s.unit]) for s in members)
-        ranked.sort(key=lambda s: (s.rank is None, s.rank or 0, s.unit))
+            ranked.extend(with_rank(s, ranks[s.unit]) for s in members)
+        ranked.sort(key=lambda score: (score.rank is None, score.rank or 0, score.unit))
         return ranked
 
     def explain(self, unit: str, period: Period | str, indicator: str, as_of: datetime,
@@ -318,7 +309,3 @@ CATALOGUE_MEASURES = (
     Measure.PROCEDURES_PAYMENT_INTEGRATED, Measure.PROCEDURES_POPULATION_DB,
     Measure.COMMUNES_E_CERTIFIED_COPY,
 )
-
-
-def _with_rank(score: UnitScore, rank: int | None) -> UnitScore:
-    return replace(score, rank=rank)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
@@ -118,7 +118,7 @@ class PetitionFacts:
     last_at: Instant = 0
 
 
-def last_value_at(history: list[tuple[Instant, V]], t: Instant) -> V | None:
+def last_value_at(history: Sequence[tuple[Instant, V]], t: Instant) -> V | None:
     """The value of the last ``(at, value)`` entry with at ≤ t (entries are in `at` order)."""
     for at, value in reversed(history):
         if at <= t:

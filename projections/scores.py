@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from domain.units import Unit
+from projections.periods import Instant, Period, to_datetime
 from projections.rulebook import Group, Indicator, Measure, Rulebook
 
 Counts = Mapping[str, tuple[int, int]]
@@ -134,6 +136,25 @@ def group_score(group: Group, counts: Counts, kind: str) -> GroupScore:
 
 def rulebook_groups(rulebook: Rulebook, counts: Counts, kind: str) -> tuple[GroupScore, ...]:
     return tuple(group_score(group, counts, kind) for group in rulebook.groups)
+
+
+def make_unit_score(
+    unit: Unit, period: Period, as_of: datetime, t: Instant, rulebook: Rulebook, counts: Counts,
+    position: int = 0,
+) -> UnitScore:
+    """The score of ``unit`` from the counts of its scope."""
+    groups = rulebook_groups(rulebook, counts, str(unit.kind))
+    total = sum(g.points for g in groups)
+    return UnitScore(
+        unit=unit.code, unit_name=unit.name, kind=str(unit.kind), period=period.key,
+        as_of=as_of, evaluated_at=to_datetime(t), rulebook_id=rulebook.id,
+        rulebook_version=rulebook.version, total=total,
+        band=rulebook.band(float(display_round(total))), groups=groups, position=position,
+    )
+
+
+def with_rank(score: UnitScore, rank: int | None) -> UnitScore:
+    return replace(score, rank=rank)
 
 
 def standard_competition_ranks(totals: Mapping[str, float]) -> dict[str, int]:
