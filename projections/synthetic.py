@@ -36,12 +36,12 @@ class EventBuilder:
         self.events.append(envelope)
         return envelope
 
-    def unit(self, code: str, parent: str, at: str = "2026-01-01T08:00",
+    def unit(self, code: str, parent: str, at: str | datetime = "2026-01-01T08:00",
              kind: str = "department", name: str | None = None) -> Envelope:
         return self.emit("unit.registered", code, at, name=name or f"Đơn vị {code}",
                          parent=parent, kind=kind)
 
-    def procedure(self, procedure_id: str, unit: str, at: str = "2026-01-01T08:00", *,
+    def procedure(self, procedure_id: str, unit: str, at: str | datetime = "2026-01-01T08:00", *,
                   statutory_days: int = 5, fee_vnd: int = 0, requires_result_document: bool = True,
                   full_online_eligible: bool = False, citizen_target: bool = False,
                   legal_basis_effective_on: str = "2026-12-31") -> Envelope:
@@ -51,7 +51,7 @@ class EventBuilder:
                          full_online_eligible=full_online_eligible, citizen_target=citizen_target,
                          legal_basis_effective_on=legal_basis_effective_on)
 
-    def submit(self, dossier_id: str, procedure: str, unit: str, at: str, *,
+    def submit(self, dossier_id: str, procedure: str, unit: str, at: str | datetime, *,
                channel: str = "direct", vneid_verified: bool = False,
                **flags: bool) -> Envelope:
         component = {"name": "Đơn", "digitized": False, "reused": False,
@@ -61,11 +61,12 @@ class EventBuilder:
                          applicant_kind="citizen", applicant_ref=f"ref-{dossier_id}",
                          vneid_verified=vneid_verified, components=[component])
 
-    def receive(self, dossier_id: str, at: str, due_at: str | None = None) -> Envelope:
+    def receive(self, dossier_id: str, at: str | datetime,
+                due_at: str | datetime | None = None) -> Envelope:
         data = {} if due_at is None else {"due_at": local(due_at).isoformat()}
         return self.emit("dossier.received", dossier_id, at, **data)
 
-    def dossier(self, dossier_id: str, action: str, at: str, **data: Any) -> Envelope:
+    def dossier(self, dossier_id: str, action: str, at: str | datetime, **data: Any) -> Envelope:
         """Any other dossier event: ``dossier(id, "resolved", at, electronic_result=True)``."""
         return self.emit(f"dossier.{action}", dossier_id, at, **data)
 
