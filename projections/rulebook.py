@@ -5,7 +5,6 @@ from __future__ import annotations
 import tomllib
 from enum import StrEnum
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +15,7 @@ from domain.calendar import WorkingCalendar
 UNIT_KINDS = ("province", "department", "commune", "ministry", "agency")
 SHIPPED = ("vn-766", "vn-766-online12")
 DEFAULT_RULEBOOK = "vn-766"
+RULEBOOK_DIR = Path(__file__).resolve().parent / "rulebooks"
 
 
 class Measure(StrEnum):
@@ -186,8 +186,7 @@ def load_rulebook(rulebook_id: str = DEFAULT_RULEBOOK) -> Rulebook:
     """A rulebook shipped in ``projections/rulebooks`` (``vn-766``, ``vn-766-online12``)."""
     if rulebook_id not in SHIPPED:
         raise UnknownRulebook(rulebook_id)
-    source = resources.files("projections").joinpath("rulebooks", f"{rulebook_id}.toml")
-    return parse_rulebook(source.read_text(encoding="utf-8"), f"rulebooks/{rulebook_id}.toml")
+    return load_rulebook_file(RULEBOOK_DIR / f"{rulebook_id}.toml")
 
 
 class RulebookError(Exception):

@@ -1,4 +1,4 @@
-"""Hand-computed scenarios for every indicator of vn-766 except 2.1 (see test_scoring_timeliness)."""
+"""Hand-computed scenarios for every indicator of vn-766 but 2.1 (see test_scoring_timeliness)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from domain.units import UnitRegistry
 from projections.engine import ScoringEngine
 from projections.recompute import recompute_score
-from projections.rulebook import Rulebook, load_rulebook, parse_rulebook
+from projections.rulebook import RULEBOOK_DIR, Rulebook, load_rulebook, parse_rulebook
 from projections.scores import UnitScore
 from projections.synthetic import EventBuilder, local
 
@@ -42,7 +42,8 @@ def score(b: EventBuilder, unit: str = "22.SXD", period: str = "2026-10", as_of:
     engine = ScoringEngine([rulebook])
     engine.apply_all(b.events)
     live = engine.score(unit, period, local(as_of))
-    assert recompute_score(b.events, unit, period, local(as_of), rulebook).to_json() == live.to_json()
+    scratch = recompute_score(b.events, unit, period, local(as_of), rulebook)
+    assert scratch.to_json() == live.to_json()
     return live
 
 
@@ -272,9 +273,7 @@ def test_no_petitions_gives_full_points_or_the_group_share_when_split() -> None:
 
 
 def load_rulebook_text() -> str:
-    from importlib import resources
-
-    return resources.files("projections").joinpath("rulebooks", "vn-766.toml").read_text("utf-8")
+    return (RULEBOOK_DIR / "vn-766.toml").read_text("utf-8")
 
 
 def test_5_3_late_petitioned_or_unsatisfied_dossiers_are_not_satisfied() -> None:
