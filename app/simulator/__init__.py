@@ -1,0 +1,1 @@
+"""Workload simulator: a seeded, calibrated stream of dossier, procedure and petition events."""
