@@ -79,7 +79,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "reused": (0.05, 0.9),
     "personal_store": (0.02, 0.7),
     "population_db": (0.25, 0.97),
-    "petition_rate": (0.02, 0.004),
+    "petition_rate": (0.03, 0.008),
     "petition_on_time": (0.55, 1.0),
     "petition_happy": (0.45, 0.95),
     "recomplain": (0.3, 0.02),

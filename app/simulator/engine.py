@@ -31,7 +31,7 @@ from domain.calendar import (
 )
 from domain.units import UnitKind, builtin_units
 
-RENEWAL_RATE = 0.15  # new procedure versions a province publishes a simulated day
+RENEWAL_RATE = 0.3  # new procedure versions a province publishes a simulated day
 WORKING_DAY_FACTOR, DAY_OFF_FACTOR = 1.3, 0.25  # demand on working days and days off
 POSTAL = 0.05
 BUSINESS_AMONG_CITIZEN_PROCEDURES = 0.1
@@ -220,6 +220,8 @@ class WorkloadEngine:
                     name = f"{DEPARTMENTS[abbr]} {_province_name(province)}"
                     out.append(Step(at, "unit.registered", code, {
                         "name": name, "parent": province, "kind": "department"}, province))
+            if self.existing.units.intersection(self.estate.departments[province]):
+                continue  # an earlier run set this province up, capabilities included
             for commune in self.estate.all_communes[province]:
                 if commune not in self.existing.profiled and chance(rng, q.e_copy):
                     out.append(Step(at, "unit.capability_set", commune, {
@@ -231,6 +233,7 @@ class WorkloadEngine:
                 out += self._procedures.initial(rng, slot, offer, self.quality[slot.province],
                                                 at)
             self._offers[slot.base] = offer
+        out.sort(key=lambda step: step.at)  # stable: units first, each procedure in order
         return out
 
     # -- one simulated day ----------------------------------------------------------------

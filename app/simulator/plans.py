@@ -143,12 +143,13 @@ class DossierPlanner:
         rounds = 0
         if spec.statutory_days >= 2 and chance(rng, req.quality.supplement):
             rounds = 2 if chance(rng, SECOND_SUPPLEMENT) else 1
-        if ending < STOPPED + WITHDRAWN / 2 and spec.statutory_days >= 2:
+        abandoned = ending < STOPPED + WITHDRAWN
+        if abandoned and spec.statutory_days >= 2 and chance(rng, 0.5):
             # Asked to supplement, the applicant never does: withdrawn, or the agency stops.
             asked = self.hours.between(rng, cursor, end)
             out.append(self._step(req, asked, "dossier.supplement_requested",
                                   {"reason": rng.choice(SUPPLEMENT_REASONS)}))
-            gave_up = self.hours.later(rng, asked, 3 * 1440, 15 * 1440)
+            gave_up = self.hours.later(rng, asked, 2 * 1440, 8 * 1440)
             if ending < STOPPED:
                 out.append(self._step(req, gave_up, "dossier.stopped",
                                       {"reason": rng.choice(STOP_REASONS)}))
@@ -164,9 +165,13 @@ class DossierPlanner:
             waited += done - asked
             cursor = done
         finish = end + waited
-        if ending < STOPPED + WITHDRAWN:
-            out.append(self._step(req, self.hours.between(rng, cursor, finish),
-                                  "dossier.withdrawn", {}))
+        if abandoned:
+            at = self.hours.between(rng, cursor, finish)
+            if ending < STOPPED:
+                out.append(self._step(req, at, "dossier.stopped",
+                                      {"reason": rng.choice(STOP_REASONS)}))
+            else:
+                out.append(self._step(req, at, "dossier.withdrawn", {}))
             return out
         if ending < STOPPED + WITHDRAWN + REJECTED:
             at = self.hours.between(rng, cursor, finish)

@@ -48,7 +48,8 @@ class ProcedurePlanner:
                  self._step(slot, new.key, at, "procedure.decision_issued",
                             {"decision_on": decision_on.isoformat()})]
         if chance(rng, q.publish_on_time):
-            day = self.hours.nth_day_after(decision_on, rng.randint(1, PUBLISH_ON_TIME_DAYS))
+            lag = min(PUBLISH_ON_TIME_DAYS, 1 + int(rng.expovariate(0.8)))
+            day = self.hours.nth_day_after(decision_on, lag)
         else:
             day = self.hours.nth_day_after(decision_on, rng.randint(6, 12))
         steps += self._publication(rng, slot, new, q, self.hours.moment_on(rng, day))
@@ -109,7 +110,10 @@ class PetitionPlanner:
         kind = "staff_conduct" if chance(rng, 0.35) else "procedure_rule"
         steps = [Step(at, "petition.received", key,
                       {"unit": unit, "kind": kind, "dossier": dossier}, province)]
-        within = rng.randint(1, 15) if chance(rng, q.petition_on_time) else rng.randint(16, 25)
+        if chance(rng, q.petition_on_time):  # most are answered within a few working days
+            within = min(15, 1 + int(rng.expovariate(0.6)))
+        else:
+            within = rng.randint(16, 25)
         day = self.hours.nth_day_after(local_date(at), within)
         answered = self.hours.moment_on(rng, day, after=at)
         steps.append(Step(answered, "petition.answered", key, {}, province))
@@ -122,6 +126,6 @@ class PetitionPlanner:
             steps.append(Step(t, "petition.rated", key,
                               {"likes": likes, "dislikes": dislikes}, province))
         if chance(rng, q.recomplain * (1.0 if happy else 2.5)):
-            t = self.hours.later(rng, t, 60, 5 * 1440)
+            t = self.hours.later(rng, t, 60, 2 * 1440)
             steps.append(Step(t, "petition.recomplained", key, {}, province))
         return steps

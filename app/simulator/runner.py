@@ -15,6 +15,7 @@ from app.simulator.pacing import Pacer, utc_now
 from app.simulator.plans import Offer
 from app.simulator.timing import second
 from domain.base import LedgerRuleError
+from domain.calendar import LOCAL_TZ
 from ledger.application import DossierLedger
 from ledger.errors import LedgerError
 from ledger.unit_of_work import RecordedEvent
@@ -61,7 +62,8 @@ class SimulationSummary:
             self.stats.dossiers_by_province))
         return {
             "seed": self.seed, "scale": self.scale, "run_marker": self.marker,
-            "start": self.start.isoformat(), "end": self.end.isoformat(),
+            "start": self.start.astimezone(LOCAL_TZ).isoformat(),
+            "end": self.end.astimezone(LOCAL_TZ).isoformat(),
             "events_written": self.events_written, "events_rejected": self.events_rejected,
             "dossiers": self.stats.dossiers, "seconds": round(self.seconds, 3),
             "events_per_second": round(self.events_per_second, 1),

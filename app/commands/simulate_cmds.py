@@ -1,0 +1,138 @@
+"""``dossier simulate``: write a seeded, calibrated workload for the 34 provinces."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.console import fail
+from app.simulator.calibration import DEFAULT_SCALE, POPULATION_THOUSANDS
+from app.simulator.runner import BatchReport, Simulation, SimulationSummary
+from app.wiring import open_ledger_from_settings
+from domain.calendar import LOCAL_TZ
+from domain.units import builtin_units
+
+console = Console(stderr=True)
+out = Console()
+
+
+def register(cli: typer.Typer) -> None:
+    cli.command("simulate")(simulate_cmd)
+
+
+def simulate_cmd(
+    days: Annotated[float, typer.Option(help="simulated days")] = 7.0,
+    seed: Annotated[int, typer.Option(help="random seed: the same seed, the same workload")] = 0,
+    speed: Annotated[float | None, typer.Option(
+        help="simulated seconds per real second (default: as fast as possible)")] = None,
+    scale: Annotated[float, typer.Option(
+        help="dossiers per real-world dossier (default: a week ≈ 3,000 dossiers)")
+    ] = DEFAULT_SCALE,
+    start: Annotated[str | None, typer.Option(
+        help="first simulated moment (YYYY-MM-DD or RFC 3339; default: DAYS days ago)")] = None,
+    province: Annotated[list[str] | None, typer.Option(
+        "--province", "-p", help="only this province (official 2-digit code); repeatable")
+    ] = None,
+    follow: Annotated[bool, typer.Option(
+        help="keep going past the real clock, in step with it, until DAYS are simulated")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Simulate dossiers, petitions and the procedure catalogue of the 34 provinces, written
+    through the ledger. The simulated clock never passes the real clock: it stops there
+    (or, with --follow, keeps pace with it); a later run continues after the last event."""
+    codes = _provinces(province)
+    ledger = open_ledger_from_settings()
+    try:
+        try:
+            simulation = Simulation(ledger, seed=seed, days=days, scale=scale,
+                                    start=_parse_start(start), provinces=codes,
+                                    end_at_now=not follow)
+        except ValueError as error:
+            fail(str(error))
+        if simulation.shortened:
+            began = simulation.start.astimezone(LOCAL_TZ)
+            console.print(f"the ledger already holds events up to {began:%Y-%m-%d %H:%M}; "
+                          "this run continues from there", highlight=False)
+        summary = _run_with_progress(simulation, speed)
+    finally:
+        ledger.close()
+    if as_json:
+        out.print_json(data=summary.as_dict())
+    else:
+        _show(summary)
+
+
+def _run_with_progress(simulation: Simulation, speed: float | None) -> SimulationSummary:
+    span = max(1.0, (simulation.end - simulation.start).total_seconds())
+    with Progress(TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.fields[events]:>8,} events  {task.fields[dossiers]:>7,} "
+                             "dossiers"), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("simulating", total=span, events=0, dossiers=0)
+
+        def advance(report: BatchReport) -> None:
+            done = (report.sim_time - simulation.start).total_seconds()
+            local = report.sim_time.astimezone(LOCAL_TZ)
+            progress.update(task, completed=done, description=f"{local:%Y-%m-%d %H:%M}",
+                            events=simulation.summary.events_written,
+                            dossiers=report.stats.dossiers)
+
+        return simulation.run(speed=speed, on_batch=advance)
+
+
+def _show(summary: SimulationSummary) -> None:
+    data = summary.as_dict()
+    out.print(f"Simulated {summary.start.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M} → "
+              f"{summary.end.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M} (seed {summary.seed}, scale "
+              f"{summary.scale:g}): {summary.events_written:,} events, "
+              f"{summary.stats.dossiers:,} dossiers, {summary.events_rejected} refused, "
+              f"{summary.events_per_second:,.0f} events/s written", highlight=False)
+    statuses = Table(title="Hồ sơ theo trạng thái / dossiers by status")
+    statuses.add_column("status")
+    statuses.add_column("dossiers", justify="right")
+    for status, count in data["dossiers_by_status"].items():
+        statuses.add_row(status, f"{count:,}")
+    out.print(statuses)
+    names = builtin_units()
+    provinces = Table(title="Theo tỉnh / by province")
+    for column in ("code", "province", "dossiers", "events"):
+        provinces.add_column(column, justify="right" if column in ("dossiers", "events")
+                             else "left")
+    for code, counts in data["provinces"].items():
+        provinces.add_row(code, names[code].name, f"{counts['dossiers']:,}",
+                          f"{counts['events']:,}")
+    out.print(provinces)
+    for message in summary.errors[:5]:
+        console.print(f"[yellow]refused:[/yellow] {message}", highlight=False)
+
+
+def _provinces(codes: list[str] | None) -> list[str] | None:
+    if not codes:
+        return None
+    normalised = [f"{int(c):02d}" if c.isdigit() else c for c in codes]
+    unknown = [c for c in normalised if c not in POPULATION_THOUSANDS]
+    if unknown:
+        fail(f"unknown province code(s): {', '.join(unknown)} (use the official 2-digit codes, "
+             "e.g. 22 for Quảng Ninh)")
+    return normalised
+
+
+def _parse_start(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = datetime.strptime(text, "%Y-%m-%d").date()
+            return datetime.combine(day, time(0), tzinfo=LOCAL_TZ)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--start {text!r} is neither a date (YYYY-MM-DD) nor an RFC 3339 time")
+    if moment.tzinfo is None:
+        fail(f"--start {text!r} has no UTC offset (write e.g. 2026-10-01T08:00:00+07:00)")
+    return moment
