@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.commands import ledger_cmds
+from app.commands import ledger_cmds, scoring_cmds, simulate_cmds
 
 cli = typer.Typer(
     name="dossier",
@@ -15,8 +15,8 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 ledger_cmds.register(cli)
-
-
+scoring_cmds.register(cli)
+simulate_cmds.register(cli)
 
 def main() -> None:
     cli()

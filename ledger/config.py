@@ -61,6 +61,7 @@ def postgres_environment(dsn: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": str(parts.get("password", "")),
         "POSTGRES_POOL_SIZE": "4",
         "POSTGRES_LOCK_TIMEOUT": "10",
+        "APPLICATION_RECORDER_TOPIC": "ledger.pg_recorder:ChunkedPostgresApplicationRecorder",
     }
     return env
 

@@ -1,0 +1,135 @@
+"""Import throughput on SQLite and PostgreSQL, beside bare eventsourcing ``Application.save``
+of equivalent events in batches, measured in the same run.
+
+    python -m bench.ledger [--events 100000] [--pg-dsn postgresql://postgres@127.0.0.1/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from rich.console import Console
+from rich.table import Table
+
+from bench.workload import STEPS, workload_lines
+from ledger.application import DossierLedger
+from ledger.config import StoreConfig, postgres_environment
+from ledger.transfer import import_lines
+
+BATCH = 500  # aggregates per save in the bare baseline
+
+
+class BareDossier(Aggregate):
+    """The same events without rules, chain or wire format: the library's own cost."""
+
+    @event("Submitted")
+    def __init__(self, at: datetime, code: str, procedure: str, unit: str, channel: str,
+                 applicant_kind: str, applicant_ref: str, vneid_verified: bool,
+                 components: list[dict[str, Any]]) -> None:
+        self.at = at
+
+    @event("Stepped")
+    def step(self, at: datetime, kind: str, data: dict[str, Any]) -> None:
+        self.at = at
+
+
+def bare_save(env: dict[str, str], lines: list[bytes]) -> float:
+    import orjson
+
+    events = [orjson.loads(x) for x in lines if b'"dossier.' in x]
+    app: Application[Any] = Application(env=env)
+    started = time.perf_counter()
+    pending: list[BareDossier] = []
+    current: BareDossier | None = None
+    for e in events:
+        at = datetime.fromisoformat(e["at"])
+        if e["type"] == "dossier.submitted":
+            if current is not None:
+                pending.append(current)
+            if len(pending) >= BATCH:
+                app.save(*pending)
+                pending = []
+            current = BareDossier(at=at, **e["data"])
+        else:
+            assert current is not None
+            current.step(at=at, kind=e["type"], data=e["data"])
+    if current is not None:
+        pending.append(current)
+    app.save(*pending)
+    elapsed = time.perf_counter() - started
+    app.close()
+    return len(events) / elapsed
+
+
+def ledger_import(store: StoreConfig, lines: list[bytes]) -> float:
+    ledger = DossierLedger(store)
+    started = time.perf_counter()
+    result = import_lines(ledger, lines)
+    elapsed = time.perf_counter() - started
+    ledger.close()
+    return result.events / elapsed
+
+
+def with_pg_database(dsn: str, run: Callable[[str], float]) -> float:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = f"dossier_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        return run(make_conninfo(**(conninfo_to_dict(dsn) | {"dbname": name})))
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bare_postgres_environment(dsn: str) -> dict[str, str]:
+    env = postgres_environment(dsn)
+    env.pop("APPLICATION_RECORDER_TOPIC")  # the library's own recorder
+    return env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--pg-dsn", default=os.environ.get(
+        "DOSSIER_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    args = parser.parse_args()
+    lines = workload_lines(args.events)
+    console = Console()
+    console.print(f"workload: {len(lines)} events, {len(lines) // (len(STEPS) + 1)} dossiers; "
+                  f"baseline: bare Application.save in batches of {BATCH} aggregates")
+    table = Table(title="ledger import throughput (events/s)")
+    for column in ("store", "dossier import", "bare save", "ratio"):
+        table.add_column(column, justify="right")
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite_env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                      "SQLITE_DBNAME": str(Path(tmp) / "bare.sqlite")}
+        bare = bare_save(sqlite_env, lines)
+        ours = ledger_import(StoreConfig("sqlite", sqlite_path=Path(tmp) / "ledger.sqlite"),
+                             lines)
+        table.add_row("SQLite", f"{ours:,.0f}", f"{bare:,.0f}", f"{ours / bare:.2f}")
+    try:
+        bare = with_pg_database(args.pg_dsn, lambda dsn: bare_save(
+            bare_postgres_environment(dsn), lines))
+        ours = with_pg_database(args.pg_dsn, lambda dsn: ledger_import(
+            StoreConfig("postgres", pg_dsn=dsn), lines))
+        table.add_row("PostgreSQL", f"{ours:,.0f}", f"{bare:,.0f}", f"{ours / bare:.2f}")
+    except Exception as error:  # a missing server is reported, not hidden
+        console.print(f"[yellow]PostgreSQL skipped: {error}[/yellow]")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
