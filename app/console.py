@@ -7,6 +7,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from domain.calendar import LOCAL_TZ
 
@@ -15,7 +16,7 @@ _err = Console(stderr=True)
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``message`` as an error and exit with ``code`` (no traceback)."""
-    _err.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    _err.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 

@@ -119,7 +119,7 @@ class Dossier(StreamAggregate):
         check_type(components, list, f"{what} 'components'")
         clean = [_check_component(c, f"{what} components[{i}]") for i, c in enumerate(components)]
         return cls._create(
-            cls.Submitted,
+            cls.Submitted,  # type: ignore[attr-defined]
             id=cls.aggregate_id(key),
             at=at,
             code=code,

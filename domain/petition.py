@@ -46,7 +46,8 @@ class Petition(StreamAggregate):
         check_choice(kind, PETITION_KINDS, f"{what} 'kind'")
         if dossier is not None:
             check_type(dossier, str, f"{what} 'dossier'")
-        return cls._create(cls.Received, id=cls.aggregate_id(key), at=at, unit=unit, kind=kind,
+        created = cls.Received  # type: ignore[attr-defined]
+        return cls._create(created, id=cls.aggregate_id(key), at=at, unit=unit, kind=kind,
                            dossier=dossier)
 
     def answer(self, at: datetime) -> None:

@@ -87,7 +87,7 @@ class Procedure(StreamAggregate):
             check_type(flag, bool, f"{what} {field!r}")
         _check_date(legal_basis_effective_on, f"{what} 'legal_basis_effective_on'")
         return cls._create(
-            cls.Registered,
+            cls.Registered,  # type: ignore[attr-defined]
             id=cls.aggregate_id(key),
             at=at,
             code=code,

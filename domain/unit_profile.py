@@ -41,7 +41,8 @@ class UnitProfile(StreamAggregate):
         if kind not in tuple(UnitKind):
             raise InvalidValue(f"{what} 'kind'", f"{kind!r} is not one of "
                                f"{', '.join(UnitKind)}")
-        return cls._create(cls.Registered, id=cls.aggregate_id(code), at=at, name=name,
+        created = cls.Registered  # type: ignore[attr-defined]
+        return cls._create(created, id=cls.aggregate_id(code), at=at, name=name,
                            parent=parent or None, kind=kind)
 
     @classmethod

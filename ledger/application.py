@@ -3,6 +3,8 @@ and unit events with their integrity chain, and answers the ledger's own queries
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     IntegrityError,
+    InternalError,
     Mapper,
     RecordConflictError,
     StoredEvent,
@@ -26,7 +29,7 @@ from ledger.errors import ConcurrencyConflict, IdempotencyConflict
 from ledger.unit_of_work import RecordedEvent, UnitOfWork, fingerprint
 
 PAGE = 1000
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 20
 
 
 def utc_now() -> datetime:
@@ -51,7 +54,15 @@ class DossierLedger(Application[str]):
         self.clock = clock
         self._units = UnitRegistry()
         self._procedures: dict[str, ProcedureInfo] = {}
-        super().__init__(env=store.environment())
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                super().__init__(env=store.environment())
+                break
+            except InternalError:
+                # Two processes creating the tables at once ("tuple concurrently updated").
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05))
 
     def construct_mapper(self) -> Mapper[str]:
         return EnvelopeMapper(transcoder=self.construct_transcoder())
@@ -78,7 +89,7 @@ class DossierLedger(Application[str]):
         """
         commands = [_with_stream(e) for e in events]
         digest = fingerprint(commands) if idempotency_key else ""
-        for _attempt in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             if idempotency_key:
                 previous = self._previous_result(idempotency_key, digest)
                 if previous is not None:
@@ -91,6 +102,8 @@ class DossierLedger(Application[str]):
             try:
                 return work.commit()
             except RecordConflictError:
+                # Another writer got there first: back off a little, reload, re-check the rules.
+                time.sleep(random.uniform(0, 0.002) * (attempt + 1))
                 continue
         raise ConcurrencyConflict(", ".join(sorted({f"{c['stream']} {c['id']}" for c in commands})))
 
@@ -99,7 +112,9 @@ class DossierLedger(Application[str]):
 
     # -- what units of work need ---------------------------------------------------------------
 
-    def load(self, oid: str, *, until: datetime | None = None) -> tuple[StreamAggregate | None, str]:
+    def load(
+        self, oid: str, *, until: datetime | None = None
+    ) -> tuple[StreamAggregate | None, str]:
         """An aggregate from its stored events (those with ``at`` ≤ ``until``), and the hash at
         the head of its chain."""
         aggregate: Any = None

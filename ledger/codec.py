@@ -63,7 +63,7 @@ def topic_of(wire_type: str, seq: int) -> str:
 @cache
 def _converters(event_class: type[Any]) -> tuple[tuple[str, Any], ...]:
     hints = typing.get_type_hints(event_class)
-    converters = []
+    converters: list[tuple[str, Any]] = []
     for field, hint in hints.items():
         options = typing.get_args(hint) or (hint,)
         if datetime in options:
@@ -123,7 +123,8 @@ def data_of(event: Any) -> dict[str, Any]:
     for key, value in vars(event).items():
         if key in skip:
             continue
-        if key == "dossier" and value is None and isinstance(event, Petition.Received):
+        received = Petition.Received  # type: ignore[attr-defined]
+        if key == "dossier" and value is None and isinstance(event, received):
             continue
         data[key] = value.isoformat() if isinstance(value, date) else value
     return data

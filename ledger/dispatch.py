@@ -27,7 +27,8 @@ class ProcedureInfo:
 
 
 class Context(Protocol):
-    calendar: WorkingCalendar
+    @property
+    def calendar(self) -> WorkingCalendar: ...
 
     def unit(self, code: str) -> Unit | None: ...
 

@@ -15,7 +15,7 @@ from domain.calendar import WorkingCalendar
 from domain.units import Unit, UnitKind
 from ledger import wire
 from ledger.chain import GENESIS, canonical_json, event_hash
-from ledger.codec import REQUEST_STREAM, data_of, topic_of, wire_type_of
+from ledger.codec import REQUEST_STREAM, topic_of, wire_type_of
 from ledger.dispatch import ProcedureInfo, apply_event
 from ledger.errors import ChainError, FutureEvent, SequenceError
 
@@ -83,7 +83,7 @@ class UnitOfWork:
     def procedure(self, key: str) -> ProcedureInfo | None:
         return self.new_procedures.get(key) or self.ledger.find_procedure(key)
 
-    # -- applying events ----------------------------------------------------------------------------
+    # -- applying events ---------------------------------------------------------------------
 
     def apply(self, raw: dict[str, Any], *, require_seq: bool = True) -> RecordedEvent:
         """Validate one wire event, run its command, chain and encode the resulting event."""
@@ -112,7 +112,7 @@ class UnitOfWork:
         (event,) = aggregate.collect_events()
         self._remember_catalogue(envelope, data)
         out = {
-            "type": wire_type_of(type(event)),
+            "type": wire_type_of(type(event)),  # type: ignore[arg-type]
             "stream": envelope.stream,
             "id": envelope.id,
             "seq": event.originator_version,

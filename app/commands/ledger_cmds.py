@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -114,7 +115,7 @@ def verify_cmd(
     if report.ok:
         out.print(report.summary())
     else:
-        out.print(f"[red]{report.summary()}[/red]")
+        out.print(f"[red]{escape(report.summary())}[/red]")
         raise typer.Exit(1)
 
 

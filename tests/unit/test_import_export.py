@@ -67,7 +67,7 @@ def _mutated(index: int, change: dict) -> list[bytes]:
 
 
 BAD_FILES = [
-    ("bad json", lambda: example()[:3] + [b"{not json\n"] + example()[3:], 4, "json"),
+    ("bad json", lambda: [*example()[:3], b"{not json\n", *example()[3:]], 4, "json"),
     ("unknown type", lambda: _mutated(5, {"type": "procedure.renamed"}), 6, "format"),
     ("unknown field", lambda: _mutated(8, {"data.colour": "blue"}), 9, "format"),
     ("wrong type", lambda: _mutated(2, {"data.statutory_days": "15"}), 3, "format"),
@@ -104,7 +104,7 @@ def test_an_illegal_action_in_a_file_names_its_line(clock: FrozenClock) -> None:
     event = orjson.loads(lines[12])  # d-0001 approved → resolved while supplement open? no:
     event.update(type="dossier.supplement_completed", data={})  # none is open at seq 6
     lines[12] = orjson.dumps(event) + b"\n"
-    with pytest.raises(ImportRejected, match="line 13: .lifecycle.*no supplement request"):
+    with pytest.raises(ImportRejected, match=r"line 13: .lifecycle.*no supplement request"):
         import_lines(fresh(clock), lines)
 
 
@@ -116,7 +116,7 @@ def test_a_hash_that_does_not_verify_rejects_the_file(clock: FrozenClock) -> Non
     event["data"]["components_complete"] = False  # altered after hashing
     exported[4] = orjson.dumps(event) + b"\n"
     target = fresh(clock)
-    with pytest.raises(ImportRejected, match="line 5: .hash. .*does not verify"):
+    with pytest.raises(ImportRejected, match=r"line 5: .hash. .*does not verify"):
         import_lines(target, exported)
     assert target.max_position() == 0
 

@@ -118,8 +118,8 @@ def test_a_dossier_needs_a_registered_procedure_of_its_unit_or_above(
     refused(ledger, submitted(procedure="nope"), UnknownReference, "unknown procedure 'nope'")
     refused(ledger, submitted(unit="22.STNMT"), UnknownReference, "neither unit")
     refused(ledger, submitted(unit="99"), UnknownReference, "unknown unit '99'")
-    ledger.record({"type": "procedure.registered", "id": "p-prov", "at": "2026-09-02T08:00:00+07:00",
-                   "data": {**_procedure("22")}})
+    ledger.record({"type": "procedure.registered", "id": "p-prov",
+                   "at": "2026-09-02T08:00:00+07:00", "data": {**_procedure("22")}})
     ledger.record(submitted(unit="22.STNMT", procedure="p-prov"))  # a province's procedure
 
 

@@ -1,0 +1,1 @@
+"""Grafana dashboards as code, publishing, and the live ranking page assets."""

@@ -1,0 +1,54 @@
+"""Concurrent writers to one dossier never lose an update."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ledger.application import DossierLedger
+from ledger.audit import verify
+from ledger.config import StoreConfig
+from tests.conftest import FrozenClock
+from tests.unit.helpers import catalogue, step, submitted
+
+WRITERS = 3
+EACH = 15
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_concurrent_writers_to_one_dossier_lose_nothing(
+    backend: str, request: pytest.FixtureRequest, tmp_path, clock: FrozenClock
+) -> None:
+    if backend == "sqlite":
+        store = StoreConfig("sqlite", sqlite_path=tmp_path / "ledger.sqlite")
+    else:
+        store = StoreConfig("postgres", pg_dsn=request.getfixturevalue("pg_dsn"))
+    setup = DossierLedger(store, clock=clock)
+    catalogue(setup)
+    setup.record(submitted())
+    setup.record(step("received"))
+    errors: list[BaseException] = []
+
+    def writer(number: int) -> None:
+        ledger = DossierLedger(store, clock=clock)  # its own connections, like another process
+        try:
+            for i in range(EACH):
+                ledger.record(step("synced", day=3, hour=9),
+                              idempotency_key=f"writer-{number}-{i}")
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            ledger.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    events = setup.stream_envelopes("dossier", "d1")
+    assert [e["seq"] for e in events] == list(range(1, 3 + WRITERS * EACH))
+    report = verify(setup)
+    assert report.ok, report.summary()
+    setup.close()
