@@ -1,0 +1,150 @@
+"""``dossier demo``: the simulator, the live scoring and a live ranking of the 34 provinces,
+together in one process on the embedded default."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from app.simulator.runner import BatchReport, Simulation
+from domain.calendar import LOCAL_TZ
+from ledger.application import DossierLedger
+from projections.engine import ScoringEngine
+from projections.periods import period_of_kind, to_instant
+from projections.scores import UnitScore
+
+GROUP_CODES = ("G1", "G2", "G3a", "G3b", "G4", "G5")
+REFRESH_SECONDS = 0.5
+
+
+class LiveScores(Protocol):
+    """What the demo needs from the live scoring: catch up with the ledger, rank provinces."""
+
+    def catch_up(self) -> int: ...
+
+    def ranking(self, period: str, as_of: datetime) -> list[UnitScore]: ...
+
+    def close(self) -> None: ...
+
+
+class EngineScores:
+    """Live scores in memory: folds the ledger's new events into a ScoringEngine."""
+
+    def __init__(self, ledger: DossierLedger, engine: ScoringEngine | None = None) -> None:
+        self.ledger = ledger
+        self.engine = engine or ScoringEngine()
+        self.position = 0
+
+    def catch_up(self) -> int:
+        folded = 0
+        for envelope in self.ledger.read_envelopes(self.position + 1):
+            self.engine.apply(envelope)
+            self.position = envelope["position"]
+            folded += 1
+        self.position = max(self.position, self.ledger.max_position())
+        self.engine.flush()
+        return folded
+
+    def ranking(self, period: str, as_of: datetime) -> list[UnitScore]:
+        return self.engine.rank("province", period, as_of)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class DemoState:
+    """What the live table shows, refreshed as events arrive."""
+
+    period: str = ""
+    sim_time: datetime | None = None
+    events: int = 0
+    dossiers: int = 0
+    ranking: list[UnitScore] = field(default_factory=list)
+    previous_ranks: dict[str, int] = field(default_factory=dict)
+
+    def update(self, ranking: list[UnitScore]) -> None:
+        if self.ranking:
+            self.previous_ranks = {s.unit: s.rank or 0 for s in self.ranking}
+        self.ranking = ranking
+
+
+def run_demo(
+    simulation: Simulation,
+    scores: LiveScores,
+    *,
+    speed: float | None,
+    on_refresh: Callable[[DemoState], None],
+) -> DemoState:
+    """Run the simulation paced, fold what it writes, and refresh the ranking on a timer."""
+    state = DemoState()
+    scores.catch_up()
+    last_refresh = 0.0
+    report: BatchReport | None = None
+    for report in simulation.iter_run(speed=speed):
+        state.events += len(report.recorded)
+        state.dossiers = report.stats.dossiers
+        state.sim_time = report.sim_time
+        if time.monotonic() - last_refresh >= REFRESH_SECONDS:
+            _refresh(state, scores, report.sim_time)
+            on_refresh(state)
+            last_refresh = time.monotonic()
+    final_time = report.sim_time if report is not None else simulation.end
+    _refresh(state, scores, final_time)
+    on_refresh(state)
+    return state
+
+
+def _refresh(state: DemoState, scores: LiveScores, sim_time: datetime) -> None:
+    scores.catch_up()
+    period = period_of_kind("month", to_instant(sim_time)).key
+    state.period = period
+    state.update(scores.ranking(period, sim_time))
+
+
+def ranking_table(state: DemoState) -> Group:
+    """The live ranking: rank, province, total, band, the six groups, and movement."""
+    when = state.sim_time.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if state.sim_time \
+        else "—"
+    table = Table(title=f"Bảng xếp hạng chỉ số phục vụ người dân, doanh nghiệp — kỳ {state.period}"
+                  f", tính đến {when}", caption=f"{state.events:,} sự kiện (events) ghi sổ",
+                  expand=False)
+    table.add_column("Hạng", justify="right")
+    table.add_column("", justify="center")
+    table.add_column("Tỉnh, thành phố")
+    table.add_column("Tổng", justify="right")
+    table.add_column("Xếp loại")
+    for code in GROUP_CODES:
+        table.add_column(code, justify="right")
+    for score in state.ranking:
+        groups = {g.code: g.points for g in score.groups}
+        table.add_row(str(score.rank), _movement(state, score), score.unit_name,
+                      f"{score.rounded_total:.2f}", _band(score.band),
+                      *(f"{groups.get(code, 0.0):.2f}" for code in GROUP_CODES))
+    return Group(table)
+
+
+def _movement(state: DemoState, score: UnitScore) -> Text:
+    before = state.previous_ranks.get(score.unit)
+    if before is None or score.rank is None or before == score.rank:
+        return Text("•", style="dim")
+    if score.rank < before:
+        return Text("▲", style="green")
+    return Text("▼", style="red")
+
+
+def _band(band: str) -> Text:
+    style = {"Xuất sắc": "bold green", "Tốt": "green", "Khá": "yellow",
+             "Trung bình": "orange3", "Yếu": "red"}.get(band, "")
+    return Text(band, style=style)
+
+
+def ranking_json(state: DemoState) -> list[dict[str, Any]]:
+    return [score.to_json() for score in state.ranking]
