@@ -27,7 +27,8 @@ def register(cli: typer.Typer) -> None:
 def demo_cmd(
     days: Annotated[float, typer.Option(help="simulated days")] = 7.0,
     speed: Annotated[float, typer.Option(
-        help="simulated seconds per real second (default: a week in about a minute)")
+        help="simulated seconds per real second (default: a week in about a minute; 0: as fast "
+        "as possible)")
     ] = SECONDS_PER_MINUTE_FOR_A_WEEK,
     seed: Annotated[int, typer.Option(help="random seed of the workload")] = 0,
     scale: Annotated[float, typer.Option(help="share of real-world volume simulated")
@@ -42,16 +43,17 @@ def demo_cmd(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ledger = open_ledger_from_settings(settings)
     scores: LiveScores = live_scores(ledger, settings)
+    pace = speed if speed > 0 else None
     try:
         simulation = Simulation(ledger, seed=seed, days=days, scale=scale)
         if simulation.shortened:
             console.print("the ledger already holds a simulation; this run continues it from "
                           f"{simulation.start:%Y-%m-%d %H:%M}", highlight=False)
         if headless:
-            state = run_demo(simulation, scores, speed=speed, on_refresh=_progress_line)
+            state = run_demo(simulation, scores, speed=pace, on_refresh=_progress_line)
         else:
             with Live(console=console, refresh_per_second=4, transient=False) as live:
-                state = run_demo(simulation, scores, speed=speed,
+                state = run_demo(simulation, scores, speed=pace,
                                  on_refresh=lambda s: live.update(ranking_table(s)))
     finally:
         scores.close()
