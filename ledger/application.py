@@ -26,6 +26,7 @@ from ledger.codec import REQUEST_STREAM, EnvelopeMapper, decode_state, to_domain
 from ledger.config import StoreConfig
 from ledger.dispatch import ProcedureInfo
 from ledger.errors import ConcurrencyConflict, IdempotencyConflict
+from ledger.positions import position_of
 from ledger.unit_of_work import RecordedEvent, UnitOfWork, fingerprint
 
 PAGE = 1000
@@ -209,8 +210,13 @@ class DossierLedger(Application[str]):
         data = decode_state(stored[0].state)["data"]
         if data["fingerprint"] != digest:
             raise IdempotencyConflict(key)
-        return [RecordedEvent(**{k: v for k, v in e.items() if k != "position"})
-                for e in data["events"]]
+        return [
+            RecordedEvent(
+                **{k: v for k, v in e.items() if k != "position"},
+                position=position_of(self.recorder, f"{e['stream']}:{e['id']}", e["seq"]),
+            )
+            for e in data["events"]
+        ]
 
 
 def _with_stream(event: dict[str, Any]) -> dict[str, Any]:

@@ -63,3 +63,13 @@ def test_a_dossier_from_submission_to_rating(ledger: DossierLedger) -> None:
     exported = list(export_lines(ledger))
     assert len(exported) == 13
     assert b'"position":13' in exported[-1]
+
+
+def test_a_replayed_request_returns_the_first_result(ledger: DossierLedger) -> None:
+    ledger.record({"type": "unit.registered", "id": "22.SXD", "at": "2026-09-01T08:00:00+07:00",
+                   "data": {"name": "Sở Xây dựng", "parent": "22", "kind": "department"}})
+    action = {"type": "unit.capability_set", "id": "22.SXD", "at": "2026-09-02T08:00:00+07:00",
+              "data": {"capability": "e_certified_copy", "enabled": True}}
+    first = ledger.record(action, idempotency_key="k-1")
+    again = ledger.record(action, idempotency_key="k-1")
+    assert again == first and first.position == 2

@@ -26,8 +26,7 @@ def test_same_key_same_command_records_once(ledger: DossierLedger) -> None:
     head = ledger.max_position()
     again = ledger.record(step("received"), idempotency_key="counter-7/123")
     assert ledger.max_position() == head
-    assert (again.type, again.id, again.seq, again.hash) == (
-        first.type, first.id, first.seq, first.hash)
+    assert again == first
 
 
 def test_same_key_other_command_is_an_error(ledger: DossierLedger) -> None:
