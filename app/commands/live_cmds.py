@@ -1,0 +1,139 @@
+"""Live analytics commands: follow the ledger into ClickHouse, replay it, read live rankings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import TaskID
+from rich.table import Table
+
+from app.commands.live_hooks import open_olap, progress_bar
+from app.console import parse_moment
+from app.settings import Settings
+from app.wiring import open_ledger_from_settings
+from projections.clickhouse.queries import current_ranking
+from projections.clickhouse.schema import write_ddl_files
+from projections.clickhouse.writer import ClickHouseWriter
+from streams.follower import Cycle, Follower, wall_clock
+from streams.rebuild import replay
+
+console = Console(stderr=True)
+out = Console()
+
+
+def register(cli: typer.Typer) -> None:
+    cli.command("follow")(follow_cmd)
+    cli.command("replay")(replay_cmd)
+    cli.command("live-rank")(live_rank_cmd)
+    cli.command("clickhouse-ddl")(ddl_cmd)
+
+
+AsOf = Annotated[str | None, typer.Option(
+    "--as-of", help="RFC 3339 moment or date (YYYY-MM-DD, its end in local time)")]
+
+
+def follow_cmd(
+    once: Annotated[bool, typer.Option("--once", help="stop when caught up with the ledger")]
+    = False,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="evaluate every score at this fixed moment instead of the wall "
+        "clock (reproducible runs and tests)")] = None,
+    poll: Annotated[float, typer.Option(help="seconds between polls when idle")] = 0.2,
+    refresh: Annotated[float, typer.Option(
+        help="seconds between rescoring the current periods (deadlines pass)")] = 30.0,
+    batch: Annotated[int, typer.Option(help="most events per write cycle")] = 5000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no per-cycle lines")] = False,
+) -> None:
+    """Theo dõi sổ cái: fold new ledger events into scores and write them to ClickHouse."""
+    settings = Settings()
+    fixed = parse_moment(as_of) if as_of else None
+    client = open_olap(settings)
+    ledger = open_ledger_from_settings(settings)
+
+    def report(cycle: Cycle) -> None:
+        if not quiet and (cycle.events or cycle.scores):
+            console.print(f"{'refresh' if cycle.refresh else 'events'} "
+                          f"{cycle.first_position}–{cycle.position}: {cycle.events} events, "
+                          f"{cycle.scores} scores, {cycle.rows} rows in {cycle.seconds:.3f}s",
+                          highlight=False)
+
+    follower = Follower(ledger, ClickHouseWriter(client),
+                        pseudonym_key=settings.pseudonym_key.encode(),
+                        clock=(lambda: fixed) if fixed else wall_clock,
+                        poll_seconds=poll, refresh_seconds=refresh, batch_events=batch,
+                        on_cycle=report)
+    try:
+        with progress_bar() as progress:
+            task = progress.add_task("rebuilding engine state", total=None)
+            resumed = follower.resume(lambda n: progress.advance(task, n))
+        console.print(f"resumed at position {resumed} (ledger head {ledger.max_position()})")
+        follower.run(once=once)
+    except KeyboardInterrupt:
+        follower.stop()
+    finally:
+        ledger.close()
+        client.close()
+    console.print(f"stopped at position {follower.position}")
+
+
+def replay_cmd(as_of: AsOf = None) -> None:
+    """Dựng lại: rebuild every ClickHouse table from the ledger into new tables and swap them
+    in; with --as-of, the tables as they stood then (events recorded by then, scored then)."""
+    settings = Settings()
+    moment: datetime | None = parse_moment(as_of) if as_of else None
+    client = open_olap(settings)
+    ledger = open_ledger_from_settings(settings)
+    try:
+        with progress_bar() as progress:
+            tasks: dict[str, TaskID] = {}
+
+            def advance(stage: str, n: int, total: int | None) -> None:
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task(f"replaying {stage}", total=total)
+                progress.update(tasks[stage], advance=n, total=total)
+
+            result = replay(ledger, client, pseudonym_key=settings.pseudonym_key.encode(),
+                            as_of=moment, progress=advance)
+    finally:
+        ledger.close()
+        client.close()
+    rate = result.events / result.seconds if result.seconds else 0.0
+    console.print(f"replayed {result.events} events to position {result.position}: "
+                  f"{result.scores} scores, {result.rows} rows in {result.seconds:.2f}s "
+                  f"({rate:,.0f} events/s), as of {result.as_of.isoformat()}")
+
+
+def live_rank_cmd(
+    period: Annotated[str, typer.Option("--period", "-p", help="2026-10, 2026-Q4 or 2026")],
+    kind: Annotated[str, typer.Option("--kind", "-k")] = "province",
+    province: Annotated[str | None, typer.Option(help="peer group of departments/communes")]
+    = None,
+    rulebook: Annotated[str, typer.Option("--rulebook", "-r")] = "vn-766",
+) -> None:
+    """Bảng xếp hạng trực tiếp: the current ranking as stored in ClickHouse."""
+    client = open_olap(Settings())
+    try:
+        rows = current_ranking(client, period=period, kind=kind, rulebook=rulebook,
+                               province=province)
+    finally:
+        client.close()
+    table = Table(title=f"{rulebook} — {kind} — {period}")
+    for column in ("Hạng", "Đơn vị", "Tên", "Điểm", "Xếp loại", "position"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row("—" if row.rank is None else str(row.rank), row.unit, row.unit_name,
+                      f"{row.total:.2f}", row.band, str(row.position))
+    out.print(table)
+
+
+def ddl_cmd(
+    directory: Annotated[Path, typer.Argument(help="where to write the .sql files")]
+    = Path("deploy/clickhouse"),
+) -> None:
+    """Write the ClickHouse DDL for servers (one .sql file per table) from the schema module."""
+    for path in write_ddl_files(directory):
+        console.print(f"wrote {path}")

@@ -1,0 +1,1 @@
+"""ClickHouse side of the projections: the one schema module, row conversion and the writer."""

@@ -1,0 +1,80 @@
+"""Conversion of envelopes, dossier facts and scores into ClickHouse rows (schema order)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from projections.scores import UnitScore, display_round
+
+Row = tuple[Any, ...]
+PERSONAL_FIELDS = ("applicant_ref",)
+
+
+def pseudonym(value: str, key: bytes) -> str:
+    """A keyed hash (HMAC-SHA256, hex) of a personal reference: stable, not reversible."""
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def pseudonymised(data: dict[str, Any], key: bytes) -> dict[str, Any]:
+    """``data`` with every personal field replaced by its keyed hash."""
+    if not any(name in data for name in PERSONAL_FIELDS):
+        return data
+    return {k: pseudonym(str(v), key) if k in PERSONAL_FIELDS and v is not None else v
+            for k, v in data.items()}
+
+
+def event_row(envelope: dict[str, Any], key: bytes) -> Row:
+    """One ``dossier_events`` row: personal references never leave in clear."""
+    return (
+        envelope["position"], envelope["stream"], envelope["id"], envelope["seq"],
+        envelope["type"], datetime.fromisoformat(envelope["at"]),
+        datetime.fromisoformat(envelope["recorded_at"]), envelope.get("prev_hash") or "",
+        envelope.get("hash") or "",
+        orjson.dumps(pseudonymised(envelope.get("data") or {}, key),
+                     option=orjson.OPT_SORT_KEYS).decode(),
+    )
+
+
+FACT_FIELDS = (
+    "dossier_id", "code", "procedure", "unit", "province", "channel", "applicant_kind",
+    "submitted_at", "received_at", "refused", "due_at", "end_at", "adjusted_end_at", "status",
+    "on_time", "processing_working_days", "statutory_days", "paid_online", "digitized",
+    "reused", "personal_store", "population_db", "electronic_result", "synced",
+    "rated_satisfied", "named_by_petition", "five_on_the_spot",
+)
+
+
+def fact_row(row: dict[str, Any], province: str, evaluated_at: datetime, position: int) -> Row:
+    """One ``dossier_facts`` row from ``projections.rows.dossier_row`` at ``evaluated_at``;
+    ``position`` is the last ledger position that changed this dossier."""
+    values = dict(row, province=province)
+    return (*(values[name] for name in FACT_FIELDS), evaluated_at, position)
+
+
+def history_rows(score: UnitScore, computed_at: datetime) -> list[Row]:
+    """``score_history`` rows: one per indicator, with the group's and the unit's totals."""
+    rows: list[Row] = []
+    for group in score.groups:
+        for i in group.indicators:
+            rows.append((
+                score.rulebook_id, score.rulebook_version, score.unit, score.kind, score.period,
+                group.code, i.code, i.applicable, i.numerator, i.denominator, i.ratio, i.points,
+                i.max, group.points, score.total, score.band, score.rank, score.position,
+                score.as_of, score.evaluated_at, computed_at,
+            ))
+    return rows
+
+
+def ranking_row(score: UnitScore, peer_group: str, computed_at: datetime) -> Row:
+    """One ``rankings_current`` row; ``score_json`` is the full ``UnitScore.to_json()``."""
+    return (
+        score.rulebook_id, score.rulebook_version, score.kind, peer_group, score.period,
+        score.unit, score.unit_name, score.total, display_round(score.total), score.band,
+        score.rank, orjson.dumps(score.to_json()).decode(), score.position, score.as_of,
+        score.evaluated_at, computed_at,
+    )

@@ -1,0 +1,141 @@
+"""Batched, idempotent ClickHouse writes through clickhouse-connect (chDB or a server)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from projections.clickhouse import schema
+from projections.clickhouse.rows import Row
+
+Client = Any  # clickhouse_connect.driver.client.Client (imported lazily: no work at import)
+
+# The order in which one cycle's rows are written: data first, the tracking row last, so a
+# tracking position never names rows that are not all written.
+WRITE_ORDER = (schema.EVENTS, schema.DOSSIER_FACTS, schema.SCORE_HISTORY, schema.RANKINGS)
+
+
+class OlapError(RuntimeError):
+    """The analytics store cannot be opened or written."""
+
+
+class OlapLocked(OlapError):
+    """Another process holds the chDB directory (chDB allows one process per directory)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"the chDB directory {path} is in use by another process (a running `dossier "
+            "follow` or `dossier demo`?). Stop that process, or point this command at another "
+            "directory (DOSSIER_DATA_DIR) or at a ClickHouse server (DOSSIER_CLICKHOUSE_URL).")
+        self.path = path
+
+
+def open_client(url: str | None, olap_path: Path) -> Client:
+    """A clickhouse-connect client: the server at ``url``, else chDB under ``olap_path``."""
+    import clickhouse_connect
+    from clickhouse_connect.driver.exceptions import ProgrammingError
+
+    if url:
+        return clickhouse_connect.get_client(dsn=url)
+    path = olap_path.resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return clickhouse_connect.get_client(dsn=f"chdb://{path}")
+    except ProgrammingError as error:
+        if "Unable to open the chdb engine" in str(error):
+            raise OlapLocked(path) from None
+        raise
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Batch:
+    """Rows of one write cycle, per table, and the ledger position they complete."""
+
+    rows: dict[str, list[Row]] = field(default_factory=lambda: {t: [] for t in WRITE_ORDER})
+    position: int = 0
+
+    def add(self, table: str, rows: Sequence[Row]) -> None:
+        self.rows[table].extend(rows)
+
+    def __len__(self) -> int:
+        return sum(len(rows) for rows in self.rows.values())
+
+
+class ClickHouseWriter:
+    """Writes batches into the tables of :mod:`schema` (optionally a suffixed rebuild copy).
+
+    Every table is a ReplacingMergeTree keyed on natural ids, so writing a batch again (after a
+    crash, or by at-least-once delivery) adds no row that FINAL would show.
+    """
+
+    def __init__(self, client: Client, *, runner: str = "follower", suffix: str = "") -> None:
+        self.client = client
+        self.runner = runner
+        self.suffix = suffix
+        self.rows_written = 0
+        self.inserts = 0
+
+    def ensure_schema(self) -> None:
+        """Create the tables that do not exist yet."""
+        for ddl in schema.all_ddl(self.suffix):
+            self.client.command(ddl)
+
+    def table(self, name: str) -> str:
+        return f"{name}{self.suffix}"
+
+    def write(self, batch: Batch) -> None:
+        """Insert the batch's rows table by table, then its tracking position."""
+        for name in WRITE_ORDER:
+            self._insert(name, batch.rows[name])
+        if batch.position:
+            self._insert(schema.TRACKING, [(self.runner, batch.position, utc_now())])
+
+    def _insert(self, name: str, rows: list[Row]) -> None:
+        if not rows:
+            return
+        spec = schema.BY_NAME[name]
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        self.client.insert(self.table(name), columns, column_names=spec.column_names,
+                           column_oriented=True)
+        self.rows_written += len(rows)
+        self.inserts += 1
+
+    def tracked_position(self) -> int:
+        """The last position whose rows are all written (0: nothing yet)."""
+        result = self.client.query(
+            f"SELECT max(position) FROM {self.table(schema.TRACKING)} "
+            "WHERE runner = {runner:String}", parameters={"runner": self.runner})
+        value = result.result_rows[0][0] if result.result_rows else 0
+        return int(value or 0)
+
+    def drop(self) -> None:
+        """Drop this writer's (suffixed) tables."""
+        for spec in schema.TABLES:
+            self.client.command(f"DROP TABLE IF EXISTS {self.table(spec.name)}")
+
+    def swap_into(self, live_suffix: str = "") -> None:
+        """Make this writer's suffixed tables the live ones, table by table, atomically
+        (EXCHANGE TABLES: readers see the old or the new table, never an empty one); the
+        previous tables are dropped."""
+        if not self.suffix:
+            raise OlapError("only a suffixed rebuild copy can be swapped in")
+        for spec in schema.TABLES:
+            live, built = f"{spec.name}{live_suffix}", self.table(spec.name)
+            if self._exists(live):
+                self.client.command(f"EXCHANGE TABLES {live} AND {built}")
+                self.client.command(f"DROP TABLE IF EXISTS {built}")
+            else:
+                self.client.command(f"RENAME TABLE {built} TO {live}")
+
+    def _exists(self, table: str) -> bool:
+        result = self.client.query(
+            "SELECT count() FROM system.tables WHERE database = currentDatabase() "
+            "AND name = {name:String}", parameters={"name": table})
+        return bool(result.result_rows[0][0])

@@ -1,0 +1,139 @@
+"""Ledger envelopes → scoring engine → ClickHouse rows: the fold shared by follow and replay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from domain.units import UnitKind
+from projections.clickhouse import schema
+from projections.clickhouse.rows import event_row, fact_row, history_rows, ranking_row
+from projections.clickhouse.writer import Batch
+from projections.engine import ScoringEngine
+from projections.periods import Period, parse_period, to_datetime, to_instant
+from projections.rows import dossier_row
+from projections.rulebook import SHIPPED, load_rulebook
+
+Group = tuple[str, str, str]
+"""Units ranked together, in one period: (kind, peer group, period key); the peer group is
+the province code for departments and communes, "" for the national kinds."""
+
+RANKED_TOGETHER = (UnitKind.DEPARTMENT, UnitKind.COMMUNE)
+
+
+def clamp(as_of: datetime, period: Period) -> datetime:
+    """as_of clamped to the period's last instant (a closed period's rows stay put)."""
+    return min(as_of, to_datetime(period.last))
+
+
+@dataclass
+class Projector:
+    """Folds envelopes through one engine carrying every shipped rulebook, and turns what
+    they touched into rows; remembers what it last wrote so unchanged scores are not
+    rewritten."""
+
+    pseudonym_key: bytes
+    rulebooks: Sequence[str] = SHIPPED
+    engine: ScoringEngine = field(init=False)
+    groups: set[Group] = field(default_factory=set)  # every group ever touched
+    dossier_positions: dict[str, int] = field(default_factory=dict)
+    _written: dict[tuple[str, str, str, str], Any] = field(default_factory=dict)
+    _pending_dossiers: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.engine = ScoringEngine([load_rulebook(r) for r in self.rulebooks])
+
+    # -- folding -----------------------------------------------------------------------
+    def fold(self, envelopes: Iterable[dict[str, Any]]) -> tuple[set[Group], set[str]]:
+        """Apply envelopes; returns the groups whose scores may have changed and the dossiers
+        whose facts did."""
+        dossiers: set[str] = set()
+        for envelope in envelopes:
+            self.engine.apply(envelope)
+            dossier = _dossier_of(envelope)
+            if dossier is not None:
+                dossiers.add(dossier)
+                self.dossier_positions[dossier] = envelope["position"]
+        groups = self.groups_of(self.engine.flush())
+        self.groups |= groups
+        return groups, dossiers
+
+    def groups_of(self, keys: Iterable[tuple[str, str]]) -> set[Group]:
+        units = self.engine.facts.units
+        found: set[Group] = set()
+        for unit, period in keys:
+            if unit not in units:
+                continue
+            kind = units.get(unit).kind
+            peer_group = (units.province_of(unit) or "") if kind in RANKED_TOGETHER else ""
+            found.add((str(kind), peer_group, period))
+        return found
+
+    # -- rows --------------------------------------------------------------------------
+    def event_rows(self, batch: Batch, envelopes: Sequence[dict[str, Any]]) -> None:
+        batch.add(schema.EVENTS, [event_row(e, self.pseudonym_key) for e in envelopes])
+
+    def fact_rows(self, batch: Batch, dossiers: Iterable[str], as_of: datetime) -> None:
+        """Rows of the dossiers at ``as_of``; a dossier submitted later waits for its time."""
+        facts = self.engine.facts
+        book = self.engine.rulebook()
+        switches, calendar = book.switches, book.working_calendar()
+        t = to_instant(as_of)
+        rows = []
+        for dossier_id in set(dossiers) | self._pending_dossiers:
+            f = facts.dossiers.get(dossier_id)
+            if f is None:
+                continue
+            if f.submitted_at > t:
+                self._pending_dossiers.add(dossier_id)
+                continue
+            self._pending_dossiers.discard(dossier_id)
+            row = dossier_row(f, t, switches, calendar)
+            province = facts.units.province_of(f.unit) if f.unit in facts.units else None
+            rows.append(fact_row(row, province or "", as_of,
+                                 self.dossier_positions.get(dossier_id, 0)))
+        batch.add(schema.DOSSIER_FACTS, rows)
+
+    def score_rows(self, batch: Batch, groups: Iterable[Group], as_of: datetime,
+                   computed_at: datetime, *, only_changed: bool = True) -> int:
+        """Score every unit of the groups under every rulebook at ``as_of`` (clamped to each
+        period); add history and ranking rows for the scores that changed. Returns the number
+        of unit scores written."""
+        written = 0
+        for kind, peer_group, period_key in sorted(groups):
+            period = parse_period(period_key)
+            moment = clamp(as_of, period)
+            for rulebook in self.rulebooks:
+                for score in self.engine.rank(kind, period, moment, rulebook,
+                                              province=peer_group or None):
+                    key = (rulebook, kind, period_key, score.unit)
+                    digest = (score.total, score.rank, score.band, score.groups)
+                    if only_changed and self._written.get(key) == digest:
+                        continue
+                    self._written[key] = digest
+                    batch.add(schema.SCORE_HISTORY, history_rows(score, computed_at))
+                    batch.add(schema.RANKINGS, [ranking_row(score, peer_group, computed_at)])
+                    written += 1
+        return written
+
+    def current_groups(self, as_of: datetime) -> set[Group]:
+        """The groups seen so far whose period contains ``as_of`` (live scores move with
+        time: open dossiers turn late with no new event)."""
+        t = to_instant(as_of)
+        return {g for g in self.groups if parse_period(g[2]).contains(t)}
+
+    def pending_dossiers(self) -> set[str]:
+        return set(self._pending_dossiers)
+
+
+def _dossier_of(envelope: dict[str, Any]) -> str | None:
+    stream = envelope.get("stream")
+    if stream == "dossier":
+        return str(envelope["id"])
+    if envelope.get("type") == "petition.received":
+        named = (envelope.get("data") or {}).get("dossier")
+        return str(named) if named else None
+    return None
+
