@@ -15,6 +15,7 @@ from ledger.application import DossierLedger
 from ledger.chain import GENESIS, event_hash
 from ledger.codec import REQUEST_STREAM, topic_of
 from ledger.errors import DossierNotFound
+from ledger.positions import position_of
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,9 @@ def history(ledger: DossierLedger, ref: str, as_of: datetime) -> History:
     dossier_id = find_dossier_id(ledger, ref)
     envelopes = ledger.stream_envelopes("dossier", dossier_id)
     shown = [e for e in envelopes if datetime.fromisoformat(e["at"]) <= as_of]
+    for envelope in shown:
+        envelope["position"] = position_of(ledger.recorder, f"dossier:{dossier_id}",
+                                           envelope["seq"])
     aggregate, _ = ledger.load(f"dossier:{dossier_id}", until=as_of)
     result = History(dossier_id, envelopes[0]["data"]["code"], as_of, shown)
     if isinstance(aggregate, Dossier):

@@ -17,6 +17,7 @@ from rich.table import Table
 from app.console import fail, parse_moment
 from app.wiring import open_ledger_from_settings
 from domain.base import LedgerRuleError
+from domain.calendar import LOCAL_TZ
 from ledger.audit import History, history, verify
 from ledger.errors import LedgerError
 from ledger.transfer import import_lines, write_export
@@ -143,16 +144,26 @@ def history_cmd(
 def _show_history(result: History) -> None:
     table = Table(title=f"Hồ sơ {result.code} ({result.dossier_id}) — as of "
                   f"{result.as_of.isoformat(timespec='seconds')}")
-    for column in ("#", "sự kiện / event", "at", "recorded_at", "data", "hash"):
-        table.add_column(column)
+    table.add_column("#", justify="right")
+    table.add_column("pos.", justify="right")
+    table.add_column("sự kiện / event", no_wrap=True)
+    table.add_column("at", no_wrap=True)
+    table.add_column("recorded_at", no_wrap=True)
+    table.add_column("data", overflow="fold")
+    table.add_column("hash", no_wrap=True)
     for e in result.events:
-        table.add_row(str(e["seq"]), e["type"], e["at"], e["recorded_at"][:19],
-                      _short(e["data"]), e["hash"][:12])
+        table.add_row(str(e["seq"]), str(e.get("position") or ""), e["type"].split(".", 1)[1],
+                      _local(e["at"]), _local(e["recorded_at"]), _short(e["data"]),
+                      e["hash"][:10])
     out.print(table)
     state = Table(title="Trạng thái / state", show_header=False)
     for key, value in result.state.items():
         state.add_row(key, "—" if value is None else str(value))
     out.print(state)
+
+
+def _local(moment: str) -> str:
+    return datetime.fromisoformat(moment).astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def _short(data: dict[str, Any]) -> str:
