@@ -106,12 +106,25 @@ def dossier_periods(f: DossierFacts, switches: Switches) -> Iterator[Period]:
         yield from periods_containing(f.resolved_at)
 
 
-def dossier_contributions(f: DossierFacts, switches: Switches) -> Contributions:
-    """All the dossier's contributions, for the counters kept incrementally."""
+def dossier_contributions(f: DossierFacts, switches: Switches,
+                          previous: dict[str, Contribution] | None = None,
+                          settled_before: Instant = 0) -> Contributions:
+    """All the dossier's contributions, for the counters kept incrementally.
+
+    ``previous`` holds the contributions computed when the dossier's last event was at
+    ``settled_before`` or later, and every event folded since is at ``settled_before`` or later:
+    a period that ends by then was judged at its end, already past the last event (so not live),
+    and nothing at or after ``settled_before`` shows at that end, so its contribution is reused.
+    """
     contributions: dict[str, Contribution] = {}
     last = f.last_at
     for period in dossier_periods(f, switches):
         if period.key in contributions:
+            continue
+        if previous is not None and period.end <= settled_before:
+            kept = previous.get(period.key)
+            if kept is not None:
+                contributions[period.key] = kept
             continue
         live = period.end > last
         contribution = dossier_contribution(f, period, period.last, live, switches)

@@ -10,7 +10,7 @@ from typing import Any
 from domain.calendar import WorkingCalendar
 from domain.units import UnitKind
 from projections import contributions as c
-from projections.audit import Entry, commune_entries, count_entries, scope_entries, scope_units
+from projections.audit import E_CERTIFIED_COPY, Entry, count_entries, scope_entries
 from projections.counters import Key, Tracker
 from projections.facts import Event, FactStore
 from projections.judge import judge_procedure
@@ -22,7 +22,7 @@ from projections.periods import (
     to_instant,
 )
 from projections.rulebook import DEFAULT_RULEBOOK, Measure, Rulebook, load_rulebook
-from projections.scores import UnitScore, make_unit_score, standard_competition_ranks, with_rank
+from projections.scores import ScoreMemo, UnitScore, standard_competition_ranks, with_rank
 
 
 @dataclass(slots=True)
@@ -33,6 +33,20 @@ class _Book:
     calendar: WorkingCalendar
     dossiers: Tracker = field(default_factory=lambda: Tracker(c.DOSSIER_BITS))
     petitions: Tracker = field(default_factory=lambda: Tracker(c.PETITION_BITS))
+    memo: ScoreMemo = field(init=False)
+    communes_counted: dict[str, bool] = field(default_factory=dict)  # per unit kind: 4.3 applies
+
+    def __post_init__(self) -> None:
+        self.memo = ScoreMemo(self.rulebook)
+
+    def counts_communes(self, kind: str) -> bool:
+        """Whether an indicator on communes offering e-certified copies (4.3) applies to kind."""
+        found = self.communes_counted.get(kind)
+        if found is None:
+            found = self.communes_counted[kind] = any(
+                i.measure == Measure.COMMUNES_E_CERTIFIED_COPY and i.applies(kind)
+                for g in self.rulebook.groups for i in g.indicators)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +82,25 @@ class ScoringEngine:
         self.facts = FactStore()
         self._books = {b.id: _Book(b, b.working_calendar()) for b in books}
         self.default_rulebook = books[0].id
-        self._dirty_dossiers: set[str] = set()
+        self._dirty_dossiers: dict[str, Instant] = {}  # id -> earliest `at` folded since flush
+        self._judged_last: dict[str, Instant] = {}  # id -> its last_at when last judged
         self._dirty_petitions: set[str] = set()
         self._touched: set[Key] = set()
+        self._pooled: set[tuple[str, int]] = set()  # (unit, month) of changed pool buckets
+        self._scopes: dict[str, tuple[str, ...]] = {}  # cleared whenever a unit event lands
         self._procedures_in_scope: dict[str, list[str]] = {}
         self._procedures_seen: set[str] = set()
+        self._communes_below: dict[str, list[str]] = {}  # cleared whenever a unit event lands
 
     # -- folding ---------------------------------------------------------------------------
     def apply(self, envelope: Event) -> None:
         """Fold one ledger envelope (events of other streams are ignored)."""
         for kind, item, at in self.facts.apply(envelope):
             if kind == "dossier":
-                self._dirty_dossiers.add(item)
+                dirty = self._dirty_dossiers
+                earliest = dirty.get(item)
+                if earliest is None or at < earliest:
+                    dirty[item] = at
             elif kind == "petition":
                 self._dirty_petitions.add(item)
             elif kind == "procedure":
@@ -95,26 +116,42 @@ class ScoringEngine:
     def flush(self) -> set[Key]:
         """Bring the counters up to date; returns the (unit, period key) pairs touched."""
         facts = self.facts
+        touched = self._touched
+        pooled = self._pooled
+        judged_last = self._judged_last
         for book in self._books.values():
             switches = book.rulebook.switches
-            for dossier_id in self._dirty_dossiers:
+            tracker = book.dossiers
+            for dossier_id, earliest in self._dirty_dossiers.items():
                 f = facts.dossiers[dossier_id]
-                units = self._scope(f.unit)
-                self._touched |= book.dossiers.replace(
-                    dossier_id, units, c.dossier_contributions(f, switches))
+                state = tracker.items.get(dossier_id)
+                previous, settled = None, 0
+                if state is not None:
+                    previous = state.contributions
+                    settled = min(earliest, judged_last.get(dossier_id, 0))
+                tracker.replace(dossier_id, self._scope(f.unit),
+                                c.dossier_contributions(f, switches, previous, settled),
+                                touched, pooled)
             for petition_id in self._dirty_petitions:
                 p = facts.petitions[petition_id]
-                self._touched |= book.petitions.replace(
-                    petition_id, self._scope(p.unit),
-                    c.petition_contributions(p, book.calendar))
+                book.petitions.replace(petition_id, self._scope(p.unit),
+                                       c.petition_contributions(p, book.calendar),
+                                       touched, pooled)
+        for dossier_id in self._dirty_dossiers:
+            judged_last[dossier_id] = facts.dossiers[dossier_id].last_at
         self._dirty_dossiers.clear()
         self._dirty_petitions.clear()
-        touched, self._touched = self._touched, set()
-        return self._resolve_pool_keys(touched)
+        self._touched, self._pooled = set(), set()
+        return self._resolve_pool_keys(touched, pooled)
 
     def _scope(self, unit: str) -> tuple[str, ...]:
-        units = self.facts.units
-        return tuple(units.scope(unit)) if unit in units else (unit,)
+        found = self._scopes.get(unit)
+        if found is None:
+            units = self.facts.units
+            found = tuple(units.scope(unit)) if unit in units else (unit,)
+            if unit in units:
+                self._scopes[unit] = found
+        return found
 
     def _procedure_touched(self, procedure_id: str, at: Instant) -> None:
         procedure = self.facts.procedures.get(procedure_id)
@@ -128,6 +165,8 @@ class ScoringEngine:
         self._touch_units(scope, at)
 
     def _unit_touched(self, code: str, at: Instant) -> None:
+        self._communes_below.clear()
+        self._scopes.clear()
         if code in self.facts.units:
             self._touch_units(self._scope(code), at)
 
@@ -136,17 +175,13 @@ class ScoringEngine:
             for period in periods_containing(at):
                 self._touched.add((unit, period.key))
 
-    def _resolve_pool_keys(self, touched: set[Key]) -> set[Key]:
+    def _resolve_pool_keys(self, touched: set[Key], pooled: set[tuple[str, int]]) -> set[Key]:
         """Pool changes touch the current periods that start after the pool's month."""
-        now = periods_containing(self.facts.watermark) if self.facts.watermark else ()
-        resolved: set[Key] = set()
-        for unit, key in touched:
-            if key.startswith("pool:"):
-                month = int(key[5:])
-                resolved.update((unit, p.key) for p in now if p.first_month > month)
-            else:
-                resolved.add((unit, key))
-        return resolved
+        if pooled:
+            now = periods_containing(self.facts.watermark) if self.facts.watermark else ()
+            for unit, month in pooled:
+                touched.update((unit, p.key) for p in now if p.first_month > month)
+        return touched
 
     # -- queries ---------------------------------------------------------------------------
     def rulebook(self, rulebook_id: str | None = None) -> Rulebook:
@@ -160,12 +195,15 @@ class ScoringEngine:
         return self._books[key]
 
     def _rebuild(self, book: _Book) -> None:
+        touched: set[Key] = set()
+        pooled: set[tuple[str, int]] = set()
         for dossier_id, f in self.facts.dossiers.items():
             book.dossiers.replace(dossier_id, self._scope(f.unit),
-                                  c.dossier_contributions(f, book.rulebook.switches))
+                                  c.dossier_contributions(f, book.rulebook.switches),
+                                  touched, pooled)
         for petition_id, p in self.facts.petitions.items():
             book.petitions.replace(petition_id, self._scope(p.unit),
-                                   c.petition_contributions(p, book.calendar))
+                                   c.petition_contributions(p, book.calendar), touched, pooled)
 
     def counts(self, unit: str, period: Period | str, as_of: datetime | Instant,
                rulebook_id: str | None = None) -> dict[str, tuple[int, int]]:
@@ -174,15 +212,19 @@ class ScoringEngine:
         book = self._book(rulebook_id)
         period = parse_period(period) if isinstance(period, str) else period
         as_of_i = as_of if isinstance(as_of, int) else to_instant(as_of)
-        t = period.evaluation_time(as_of_i)
-        self.facts.units.get(unit)
-        if as_of_i >= self.facts.watermark or as_of_i >= period.last:
+        return self._counts(book, unit, period, as_of_i)
+
+    def _counts(self, book: _Book, unit: str, period: Period,
+                as_of: Instant) -> dict[str, tuple[int, int]]:
+        t = period.evaluation_time(as_of)
+        kind = str(self.facts.units.get(unit).kind)
+        if as_of >= self.facts.watermark or as_of >= period.last:
             counts = self._counter_counts(book, unit, period, t)
         else:  # a past moment inside the period: the counters are ahead of it, scan the facts
             counts = count_entries(scope_entries(
                 self.facts, unit, period, t, book.rulebook.switches, book.calendar,
                 kinds=("dossier", "petition")))
-        counts.update(self._catalogue_counts(book, unit, period, t))
+        counts.update(self._catalogue_counts(book, unit, kind, period, t))
         return counts
 
     def _counter_counts(self, book: _Book, unit: str, period: Period,
@@ -209,23 +251,34 @@ class ScoringEngine:
                                             p[c.RECEIVED_52]),
         }
 
-    def _catalogue_counts(self, book: _Book, unit: str, period: Period,
+    def _catalogue_counts(self, book: _Book, unit: str, kind: str, period: Period,
                           t: Instant) -> dict[str, tuple[int, int]]:
         """Procedure-based measures and 4.3, judged at t over the catalogue of the scope."""
-        entries: list[Entry] = []
+        tally: dict[str, tuple[int, int]] = dict.fromkeys(CATALOGUE_MEASURES, (0, 0))
+        procedures = self.facts.procedures
+        calendar = book.calendar
         for procedure_id in self._procedures_in_scope.get(unit, ()):
-            procedure = self.facts.procedures[procedure_id]
-            for measure, numerator, _ in judge_procedure(procedure, period, t, book.calendar,
-                                                         why=False):
-                entries.append(Entry(measure, "procedure", procedure_id, numerator, ""))
-        kind = self.facts.units.get(unit).kind
-        if any(i.measure == Measure.COMMUNES_E_CERTIFIED_COPY and i.applies(kind)
-               for g in book.rulebook.groups for i in g.indicators):
-            entries.extend(commune_entries(self.facts, unit, scope_units(self.facts, unit), t))
-        counts = count_entries(entries)
-        for measure in CATALOGUE_MEASURES:
-            counts.setdefault(measure, (0, 0))
-        return counts
+            for measure, numerator, _ in judge_procedure(procedures[procedure_id], period, t,
+                                                         calendar, why=False):
+                n, d = tally.get(measure, (0, 0))
+                tally[measure] = (n + numerator, d + 1)
+        if book.counts_communes(kind):
+            facts = self.facts
+            n = d = 0
+            for code in self._communes(unit):
+                if facts.unit_registered_at.get(code, 0) <= t:
+                    n += facts.capability_at(code, E_CERTIFIED_COPY, t)
+                    d += 1
+            tally[Measure.COMMUNES_E_CERTIFIED_COPY] = (n, d)
+        return tally
+
+    def _communes(self, unit: str) -> list[str]:
+        """The communes below ``unit`` (4.3's denominator before the existence test at t)."""
+        found = self._communes_below.get(unit)
+        if found is None:
+            found = self._communes_below[unit] = [
+                u.code for u in self.facts.units.descendants(unit) if u.kind == "commune"]
+        return found
 
     def score(self, unit: str, period: Period | str, as_of: datetime,
               rulebook_id: str | None = None, ranked: bool = True) -> UnitScore:
@@ -244,11 +297,25 @@ class ScoringEngine:
 
     def _score(self, unit: str, period: Period, as_of: datetime,
                rulebook_id: str | None) -> UnitScore:
+        self.flush()
+        return self._unit_score(self._book(rulebook_id), unit, period, as_of, to_instant(as_of))
+
+    def _unit_score(self, book: _Book, unit: str, period: Period, as_of: datetime,
+                    as_of_i: Instant) -> UnitScore:
+        counts = self._counts(book, unit, period, as_of_i)
+        return book.memo.unit_score(self.facts.units.get(unit), period, as_of,
+                                    period.evaluation_time(as_of_i), counts, self.facts.position)
+
+    def score_many(self, keys: Iterable[Key], as_of: datetime,
+                   rulebook_id: str | None = None) -> dict[Key, UnitScore]:
+        """Unranked scores of many (unit, period key) pairs as of one moment: what the live
+        runner writes for the keys :meth:`flush` returned. Each equals
+        ``score(unit, period, as_of, rulebook_id, ranked=False)``."""
+        self.flush()
         book = self._book(rulebook_id)
-        counts = self.counts(unit, period, as_of, rulebook_id)
-        t = period.evaluation_time(to_instant(as_of))
-        return make_unit_score(self.facts.units.get(unit), period, as_of, t, book.rulebook,
-                               counts, self.facts.position)
+        as_of_i = to_instant(as_of)
+        return {(unit, key): self._unit_score(book, unit, parse_period(key), as_of, as_of_i)
+                for unit, key in keys}
 
     def peers(self, unit: str, period: Period | str, as_of: datetime) -> list[str]:
         """Units ranked with ``unit`` that exist at t (empty: it has no peers)."""

@@ -165,3 +165,37 @@ def standard_competition_ranks(totals: Mapping[str, float]) -> dict[str, int]:
     for index, value in enumerate(ordered):
         first_index.setdefault(value, index)
     return {unit: first_index[value] + 1 for unit, value in rounded.items()}
+
+
+class ScoreMemo:
+    """:func:`make_unit_score` for the live engine, remembering the groups, total and band of
+    each (unit kind, counts) already seen: they depend on nothing else, and counts repeat."""
+
+    LIMIT = 100_000  # entries kept before the memo starts afresh
+
+    def __init__(self, rulebook: Rulebook) -> None:
+        self.rulebook = rulebook
+        measures = {i.measure for g in rulebook.groups for i in g.indicators}
+        self._measures = tuple(sorted(measures | {Measure.DOSSIERS_SYNCED}))
+        self._memo: dict[tuple[Any, ...], tuple[tuple[GroupScore, ...], float, str]] = {}
+
+    def unit_score(self, unit: Unit, period: Period, as_of: datetime, t: Instant,
+                   counts: Counts, position: int = 0) -> UnitScore:
+        """Equal to ``make_unit_score(unit, period, as_of, t, rulebook, counts, position)``."""
+        kind = str(unit.kind)
+        get = counts.get
+        key = (kind, *[get(m, (0, 0)) for m in self._measures])
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= self.LIMIT:
+                self._memo.clear()
+            groups = rulebook_groups(self.rulebook, counts, kind)
+            total = sum(g.points for g in groups)
+            found = self._memo[key] = (groups, total,
+                                       self.rulebook.band(float(display_round(total))))
+        groups, total, band = found
+        rulebook = self.rulebook
+        return UnitScore(unit=unit.code, unit_name=unit.name, kind=kind, period=period.key,
+                         as_of=as_of, evaluated_at=to_datetime(t), rulebook_id=rulebook.id,
+                         rulebook_version=rulebook.version, total=total, band=band,
+                         groups=groups, position=position)
