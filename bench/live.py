@@ -1,0 +1,177 @@
+"""Live analytics bench: rebuild throughput, event-to-score freshness, 10M-fact ranking query.
+
+    python -m bench.live [--scale 0.02] [--days 5] [--rate 1000] [--seconds 20] [--facts 10e6]
+
+(a) rebuild: ``streams.rebuild.replay`` of a simulated ledger into chDB, in events/s, beside
+    ``for e in ledger.read_envelopes(): pass`` on the same log in the same run (goal ≥ 0.3);
+(b) freshness: a writer thread appends simulated events with ``record_many`` at ``--rate``
+    events/s while a ``Follower`` polls in this process; for every event, the time from its
+    append to the commit of the cycle that wrote its scores (p50, p99; goal p99 < 1 s);
+(c) a ranking query over ``--facts`` dossier facts generated inside chDB with
+    ``INSERT … SELECT FROM numbers()`` (median of runs; goal < 100 ms).
+Prints figures and ratios; no asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from app.simulator.runner import Simulation
+from ledger.application import DossierLedger
+from ledger.config import StoreConfig
+from projections.clickhouse import schema
+from projections.clickhouse.writer import ClickHouseWriter, open_client
+from streams.follower import Cycle, Follower
+from streams.rebuild import replay
+
+KEY = b"bench-key"
+
+
+def ledger_at(path: Path) -> DossierLedger:
+    return DossierLedger(StoreConfig("sqlite", sqlite_path=path))
+
+
+def rebuild(root: Path, client: Any, scale: float, days: float) -> None:
+    ledger = ledger_at(root / "rebuild.sqlite")
+    Simulation(ledger, seed=1, days=days, scale=scale, provinces=["22", "01"]).run()
+    began = time.perf_counter()
+    count = sum(1 for _ in ledger.read_envelopes())
+    read_rate = count / (time.perf_counter() - began)
+    result = replay(ledger, client, pseudonym_key=KEY)
+    rate = result.events / result.seconds
+    print(f"(a) rebuild: {result.events:,} events, {result.scores:,} scores, "
+          f"{result.rows:,} rows in {result.seconds:.2f} s = {rate:,.0f} events/s; "
+          f"read+decode alone {read_rate:,.0f} events/s; ratio {rate / read_rate:.2f} "
+          "(goal ≥ 0.3)")
+    ledger.close()
+
+
+def freshness(root: Path, client: Any, rate: float, seconds: float, scale: float) -> None:
+    for table in schema.TABLES:
+        client.command(f"DROP TABLE IF EXISTS {table.name}")
+    ledger = ledger_at(root / "fresh.sqlite")
+    total_events = int(rate * seconds)
+    # A workload big enough for the run: its simulated days pass in a few real seconds.
+    simulation = Simulation(ledger, seed=2, days=14, scale=scale * 4, batch_size=50,
+                            provinces=["22", "01"],
+                            start=datetime.now(UTC) - timedelta(days=15))
+    appended: dict[int, float] = {}
+    committed: list[tuple[int, float]] = []
+    follower = Follower(ledger, ClickHouseWriter(client), pseudonym_key=KEY,
+                        poll_seconds=0.02, refresh_seconds=3600)
+    follower.resume()
+    done = threading.Event()
+
+    def write() -> None:
+        began = time.monotonic()
+        written = 0
+        for report in simulation.iter_run():
+            now = time.monotonic()
+            for recorded in report.recorded:
+                appended[recorded.position] = now
+            written += len(report.recorded)
+            if written >= total_events:
+                break
+            delay = began + written / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        done.set()
+
+    writer = threading.Thread(target=write, name="bench-writer")
+    cycles: list[Cycle] = []
+
+    def on_cycle(cycle: Cycle) -> None:
+        committed.append((cycle.position, cycle.committed))
+        cycles.append(cycle)
+
+    follower.on_cycle = on_cycle
+    writer.start()
+    while not done.is_set() or follower.position < ledger.max_position():
+        if not follower.step():
+            time.sleep(follower.poll_seconds)
+    writer.join()
+    latencies = []
+    cycle_index = 0
+    for position in sorted(appended):
+        while committed[cycle_index][0] < position:
+            cycle_index += 1
+        latencies.append(committed[cycle_index][1] - appended[position])
+    achieved = len(appended) / (max(appended.values()) - min(appended.values()) or 1)
+    q = statistics.quantiles(latencies, n=100)
+    print(f"(b) freshness at {achieved:,.0f} events/s appended ({len(appended):,} events, "
+          f"{len(cycles)} cycles, mean cycle {statistics.mean(c.seconds for c in cycles):.3f}"
+          f" s): p50 {q[49] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms, max "
+          f"{max(latencies) * 1000:.0f} ms (goal p99 < 1000 ms)")
+    ledger.close()
+
+
+def ranking_query(client: Any, facts: int, runs: int = 9) -> None:
+    table = f"{schema.DOSSIER_FACTS}_bench"
+    client.command(f"DROP TABLE IF EXISTS {table}")
+    client.command(schema.DOSSIER_FACTS_TABLE.ddl("_bench"))
+    began = time.perf_counter()
+    client.command(f"""
+        INSERT INTO {table} (dossier_id, code, procedure, unit, province, channel,
+            received_at, due_at, status, on_time, synced, digitized, paid_online,
+            evaluated_at, position)
+        SELECT toString(number), concat('HS', toString(number)),
+               concat('P', toString(number % 400)),
+               concat(leftPad(toString(number % 34 + 1), 2, '0'), '.U', toString(number % 50)),
+               leftPad(toString(number % 34 + 1), 2, '0'),
+               ['direct', 'online', 'postal'][number % 3 + 1],
+               now64(6) - toIntervalSecond(number % 2592000), now64(6),
+               if(number % 11 = 0, 'late', 'on_time'), number % 11 != 0,
+               number % 13 != 0, number % 5 != 0, number % 7 = 0, now64(6), number
+        FROM numbers({facts})""")
+    load = time.perf_counter() - began
+    query = f"""
+        SELECT province, count() AS dossiers,
+               20 * avg(on_time) + 6 * avg(synced) + 4 * avg(digitized)
+                 + 6 * least(1, avg(channel = 'online') * avg(synced) / 0.5) AS points,
+               rank() OVER (ORDER BY round(points, 2) DESC) AS rank
+        FROM {table} GROUP BY province ORDER BY rank, province"""
+    timings = {}
+    for label, sql in (("plain", query), ("FINAL", query.replace(f"{table} GROUP",
+                                                                 f"{table} FINAL GROUP"))):
+        runs_ms = []
+        for _ in range(runs):
+            began = time.perf_counter()
+            rows = client.query(sql).result_rows
+            runs_ms.append((time.perf_counter() - began) * 1000)
+        timings[label] = statistics.median(runs_ms)
+        assert len(rows) == 34
+    print(f"(c) ranking over {facts:,} dossier facts (generated in {load:.1f} s): median "
+          f"{timings['plain']:.0f} ms, with FINAL {timings['FINAL']:.0f} ms (goal < 100 ms)")
+    client.command(f"DROP TABLE IF EXISTS {table}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--scale", type=float, default=0.02)
+    parser.add_argument("--days", type=float, default=5)
+    parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--facts", type=float, default=10e6)
+    parser.add_argument("--skip", default="", help="parts to skip, e.g. 'c' or 'ab'")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-live-") as scratch:
+        root = Path(scratch)
+        client = open_client(None, root / "olap")
+        if "a" not in args.skip:
+            rebuild(root, client, args.scale, args.days)
+        if "b" not in args.skip:
+            freshness(root, client, args.rate, args.seconds, args.scale)
+        if "c" not in args.skip:
+            ranking_query(client, int(args.facts))
+        client.close()
+
+
+if __name__ == "__main__":
+    main()
