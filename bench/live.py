@@ -75,7 +75,8 @@ def freshness(root: Path, client: Any, rate: float, seconds: float, scale: float
         for report in simulation.iter_run():
             now = time.monotonic()
             for recorded in report.recorded:
-                appended[recorded.position] = now
+                if recorded.position is not None:
+                    appended[recorded.position] = now
             written += len(report.recorded)
             if written >= total_events:
                 break
