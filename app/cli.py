@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.commands import demo_cmds, ledger_cmds, scoring_cmds, simulate_cmds
+from app.commands import demo_cmds, ledger_cmds, live_cmds, scoring_cmds, simulate_cmds
 
 cli = typer.Typer(
     name="dossier",
@@ -17,6 +17,7 @@ cli = typer.Typer(
 ledger_cmds.register(cli)
 scoring_cmds.register(cli)
 simulate_cmds.register(cli)
+live_cmds.register(cli)
 demo_cmds.register(cli)
 
 def main() -> None:

@@ -19,6 +19,7 @@ from ledger.application import DossierLedger
 from projections.engine import ScoringEngine
 from projections.periods import period_of_kind, to_instant
 from projections.scores import UnitScore
+from streams.follower import Follower
 
 GROUP_CODES = ("G1", "G2", "G3a", "G3b", "G4", "G5")
 REFRESH_SECONDS = 0.5
@@ -57,6 +58,32 @@ class EngineScores:
 
     def close(self) -> None:
         pass
+
+
+class FollowerScores:
+    """Live scores written to ClickHouse: the runner's cycles run between the simulator's
+    batches (one process owns the chDB directory), and the table reads the runner's engine,
+    whose rows are the ones written."""
+
+    def __init__(self, follower: Follower, close_client: Callable[[], None]) -> None:
+        self.follower = follower
+        self._close_client = close_client
+        follower.resume()
+
+    def catch_up(self) -> int:
+        covered = 0
+        while (step := self.follower.step()) > 0:
+            covered += step
+        return covered
+
+    def ranking(self, period: str, as_of: datetime) -> list[UnitScore]:
+        return self.follower.projector.engine.rank("province", period, as_of)
+
+    def close(self) -> None:
+        try:
+            self.follower.refresh()
+        finally:
+            self._close_client()
 
 
 @dataclass

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from app.settings import Settings, Store
 from domain.calendar import WorkingCalendar
 from ledger.application import DossierLedger
 from ledger.config import StoreConfig
-
-from app.settings import Settings, Store
 
 
 def store_config(settings: Settings) -> StoreConfig:

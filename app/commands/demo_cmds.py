@@ -10,11 +10,23 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
-from app.demo import DemoState, EngineScores, LiveScores, ranking_json, ranking_table, run_demo
+from app.commands.live_hooks import open_olap
+from app.demo import (
+    DemoState,
+    EngineScores,
+    FollowerScores,
+    LiveScores,
+    ranking_json,
+    ranking_table,
+    run_demo,
+)
 from app.settings import Settings
 from app.simulator.calibration import DEFAULT_SCALE
 from app.simulator.runner import Simulation
 from app.wiring import open_ledger_from_settings, store_config
+from ledger.application import DossierLedger
+from projections.clickhouse.writer import ClickHouseWriter
+from streams.follower import Follower
 
 console = Console(stderr=True)
 SECONDS_PER_MINUTE_FOR_A_WEEK = 7 * 86400 / 60  # a simulated week in about a minute
@@ -36,13 +48,15 @@ def demo_cmd(
     headless: Annotated[bool, typer.Option(
         help="plain progress lines instead of the live table; the final ranking as JSON on "
         "standard output (the `dossier rank --json` format)")] = False,
+    olap: Annotated[bool, typer.Option(
+        help="write the live scores to ClickHouse (chDB under the data directory)")] = True,
 ) -> None:
     """Simulate the 34 provinces' one-stop centres, score them live on the 100-point index
     and show the ranking refreshed as events arrive. A second run continues the same ledger."""
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ledger = open_ledger_from_settings(settings)
-    scores: LiveScores = live_scores(ledger, settings)
+    scores: LiveScores = live_scores(ledger, settings, olap)
     pace = speed if speed > 0 else None
     try:
         simulation = Simulation(ledger, seed=seed, days=days, scale=scale)
@@ -64,12 +78,15 @@ def demo_cmd(
         sys.stdout.buffer.write(b"\n")
 
 
-def live_scores(ledger: object, settings: Settings) -> LiveScores:
-    """The live scoring of the demo (in memory; the ClickHouse runner when available)."""
-    from ledger.application import DossierLedger
-
-    assert isinstance(ledger, DossierLedger)
-    return EngineScores(ledger)
+def live_scores(ledger: DossierLedger, settings: Settings, olap: bool) -> LiveScores:
+    """The demo's live scoring: the ClickHouse runner (chDB under the data directory, or the
+    server of DOSSIER_CLICKHOUSE_URL), or, with --no-olap, scores in memory only."""
+    if not olap:
+        return EngineScores(ledger)
+    client = open_olap(settings)
+    follower = Follower(ledger, ClickHouseWriter(client),
+                        pseudonym_key=settings.pseudonym_key.encode(), refresh_seconds=3600)
+    return FollowerScores(follower, client.close)
 
 
 def _progress_line(state: DemoState) -> None:
@@ -86,10 +103,14 @@ def _summary(state: DemoState, settings: Settings) -> None:
         f"\n[bold]Done.[/bold] {state.events:,} events written this run "
         f"({state.dossiers:,} dossiers); {ranked} provinces ranked for {state.period}.\n"
         f"Ledger: {store_config(settings).describe()}\n"
+        f"Scores: ClickHouse {settings.clickhouse_url or settings.olap_path} (tables "
+        "score_history, rankings_current, dossier_facts, dossier_events)\n"
         f"Query:  dossier rank --kind province --period {state.period} [--json|--csv]\n"
         f"        dossier score --unit 22 --period {state.period}\n"
         f"        dossier explain --unit 22 --period {state.period} --indicator 2.1\n"
-        f"Audit:  dossier verify · dossier history <mã hồ sơ> · dossier export > events.jsonl\n"
+        f"        dossier live-rank -p {state.period}   (from ClickHouse)\n"
+        f"Audit:  dossier verify · dossier verify --scores · dossier history <mã hồ sơ>\n"
+        f"Replay: dossier replay [--as-of TIME]   (rebuilds ClickHouse from the ledger)\n"
         f"Run again to continue the same ledger (data dir: {settings.data_dir}).",
         highlight=False,
     )
