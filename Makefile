@@ -37,7 +37,8 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m bench.ledger
-	@if [ -f bench/scoring.py ]; then $(BIN)/python -m bench.scoring; fi
+	$(BIN)/python -m bench.scoring
+	$(BIN)/python -m bench.live
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
