@@ -4,9 +4,10 @@
 
 (a) rebuild: ``streams.rebuild.replay`` of a simulated ledger into chDB, in events/s, beside
     ``for e in ledger.read_envelopes(): pass`` on the same log in the same run (goal ≥ 0.3);
-(b) freshness: a writer thread appends simulated events with ``record_many`` at ``--rate``
-    events/s while a ``Follower`` polls in this process; for every event, the time from its
-    append to the commit of the cycle that wrote its scores (p50, p99; goal p99 < 1 s);
+(b) freshness: a writer process (as one-stop systems are) appends simulated events with
+    ``record_many`` at ``--rate`` events/s to the same SQLite ledger while a ``Follower`` polls
+    in this process; for every event, the time from its append to the commit of the cycle that
+    wrote its scores (p50, p99; goal p99 < 1 s);
 (c) a ranking query over ``--facts`` dossier facts generated inside chDB with
     ``INSERT … SELECT FROM numbers()`` (median of runs; goal < 100 ms).
 Prints figures and ratios; no asserts.
@@ -15,12 +16,13 @@ Prints figures and ratios; no asserts.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from app.simulator.runner import Simulation
@@ -56,36 +58,24 @@ def rebuild(root: Path, client: Any, scale: float, days: float) -> None:
 def freshness(root: Path, client: Any, rate: float, seconds: float, scale: float) -> None:
     for table in schema.TABLES:
         client.command(f"DROP TABLE IF EXISTS {table.name}")
-    ledger = ledger_at(root / "fresh.sqlite")
-    total_events = int(rate * seconds)
-    # A workload big enough for the run: its simulated days pass in a few real seconds.
-    simulation = Simulation(ledger, seed=2, days=14, scale=scale * 4, batch_size=50,
-                            provinces=["22", "01"],
-                            start=datetime.now(UTC) - timedelta(days=15))
-    appended: dict[int, float] = {}
-    committed: list[tuple[int, float]] = []
+    path = root / "fresh.sqlite"
+    ledger = ledger_at(path)
+    start = datetime.now(UTC) - timedelta(days=15)
+    # Warm-up, not measured: the catalogue (units, procedures) and a first day of dossiers.
+    Simulation(ledger, seed=2, days=1, scale=scale * 4, provinces=["22", "01"],
+               start=start, end_at_now=False).run()
     follower = Follower(ledger, ClickHouseWriter(client), pseudonym_key=KEY,
                         poll_seconds=0.02, refresh_seconds=3600)
     follower.resume()
-    done = threading.Event()
-
-    def write() -> None:
-        began = time.monotonic()
-        written = 0
-        for report in simulation.iter_run():
-            now = time.monotonic()
-            for recorded in report.recorded:
-                if recorded.position is not None:
-                    appended[recorded.position] = now
-            written += len(report.recorded)
-            if written >= total_events:
-                break
-            delay = began + written / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        done.set()
-
-    writer = threading.Thread(target=write, name="bench-writer")
+    while follower.step():
+        pass
+    # The one-stop systems are other processes: a writer process appends at `rate`.
+    context = multiprocessing.get_context("spawn")
+    queue: Any = context.Queue()
+    writer = context.Process(target=append_at_rate,
+                             args=(path, rate, int(rate * seconds), scale, queue))
+    appended: dict[int, float] = {}
+    committed: list[tuple[int, float]] = []
     cycles: list[Cycle] = []
 
     def on_cycle(cycle: Cycle) -> None:
@@ -94,7 +84,17 @@ def freshness(root: Path, client: Any, rate: float, seconds: float, scale: float
 
     follower.on_cycle = on_cycle
     writer.start()
-    while not done.is_set() or follower.position < ledger.max_position():
+    finished = False
+    while not finished or follower.position < ledger.max_position():
+        while True:
+            try:
+                item = queue.get_nowait()
+            except Empty:
+                break
+            if item is None:
+                finished = True
+            else:
+                appended.update(item)
         if not follower.step():
             time.sleep(follower.poll_seconds)
     writer.join()
@@ -106,10 +106,32 @@ def freshness(root: Path, client: Any, rate: float, seconds: float, scale: float
         latencies.append(committed[cycle_index][1] - appended[position])
     achieved = len(appended) / (max(appended.values()) - min(appended.values()) or 1)
     q = statistics.quantiles(latencies, n=100)
-    print(f"(b) freshness at {achieved:,.0f} events/s appended ({len(appended):,} events, "
-          f"{len(cycles)} cycles, mean cycle {statistics.mean(c.seconds for c in cycles):.3f}"
-          f" s): p50 {q[49] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms, max "
-          f"{max(latencies) * 1000:.0f} ms (goal p99 < 1000 ms)")
+    print(f"(b) freshness at {achieved:,.0f} events/s appended by another process "
+          f"({len(appended):,} events, {len(cycles)} cycles, mean cycle "
+          f"{statistics.mean(c.seconds for c in cycles):.3f} s): p50 {q[49] * 1000:.0f} ms, "
+          f"p99 {q[98] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
+          "(goal p99 < 1000 ms at 1,000 events/s)")
+    ledger.close()
+
+
+def append_at_rate(path: Path, rate: float, total: int, scale: float, queue: Any) -> None:
+    """The writer process: continue the simulation, appending about ``rate`` events/s, and
+    report (position, monotonic time of the append) — CLOCK_MONOTONIC is system-wide."""
+    ledger = ledger_at(path)
+    simulation = Simulation(ledger, seed=3, days=13, scale=scale * 4, batch_size=25,
+                            provinces=["22", "01"], end_at_now=True)
+    began = time.monotonic()
+    written = 0
+    for report in simulation.iter_run():
+        now = time.monotonic()
+        queue.put([(r.position, now) for r in report.recorded if r.position is not None])
+        written += len(report.recorded)
+        if written >= total:
+            break
+        delay = began + written / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    queue.put(None)
     ledger.close()
 
 
