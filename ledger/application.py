@@ -18,7 +18,7 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 
-from domain.base import StreamAggregate
+from domain.base import LedgerRuleError, StreamAggregate
 from domain.calendar import DEFAULT_CALENDAR, WorkingCalendar
 from domain.units import Unit, UnitKind, UnitRegistry
 from ledger.chain import GENESIS
@@ -27,7 +27,7 @@ from ledger.config import StoreConfig
 from ledger.dispatch import ProcedureInfo
 from ledger.errors import ConcurrencyConflict, IdempotencyConflict
 from ledger.positions import position_of
-from ledger.unit_of_work import RecordedEvent, UnitOfWork, fingerprint
+from ledger.unit_of_work import AggregateCache, RecordedEvent, UnitOfWork, fingerprint
 
 PAGE = 1000
 MAX_ATTEMPTS = 20
@@ -49,12 +49,14 @@ class DossierLedger(Application[str]):
         *,
         calendar: WorkingCalendar = DEFAULT_CALENDAR,
         clock: Callable[[], datetime] = utc_now,
+        aggregate_cache_size: int = 10_000,
     ) -> None:
         self.store = store
         self.calendar = calendar
         self.clock = clock
         self._units = UnitRegistry()
         self._procedures: dict[str, ProcedureInfo] = {}
+        self._aggregates = AggregateCache(aggregate_cache_size)
         for attempt in range(MAX_ATTEMPTS):
             try:
                 super().__init__(env=store.environment())
@@ -90,26 +92,43 @@ class DossierLedger(Application[str]):
         """
         commands = [_with_stream(e) for e in events]
         digest = fingerprint(commands) if idempotency_key else ""
+        fresh = False
         for attempt in range(MAX_ATTEMPTS):
             if idempotency_key:
                 previous = self._previous_result(idempotency_key, digest)
                 if previous is not None:
                     return previous
-            work = self.unit_of_work()
-            for command in commands:
-                work.apply(dict(command), require_seq=False)
-            if idempotency_key:
-                work.add_request(idempotency_key, digest, list(work.recorded))
+            work = self.unit_of_work(use_cache=not fresh)
             try:
-                return work.commit()
+                for command in commands:
+                    work.apply(dict(command), require_seq=False)
+                if idempotency_key:
+                    work.add_request(idempotency_key, digest, list(work.recorded))
+                recorded = work.commit()
             except RecordConflictError:
                 # Another writer got there first: back off a little, reload, re-check the rules.
+                self._aggregates.discard(work.held)
+                fresh = True
                 time.sleep(random.uniform(0, 0.002) * (attempt + 1))
                 continue
+            except LedgerRuleError:
+                self._aggregates.discard(work.held)
+                if work.used_cache:
+                    # Judged against cached state: check once more against the store, in case
+                    # another process changed the aggregate since.
+                    fresh = True
+                    continue
+                raise
+            except BaseException:
+                self._aggregates.discard(work.held)
+                raise
+            self._aggregates.keep(work.held)
+            return recorded
         raise ConcurrencyConflict(", ".join(sorted({f"{c['stream']} {c['id']}" for c in commands})))
 
-    def unit_of_work(self, *, assume_empty: bool = False) -> UnitOfWork:
-        return UnitOfWork(self, self.clock(), assume_empty=assume_empty)
+    def unit_of_work(self, *, assume_empty: bool = False, use_cache: bool = False) -> UnitOfWork:
+        cache = self._aggregates if use_cache else None
+        return UnitOfWork(self, self.clock(), assume_empty=assume_empty, cache=cache)
 
     # -- what units of work need ---------------------------------------------------------------
 

@@ -73,6 +73,11 @@ def _converters(event_class: type[Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(converters)
 
 
+@cache
+def _field_names(event_class: type[Any]) -> tuple[str, ...]:
+    return tuple(typing.get_type_hints(event_class))
+
+
 def decode_state(state: bytes) -> dict[str, Any]:
     value = orjson.loads(state)
     if not isinstance(value, dict):
@@ -98,7 +103,7 @@ def to_domain_event(stored: StoredEvent, envelope: dict[str, Any] | None = None)
         aggregate = AGGREGATES[envelope["stream"]]
         fields["originator_topic"] = get_topic(aggregate)
         # A created event carries every __init__ parameter (optional ones may be absent).
-        for name in typing.get_type_hints(event_class):
+        for name in _field_names(event_class):
             fields.setdefault(name, None)
     event = object.__new__(event_class)
     object.__setattr__(event, "__dict__", fields)

@@ -4,8 +4,10 @@ recorded in one transaction (all or nothing). Import uses it for a whole file.""
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from threading import Lock
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import StoredEvent
@@ -48,11 +50,47 @@ class _Held:
     given_head: str  # the chain as an imported file states it
 
 
+class AggregateCache:
+    """Aggregates (with their chain heads) as the last command left them, so that a stream of
+    commands does not re-read every aggregate from the store. A unit of work takes an entry
+    out (no two units of work share an object) and puts it back only once committed; after a
+    failure its aggregates are dropped. A stale entry (another process wrote since) cannot
+    slip through: its next version collides in the store, and the command is run again on
+    fresh state."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, tuple[StreamAggregate, str]] = OrderedDict()
+        self._lock = Lock()
+
+    def take(self, oid: str) -> tuple[StreamAggregate, str] | None:
+        with self._lock:
+            return self._entries.pop(oid, None)
+
+    def keep(self, held: dict[str, _Held]) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            for oid, entry in held.items():
+                if entry.aggregate is not None:
+                    self._entries[oid] = (entry.aggregate, entry.head_hash)
+                    self._entries.move_to_end(oid)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def discard(self, held: dict[str, _Held]) -> None:
+        with self._lock:
+            for oid in held:
+                self._entries.pop(oid, None)
+
+
 @dataclass
 class UnitOfWork:
     ledger: DossierLedger
     recorded_at: datetime
     assume_empty: bool = False
+    cache: AggregateCache | None = None
+    used_cache: bool = False
     held: dict[str, _Held] = field(default_factory=dict)
     stored: list[StoredEvent] = field(default_factory=list)
     recorded: list[RecordedEvent] = field(default_factory=list)
@@ -190,8 +228,15 @@ class UnitOfWork:
     def _load(self, oid: str) -> _Held:
         if self.assume_empty:
             return _Held(None, GENESIS, GENESIS)
-        aggregate, head = self.ledger.load(oid)
-        return _Held(aggregate, head, head)
+        if self.cache is not None:
+            cached = self.cache.take(oid)
+            if cached is not None:
+                self.used_cache = True
+                # Held now (even if this command fails), so that a failure drops it.
+                self.held[oid] = _Held(cached[0], cached[1], cached[1])
+                return self.held[oid]
+        loaded, head = self.ledger.load(oid)
+        return _Held(loaded, head, head)
 
     # -- finishing ----------------------------------------------------------------------------
 

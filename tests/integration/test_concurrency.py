@@ -52,3 +52,23 @@ def test_concurrent_writers_to_one_dossier_lose_nothing(
     report = verify(setup)
     assert report.ok, report.summary()
     setup.close()
+
+
+def test_a_stale_cached_aggregate_is_never_trusted(tmp_path, clock: FrozenClock) -> None:
+    store = StoreConfig("sqlite", sqlite_path=tmp_path / "ledger.sqlite")
+    mine, theirs = DossierLedger(store, clock=clock), DossierLedger(store, clock=clock)
+    catalogue(mine)
+    mine.record(submitted())
+    mine.record(step("received"))  # now cached in `mine`, as received
+    theirs.record(step("supplement_requested", day=3))
+    # Judged on the cached state the request would pass; the store says one is open.
+    with pytest.raises(Exception, match="already open"):
+        mine.record(step("supplement_requested", day=4))
+    theirs.record(step("supplement_completed", day=5))
+    mine.record(step("appraised", day=6))  # cached: still open? no — re-read, allowed
+    theirs.record(step("approved", day=7))
+    mine.record(step("signed", day=8))  # its cached version is behind: re-run on fresh state
+    assert [e["type"].split(".")[1] for e in mine.stream_envelopes("dossier", "d1")] == [
+        "submitted", "received", "supplement_requested", "supplement_completed", "appraised",
+        "approved", "signed"]
+    assert verify(mine).ok
