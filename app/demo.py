@@ -145,17 +145,21 @@ def ranking_table(state: DemoState) -> Group:
                   expand=False)
     table.add_column("Hạng", justify="right")
     table.add_column("", justify="center")
-    table.add_column("Tỉnh, thành phố")
+    table.add_column("Tỉnh, thành phố", no_wrap=True)
     table.add_column("Tổng", justify="right")
-    table.add_column("Xếp loại")
+    table.add_column("Xếp loại", no_wrap=True)
     for code in GROUP_CODES:
-        table.add_column(code, justify="right")
+        table.add_column(code, justify="right", no_wrap=True)
     for score in state.ranking:
         groups = {g.code: g.points for g in score.groups}
-        table.add_row(str(score.rank), _movement(state, score), score.unit_name,
+        table.add_row(str(score.rank), _movement(state, score), _short_name(score.unit_name),
                       f"{score.rounded_total:.2f}", _band(score.band),
                       *(f"{groups.get(code, 0.0):.2f}" for code in GROUP_CODES))
     return Group(table)
+
+
+def _short_name(name: str) -> str:
+    return name.replace("Thành phố ", "TP ")
 
 
 def _movement(state: DemoState, score: UnitScore) -> Text:
