@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from projections.contributions import Contribution, Contributions
 from projections.periods import Instant, Period
@@ -34,27 +35,22 @@ class Bucket:
         self.pending_a: list[Instant] = []
         self.pending_b: list[Instant] = []
 
-    def add(self, contribution: Contribution) -> None:
-        mask, a, b = contribution
-        self.items += 1
+    def apply(self, items: int, bits: list[tuple[int, int]],
+              pending_a: list[tuple[Instant, int]],
+              pending_b: list[tuple[Instant, int]]) -> bool:
+        """Add a net change (see :func:`_net`); returns whether the bucket still holds items."""
+        self.items += items
         per_bit = self.per_bit
-        for index in _BIT_INDICES.get(mask) or bit_indices(mask):
-            per_bit[index] += 1
-        if a is not None:
-            insort(self.pending_a, a)
-        if b is not None:
-            insort(self.pending_b, b)
-
-    def remove(self, contribution: Contribution) -> None:
-        mask, a, b = contribution
-        self.items -= 1
-        per_bit = self.per_bit
-        for index in _BIT_INDICES.get(mask) or bit_indices(mask):
-            per_bit[index] -= 1
-        if a is not None:
-            del self.pending_a[bisect_left(self.pending_a, a)]
-        if b is not None:
-            del self.pending_b[bisect_left(self.pending_b, b)]
+        for index, n in bits:
+            per_bit[index] += n
+        for changes, pending in ((pending_a, self.pending_a), (pending_b, self.pending_b)):
+            for deadline, n in changes:
+                i = bisect_left(pending, deadline)
+                if n > 0:
+                    pending[i:i] = [deadline] * n
+                else:
+                    del pending[i:i - n]
+        return self.items > 0
 
     def __bool__(self) -> bool:
         return self.items > 0
@@ -93,39 +89,49 @@ class Tracker:
 
     An item's contributions are replaced as a whole when its facts change (old retracted, new
     added), so the work per event is bounded by the item's own periods, not by the ledger.
+    :meth:`replace` only records net changes per (scope, period key) or (scope, pool month);
+    :meth:`settle` applies them to every unit of the scope, once per distinct change.
     """
 
     bits: int
     buckets: dict[Key, Bucket] = field(default_factory=dict)
     pools: dict[str, dict[int, Bucket]] = field(default_factory=dict)
     items: dict[str, _ItemState] = field(default_factory=dict)
+    _delta: dict[tuple[str, ...], dict[str, dict[Contribution, int]]] = field(
+        default_factory=dict)
+    _pool_delta: dict[tuple[str, ...], dict[int, dict[Contribution, int]]] = field(
+        default_factory=dict)
 
-    def replace(self, item: str, units: tuple[str, ...], new: Contributions,
-                touched: set[Key], pooled: set[tuple[str, int]]) -> None:
-        """Retract the item's previous contributions and add ``new``; adds the changed buckets
-        to ``touched`` and the changed (unit, month) pools to ``pooled``."""
+    def replace(self, item: str, units: tuple[str, ...], new: Contributions) -> None:
+        """Retract the item's previous contributions and add ``new`` (pending :meth:`settle`)."""
         contributions, pool = new
         old = self.items.get(item)
         if old is not None and old.units == units:
             before_all = old.contributions
             if before_all != contributions:
+                by_key = self._delta.get(units)
+                if by_key is None:
+                    by_key = self._delta[units] = {}
                 for key, before in before_all.items():
                     if contributions.get(key) != before:
-                        self._remove(units, key, before, touched)
+                        _count(by_key, key, before, -1)
                 for key, after in contributions.items():
                     if before_all.get(key) != after:
-                        self._add(units, key, after, touched)
+                        _count(by_key, key, after, 1)
             if old.pool != pool:
-                self._pool(units, old.pool, remove=True, pooled=pooled)
-                self._pool(units, pool, remove=False, pooled=pooled)
+                self._pool(units, old.pool, -1)
+                self._pool(units, pool, 1)
         else:
             if old is not None:
+                by_key = self._delta.setdefault(old.units, {})
                 for key, before in old.contributions.items():
-                    self._remove(old.units, key, before, touched)
-                self._pool(old.units, old.pool, remove=True, pooled=pooled)
-            for key, after in contributions.items():
-                self._add(units, key, after, touched)
-            self._pool(units, pool, remove=False, pooled=pooled)
+                    _count(by_key, key, before, -1)
+                self._pool(old.units, old.pool, -1)
+            if contributions:
+                by_key = self._delta.setdefault(units, {})
+                for key, after in contributions.items():
+                    _count(by_key, key, after, 1)
+            self._pool(units, pool, 1)
         if contributions or pool is not None:
             if old is not None:
                 old.units, old.contributions, old.pool = units, contributions, pool
@@ -134,42 +140,44 @@ class Tracker:
         elif old is not None:
             del self.items[item]
 
-    def _add(self, units: tuple[str, ...], key: str, c: Contribution, touched: set[Key]) -> None:
-        buckets = self.buckets
-        for unit in units:
-            bucket = buckets.get((unit, key))
-            if bucket is None:
-                bucket = buckets[(unit, key)] = Bucket(self.bits)
-            bucket.add(c)
-            touched.add((unit, key))
-
-    def _remove(self, units: tuple[str, ...], key: str, c: Contribution,
-                touched: set[Key]) -> None:
-        buckets = self.buckets
-        for unit in units:
-            bucket = buckets[(unit, key)]
-            bucket.remove(c)
-            if not bucket:
-                del buckets[(unit, key)]
-            touched.add((unit, key))
-
     def _pool(self, units: tuple[str, ...], pool: tuple[int, Contribution] | None,
-              remove: bool, pooled: set[tuple[str, int]]) -> None:
-        if pool is None:
-            return
-        month, c = pool
-        for unit in units:
-            months = self.pools.setdefault(unit, {})
-            if remove:
-                months[month].remove(c)
-                if not months[month]:
-                    del months[month]
-            else:
-                bucket = months.get(month)
-                if bucket is None:
-                    bucket = months[month] = Bucket(self.bits)
-                bucket.add(c)
-            pooled.add((unit, month))
+              sign: int) -> None:
+        if pool is not None:
+            _count(self._pool_delta.setdefault(units, {}), pool[0], pool[1], sign)
+
+    def settle(self, touched: set[Key], pooled: set[tuple[str, int]]) -> None:
+        """Apply the recorded changes; adds the (unit, period key) buckets changed to
+        ``touched`` and the (unit, month) pools changed to ``pooled``."""
+        buckets = self.buckets
+        for units, by_key in self._delta.items():
+            for key, changes in by_key.items():
+                for unit in units:
+                    touched.add((unit, key))
+                net = _net(changes)
+                if net is None:
+                    continue
+                for unit in units:
+                    bucket = buckets.get((unit, key))
+                    if bucket is None:
+                        bucket = buckets[(unit, key)] = Bucket(self.bits)
+                    if not bucket.apply(*net):
+                        del buckets[(unit, key)]
+        self._delta.clear()
+        for units, by_month in self._pool_delta.items():
+            for month, changes in by_month.items():
+                for unit in units:
+                    pooled.add((unit, month))
+                net = _net(changes)
+                if net is None:
+                    continue
+                for unit in units:
+                    months = self.pools.setdefault(unit, {})
+                    bucket = months.get(month)
+                    if bucket is None:
+                        bucket = months[month] = Bucket(self.bits)
+                    if not bucket.apply(*net):
+                        del months[month]
+        self._pool_delta.clear()
 
     def totals(self, unit: str, period: Period, t: Instant) -> Totals:
         """The counters of ``unit`` in ``period`` at t, open items carried over included."""
@@ -183,3 +191,47 @@ class Tracker:
                 totals.pending_a_on_time += a
                 totals.pending_b_on_time += b
         return totals
+
+
+_K = TypeVar("_K", str, int)
+
+
+def _count(by_key: dict[_K, dict[Contribution, int]], key: _K, c: Contribution,
+           sign: int) -> None:
+    changes = by_key.get(key)
+    if changes is None:
+        by_key[key] = {c: sign}
+    else:
+        changes[c] = changes.get(c, 0) + sign
+
+
+Net = tuple[int, list[tuple[int, int]], list[tuple[Instant, int]], list[tuple[Instant, int]]]
+"""(items, per-bit changes, pending-a changes, pending-b changes), zero changes left out."""
+
+
+def _net(changes: dict[Contribution, int]) -> Net | None:
+    """The net effect of counted contributions on a bucket (None: no effect)."""
+    items = 0
+    masks: dict[int, int] = {}
+    pa: dict[Instant, int] = {}
+    pb: dict[Instant, int] = {}
+    for (mask, a, b), n in changes.items():
+        if not n:
+            continue
+        items += n
+        masks[mask] = masks.get(mask, 0) + n
+        if a is not None:
+            pa[a] = pa.get(a, 0) + n
+        if b is not None:
+            pb[b] = pb.get(b, 0) + n
+    per_bit: dict[int, int] = {}
+    for mask, n in masks.items():
+        if n:
+            for index in _BIT_INDICES.get(mask) or bit_indices(mask):
+                per_bit[index] = per_bit.get(index, 0) + n
+    bits = [(i, n) for i, n in per_bit.items() if n]
+    a_changes = [(d, n) for d, n in pa.items() if n]
+    b_changes = [(d, n) for d, n in pb.items() if n]
+    if not (items or bits or a_changes or b_changes):
+        return None
+    return items, bits, a_changes, b_changes

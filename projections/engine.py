@@ -130,13 +130,13 @@ class ScoringEngine:
                     previous = state.contributions
                     settled = min(earliest, judged_last.get(dossier_id, 0))
                 tracker.replace(dossier_id, self._scope(f.unit),
-                                c.dossier_contributions(f, switches, previous, settled),
-                                touched, pooled)
+                                c.dossier_contributions(f, switches, previous, settled))
+            tracker.settle(touched, pooled)
             for petition_id in self._dirty_petitions:
                 p = facts.petitions[petition_id]
                 book.petitions.replace(petition_id, self._scope(p.unit),
-                                       c.petition_contributions(p, book.calendar),
-                                       touched, pooled)
+                                       c.petition_contributions(p, book.calendar))
+            book.petitions.settle(touched, pooled)
         for dossier_id in self._dirty_dossiers:
             judged_last[dossier_id] = facts.dossiers[dossier_id].last_at
         self._dirty_dossiers.clear()
@@ -199,11 +199,12 @@ class ScoringEngine:
         pooled: set[tuple[str, int]] = set()
         for dossier_id, f in self.facts.dossiers.items():
             book.dossiers.replace(dossier_id, self._scope(f.unit),
-                                  c.dossier_contributions(f, book.rulebook.switches),
-                                  touched, pooled)
+                                  c.dossier_contributions(f, book.rulebook.switches))
         for petition_id, p in self.facts.petitions.items():
             book.petitions.replace(petition_id, self._scope(p.unit),
-                                   c.petition_contributions(p, book.calendar), touched, pooled)
+                                   c.petition_contributions(p, book.calendar))
+        book.dossiers.settle(touched, pooled)
+        book.petitions.settle(touched, pooled)
 
     def counts(self, unit: str, period: Period | str, as_of: datetime | Instant,
                rulebook_id: str | None = None) -> dict[str, tuple[int, int]]:
