@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from projections.contributions import Contribution, Contributions
-from projections.periods import Instant, Period
+from projections.periods import Instant, Period, parse_period, periods_of_month
 
 Key = tuple[str, str]
 """(unit code, period key) of a counter bucket."""
@@ -27,24 +27,36 @@ def bit_indices(mask: int) -> tuple[int, ...]:
 class Bucket:
     """How many items add each counter bit, and the deadlines of verdicts still pending."""
 
-    __slots__ = ("items", "pending_a", "pending_b", "per_bit")
+    __slots__ = ("floor", "items", "pending_a", "pending_b", "per_bit")
 
     def __init__(self, bits: int) -> None:
         self.items = 0
+        self.floor: Instant = 0  # pending deadlines before it are not kept
         self.per_bit: list[int] = [0] * bits
         self.pending_a: list[Instant] = []
         self.pending_b: list[Instant] = []
 
-    def apply(self, items: int, bits: list[tuple[int, int]],
-              pending_a: list[tuple[Instant, int]],
-              pending_b: list[tuple[Instant, int]]) -> bool:
-        """Add a net change (see :func:`_net`); returns whether the bucket still holds items."""
+    def apply(self, net: Net, floor: Instant) -> bool:
+        """Add a net change (see :func:`_net`); returns whether the bucket still holds items.
+
+        Pending deadlines before ``floor`` are dropped (and never added): every read of the
+        bucket is at a t ≥ floor, where they cannot be on time. ``floor`` never decreases."""
+        items, bits, changes_a, changes_b = net
         self.items += items
         per_bit = self.per_bit
         for index, n in bits:
             per_bit[index] += n
-        for changes, pending in ((pending_a, self.pending_a), (pending_b, self.pending_b)):
+        if floor > self.floor:
+            self.floor = floor
+            for pending in (self.pending_a, self.pending_b):
+                cut = bisect_left(pending, floor)
+                if cut:
+                    del pending[:cut]
+        floor = self.floor
+        for changes, pending in ((changes_a, self.pending_a), (changes_b, self.pending_b)):
             for deadline, n in changes:
+                if deadline < floor:
+                    continue
                 i = bisect_left(pending, deadline)
                 if n > 0:
                     pending[i:i] = [deadline] * n
@@ -145,9 +157,15 @@ class Tracker:
         if pool is not None:
             _count(self._pool_delta.setdefault(units, {}), pool[0], pool[1], sign)
 
-    def settle(self, touched: set[Key], pooled: set[tuple[str, int]]) -> None:
+    def settle(self, touched: set[Key], pooled: set[tuple[str, int]],
+               watermark: Instant) -> None:
         """Apply the recorded changes; adds the (unit, period key) buckets changed to
-        ``touched`` and the (unit, month) pools changed to ``pooled``."""
+        ``touched`` and the (unit, month) pools changed to ``pooled``.
+
+        ``watermark`` (the latest `at` folded, never decreasing) bounds the reads that use the
+        counters: a period's counters are read at t = min(as_of, its last instant) with as_of
+        ≥ the watermark or ≥ its last instant, so t ≥ min(watermark, last); a pool of month m
+        is read for periods starting after m, so t ≥ min(watermark, start of month m + 1)."""
         buckets = self.buckets
         for units, by_key in self._delta.items():
             for key, changes in by_key.items():
@@ -156,11 +174,12 @@ class Tracker:
                 net = _net(changes)
                 if net is None:
                     continue
+                floor = min(watermark, parse_period(key).last)
                 for unit in units:
                     bucket = buckets.get((unit, key))
                     if bucket is None:
                         bucket = buckets[(unit, key)] = Bucket(self.bits)
-                    if not bucket.apply(*net):
+                    if not bucket.apply(net, floor):
                         del buckets[(unit, key)]
         self._delta.clear()
         for units, by_month in self._pool_delta.items():
@@ -170,12 +189,13 @@ class Tracker:
                 net = _net(changes)
                 if net is None:
                     continue
+                floor = min(watermark, periods_of_month(month + 1)[0].start)
                 for unit in units:
                     months = self.pools.setdefault(unit, {})
                     bucket = months.get(month)
                     if bucket is None:
                         bucket = months[month] = Bucket(self.bits)
-                    if not bucket.apply(*net):
+                    if not bucket.apply(net, floor):
                         del months[month]
         self._pool_delta.clear()
 

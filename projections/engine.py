@@ -131,12 +131,12 @@ class ScoringEngine:
                     settled = min(earliest, judged_last.get(dossier_id, 0))
                 tracker.replace(dossier_id, self._scope(f.unit),
                                 c.dossier_contributions(f, switches, previous, settled))
-            tracker.settle(touched, pooled)
+            tracker.settle(touched, pooled, facts.watermark)
             for petition_id in self._dirty_petitions:
                 p = facts.petitions[petition_id]
                 book.petitions.replace(petition_id, self._scope(p.unit),
                                        c.petition_contributions(p, book.calendar))
-            book.petitions.settle(touched, pooled)
+            book.petitions.settle(touched, pooled, facts.watermark)
         for dossier_id in self._dirty_dossiers:
             judged_last[dossier_id] = facts.dossiers[dossier_id].last_at
         self._dirty_dossiers.clear()
@@ -203,8 +203,8 @@ class ScoringEngine:
         for petition_id, p in self.facts.petitions.items():
             book.petitions.replace(petition_id, self._scope(p.unit),
                                    c.petition_contributions(p, book.calendar))
-        book.dossiers.settle(touched, pooled)
-        book.petitions.settle(touched, pooled)
+        book.dossiers.settle(touched, pooled, self.facts.watermark)
+        book.petitions.settle(touched, pooled, self.facts.watermark)
 
     def counts(self, unit: str, period: Period | str, as_of: datetime | Instant,
                rulebook_id: str | None = None) -> dict[str, tuple[int, int]]:
