@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from domain.calendar import WorkingCalendar
 from projections.facts import DossierFacts, PetitionFacts
-from projections.judge import judge_dossier, judge_petition, petition_displeased
+from projections.judge import dossier_timeliness, judge_petition, petition_displeased
 from projections.periods import (
     Instant,
     Period,
@@ -48,14 +48,13 @@ def dossier_contribution(
     mask = 0
     pending_21: Instant | None = None
     pending_53: Instant | None = None
-    verdict = None
     end = f.end_at(t)
     if in_period or (switches.carried_over_in_2_1 and (end is None or end >= start)):
-        verdict = judge_dossier(f, t, switches.apology_extends_due)
+        running, on_time, deadline = dossier_timeliness(f, t, switches.apology_extends_due)
         mask = POPULATION_21
-        if verdict.running and live:
-            pending_21 = verdict.deadline
-        elif verdict.on_time_at(t):
+        if running and live:
+            pending_21 = deadline
+        elif (t <= deadline) if running else on_time:
             mask |= ON_TIME_21
     if in_period:
         mask |= RECEIVED
@@ -132,11 +131,12 @@ def dossier_contributions(f: DossierFacts, switches: Switches,
             contributions[period.key] = contribution
     pool: tuple[int, Contribution] | None = None
     if switches.carried_over_in_2_1 and f.received_at is not None and f.end_at(last) is None:
-        verdict = judge_dossier(f, FAR_FUTURE, switches.apology_extends_due)
-        if verdict.running:
-            pool = (month_index(last), (POPULATION_21, verdict.deadline, None))
+        running, on_time, deadline = dossier_timeliness(f, FAR_FUTURE,
+                                                        switches.apology_extends_due)
+        if running:
+            pool = (month_index(last), (POPULATION_21, deadline, None))
         else:
-            pool = (month_index(last), (POPULATION_21 | (ON_TIME_21 * verdict.on_time), None, None))
+            pool = (month_index(last), (POPULATION_21 | (ON_TIME_21 * on_time), None, None))
     return contributions, pool
 
 

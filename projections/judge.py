@@ -67,6 +67,33 @@ def judge_dossier(f: DossierFacts, t: Instant, apology_extends_due: bool) -> Tim
     return Timeliness(True, True, due + waits, None, None, due, "đang giải quyết")
 
 
+def dossier_timeliness(f: DossierFacts, t: Instant,
+                       apology_extends_due: bool) -> tuple[bool, bool, Instant]:
+    """(running, on_time, deadline) of :func:`judge_dossier` without building its reasons
+    (for the counters)."""
+    end = f.end_at(t)
+    stop = end if end is not None else t
+    due = f.due_at if f.due_at is not None else (f.received_at or 0)
+    if apology_extends_due:
+        for at, new_due in f.apologies:
+            if at <= stop:
+                due = new_due
+    waits, requests, open_request = 0, 0, None
+    for requested, completed in f.supplements:
+        if requested is None or requested > stop:
+            break
+        requests += 1
+        if completed is not None and completed <= stop:
+            waits += completed - requested
+        else:
+            open_request = requested
+    if open_request is not None:
+        return False, requests == 1 and open_request - waits <= due, due
+    if end is not None:
+        return False, end - waits <= due, due
+    return True, True, due + waits
+
+
 @dataclass(frozen=True, slots=True)
 class PetitionTimeliness:
     running: bool

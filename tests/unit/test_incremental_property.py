@@ -66,6 +66,9 @@ def test_past_as_of_inside_a_period_matches_recomputation(
     as_of = to_datetime(engine.facts.watermark) - timedelta(days=days_back)
     for unit in UNITS:
         for period in PERIODS:
+            t = parse_period(period).evaluation_time(to_instant(as_of))
+            if not engine.facts.unit_exists_at(unit, t):
+                continue  # registered after t: the recomputation has no such unit
             assert _live(engine, unit, period, as_of, "vn-766") == _scratch(
                 events, unit, period, as_of, "vn-766")
 
