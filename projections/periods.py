@@ -20,8 +20,39 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _PERIOD_RE = re.compile(r"^(\d{4})(?:-(?:(0[1-9]|1[0-2])|Q([1-4])))?$")
 
 
+_MINUTES: dict[str, Instant] = {}  # "YYYY-MM-DDTHH:MM+HH:MM" -> the instant at :00 seconds
+_MINUTES_LIMIT = 65_536
+_SEEN: dict[str, Instant] = {}  # timestamp text -> instant
+
+
 def parse_instant(text: str) -> Instant:
-    """An RFC 3339 timestamp with an offset, as an instant (naive timestamps are refused)."""
+    """An RFC 3339 timestamp with an offset, as an instant (naive timestamps are refused).
+
+    ``YYYY-MM-DDTHH:MM:SS±HH:MM`` (the ledger's layout) is parsed once per minute and offset;
+    the seconds are added to it. Recent timestamps are remembered whole (events share them)."""
+    found = _SEEN.get(text)
+    if found is not None:
+        return found
+    if len(_SEEN) >= _MINUTES_LIMIT:
+        _SEEN.clear()
+    found = _SEEN[text] = _parse_layout(text)
+    return found
+
+
+def _parse_layout(text: str) -> Instant:
+    if len(text) == 25 and text[19] in "+-" and text[16] == ":" \
+            and text[17] in "012345" and text[18] in "0123456789":
+        key = text[:16] + text[19:]
+        base = _MINUTES.get(key)
+        if base is None:
+            if len(_MINUTES) >= _MINUTES_LIMIT:
+                _MINUTES.clear()
+            base = _MINUTES[key] = _parse_instant(text[:17] + "00" + text[19:])
+        return base + (int(text[17:19]) * _US)
+    return _parse_instant(text)
+
+
+def _parse_instant(text: str) -> Instant:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no offset")
