@@ -114,9 +114,21 @@ def dossier_contributions(f: DossierFacts, switches: Switches,
     ``settled_before`` or later, and every event folded since is at ``settled_before`` or later:
     a period that ends by then was judged at its end, already past the last event (so not live),
     and nothing at or after ``settled_before`` shows at that end, so its contribution is reused.
+
+    While the month of reception is live (every event so far falls in it), the quarter and year
+    of reception see the same facts at their ends as the month does at its end, and the dossier
+    is received in all three: they share the month's contribution.
     """
     contributions: dict[str, Contribution] = {}
     last = f.last_at
+    r = f.received_at
+    if r is not None:
+        month, quarter, year = periods_containing(r)
+        if month.end > last:
+            shared = dossier_contribution(f, month, month.last, True, switches)
+            if shared is not None:
+                contributions[month.key] = contributions[quarter.key] = shared
+                contributions[year.key] = shared
     for period in dossier_periods(f, switches):
         if period.key in contributions:
             continue
