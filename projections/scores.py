@@ -178,6 +178,12 @@ class ScoreMemo:
         measures = {i.measure for g in rulebook.groups for i in g.indicators}
         self._measures = tuple(sorted(measures | {Measure.DOSSIERS_SYNCED}))
         self._memo: dict[tuple[Any, ...], tuple[tuple[GroupScore, ...], float, str]] = {}
+        # a group's score depends on the counts of its own measures (and 1.4's, for 3.3)
+        self._group_measures = tuple(
+            (index, group, tuple(sorted({i.measure for i in group.indicators}
+                                        | {Measure.DOSSIERS_SYNCED})))
+            for index, group in enumerate(rulebook.groups))
+        self._group_memo: dict[tuple[Any, ...], GroupScore] = {}
 
     def unit_score(self, unit: Unit, period: Period, as_of: datetime, t: Instant,
                    counts: Counts, position: int = 0) -> UnitScore:
@@ -189,7 +195,7 @@ class ScoreMemo:
         if found is None:
             if len(self._memo) >= self.LIMIT:
                 self._memo.clear()
-            groups = rulebook_groups(self.rulebook, counts, kind)
+            groups = self._groups(counts, kind)
             total = sum(g.points for g in groups)
             found = self._memo[key] = (groups, total,
                                        self.rulebook.band(float(display_round(total))))
@@ -199,3 +205,18 @@ class ScoreMemo:
                          as_of=as_of, evaluated_at=to_datetime(t), rulebook_id=rulebook.id,
                          rulebook_version=rulebook.version, total=total, band=band,
                          groups=groups, position=position)
+
+    def _groups(self, counts: Counts, kind: str) -> tuple[GroupScore, ...]:
+        """Equal to ``rulebook_groups(rulebook, counts, kind)``, one group at a time."""
+        memo = self._group_memo
+        if len(memo) >= self.LIMIT:
+            memo.clear()
+        get = counts.get
+        groups: list[GroupScore] = []
+        for index, group, measures in self._group_measures:
+            key = (index, kind, *[get(m, (0, 0)) for m in measures])
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = group_score(group, counts, kind)
+            groups.append(found)
+        return tuple(groups)
