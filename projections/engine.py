@@ -255,14 +255,17 @@ class ScoringEngine:
     def _catalogue_counts(self, book: _Book, unit: str, kind: str, period: Period,
                           t: Instant) -> dict[str, tuple[int, int]]:
         """Procedure-based measures and 4.3, judged at t over the catalogue of the scope."""
-        tally: dict[str, tuple[int, int]] = dict.fromkeys(CATALOGUE_MEASURES, (0, 0))
+        numerators: dict[str, int] = dict.fromkeys(CATALOGUE_MEASURES, 0)
+        denominators: dict[str, int] = dict.fromkeys(CATALOGUE_MEASURES, 0)
         procedures = self.facts.procedures
         calendar = book.calendar
         for procedure_id in self._procedures_in_scope.get(unit, ()):
             for measure, numerator, _ in judge_procedure(procedures[procedure_id], period, t,
                                                          calendar, why=False):
-                n, d = tally.get(measure, (0, 0))
-                tally[measure] = (n + numerator, d + 1)
+                numerators[measure] += numerator
+                denominators[measure] += 1
+        tally: dict[str, tuple[int, int]] = {
+            m: (numerators[m], denominators[m]) for m in CATALOGUE_MEASURES}
         if book.counts_communes(kind):
             facts = self.facts
             n = d = 0

@@ -269,6 +269,7 @@ class FactStore:
             named = self.petitions[petition_id].received_at
             if dossier.named_at is None or named < dossier.named_at:
                 dossier.named_at = named
+                dossier.last_at = max(dossier.last_at, named)  # as when named after submission
         self.dossiers[dossier.id] = dossier
         self.dossiers_by_unit.setdefault(dossier.unit, []).append(dossier.id)
         return ("dossier", dossier.id, at)

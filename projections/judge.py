@@ -148,14 +148,14 @@ def judge_procedure(
         return []
     verdicts: list[ProcedureVerdict] = []
     if p.decisions:
-        verdicts.extend(_judge_decisions(p, period, t, calendar))
+        verdicts.extend(_judge_decisions(p, period, t, calendar, why))
     last_publication = last_value_at(p.publications, t)
     if last_publication is not None:
         verdicts.append(("public_procedures_complete", last_publication,
                          "công khai đầy đủ" if last_publication else "thiếu thành phần"))
     level = last_value_at(p.levels, t) or "none"
     online = level in ONLINE_LEVELS
-    verdicts.append(("procedures_online", online, f"mức độ trực tuyến: {level}"))
+    verdicts.append(("procedures_online", online, f"mức độ trực tuyến: {level}" if why else ""))
     if online:
         used = any_between(p.online_received, period.start, t)
         verdicts.append(("online_procedures_used", used,
@@ -176,7 +176,7 @@ def judge_procedure(
 
 
 def _judge_decisions(
-    p: ProcedureFacts, period: Period, t: Instant, calendar: WorkingCalendar
+    p: ProcedureFacts, period: Period, t: Instant, calendar: WorkingCalendar, why: bool
 ) -> list[ProcedureVerdict]:
     first_day, last_day = local_day(period.start), local_day(period.last)
     decided = [on for at, on in p.decisions if at <= t and first_day <= on <= last_day]
@@ -186,6 +186,7 @@ def _judge_decisions(
     late = [on for on in decided if on > limit]
     verdicts: list[ProcedureVerdict] = [(
         "procedures_published_on_time", not late,
+        "" if not why else
         f"quyết định công bố {late[0].isoformat()} sau hạn {limit.isoformat()}" if late
         else f"quyết định công bố đúng hạn (≤ {limit.isoformat()})",
     )]
@@ -195,9 +196,9 @@ def _judge_decisions(
     if published is not None:
         day = local_day(published)
         on_time = day <= deadline_day
-        why = f"công khai ngày {day.isoformat()}, hạn {deadline_day.isoformat()}"
+        reason = f"công khai ngày {day.isoformat()}, hạn {deadline_day.isoformat()}" if why else ""
     else:
         on_time = t <= start_of_local_day(deadline_day) + 86_400_000_000
-        why = f"chưa công khai, hạn {deadline_day.isoformat()}"
-    verdicts.append(("procedures_public_on_time", on_time, why))
+        reason = f"chưa công khai, hạn {deadline_day.isoformat()}" if why else ""
+    verdicts.append(("procedures_public_on_time", on_time, reason))
     return verdicts
