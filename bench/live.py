@@ -43,9 +43,11 @@ def ledger_at(path: Path) -> DossierLedger:
 def rebuild(root: Path, client: Any, scale: float, days: float) -> None:
     ledger = ledger_at(root / "rebuild.sqlite")
     Simulation(ledger, seed=1, days=days, scale=scale, provinces=["22", "01"]).run()
-    began = time.perf_counter()
-    count = sum(1 for _ in ledger.read_envelopes())
-    read_rate = count / (time.perf_counter() - began)
+    read_rate = 0.0
+    for _ in range(3):  # best of three, warm (the rebuild reads a warm file too)
+        began = time.perf_counter()
+        count = sum(1 for _ in ledger.read_envelopes())
+        read_rate = max(read_rate, count / (time.perf_counter() - began))
     result = replay(ledger, client, pseudonym_key=KEY)
     rate = result.events / result.seconds
     print(f"(a) rebuild: {result.events:,} events, {result.scores:,} scores, "
