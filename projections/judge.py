@@ -32,8 +32,10 @@ class Timeliness:
         return t <= self.deadline if self.running else self.on_time
 
 
-def judge_dossier(f: DossierFacts, t: Instant, apology_extends_due: bool) -> Timeliness:
-    """Is a received dossier on time at t, per 2.1 (events with at ≤ t only)?"""
+def _clock(f: DossierFacts, t: Instant, apology_extends_due: bool
+           ) -> tuple[Instant | None, Instant, Instant, int, Instant | None]:
+    """2.1's inputs at t: the end, the due date, the completed supplement waits, the number
+    of supplement requests, and the request still open (if any)."""
     end = f.end_at(t)
     stop = end if end is not None else t
     due = f.due_at if f.due_at is not None else (f.received_at or 0)
@@ -50,6 +52,12 @@ def judge_dossier(f: DossierFacts, t: Instant, apology_extends_due: bool) -> Tim
             waits += completed - requested
         else:
             open_request = requested
+    return end, due, waits, requests, open_request
+
+
+def judge_dossier(f: DossierFacts, t: Instant, apology_extends_due: bool) -> Timeliness:
+    """Is a received dossier on time at t, per 2.1 (events with at ≤ t only)?"""
+    end, due, waits, requests, open_request = _clock(f, t, apology_extends_due)
     if open_request is not None:
         adjusted = open_request - waits
         if requests > 1:
@@ -71,22 +79,7 @@ def dossier_timeliness(f: DossierFacts, t: Instant,
                        apology_extends_due: bool) -> tuple[bool, bool, Instant]:
     """(running, on_time, deadline) of :func:`judge_dossier` without building its reasons
     (for the counters)."""
-    end = f.end_at(t)
-    stop = end if end is not None else t
-    due = f.due_at if f.due_at is not None else (f.received_at or 0)
-    if apology_extends_due:
-        for at, new_due in f.apologies:
-            if at <= stop:
-                due = new_due
-    waits, requests, open_request = 0, 0, None
-    for requested, completed in f.supplements:
-        if requested is None or requested > stop:
-            break
-        requests += 1
-        if completed is not None and completed <= stop:
-            waits += completed - requested
-        else:
-            open_request = requested
+    end, due, waits, requests, open_request = _clock(f, t, apology_extends_due)
     if open_request is not None:
         return False, requests == 1 and open_request - waits <= due, due
     if end is not None:
