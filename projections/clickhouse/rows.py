@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from projections.periods import parse_instant
 from projections.scores import UnitScore, display_round
 
 Row = tuple[Any, ...]
@@ -32,8 +33,9 @@ def event_row(envelope: dict[str, Any], key: bytes) -> Row:
     """One ``dossier_events`` row: personal references never leave in clear."""
     return (
         envelope["position"], envelope["stream"], envelope["id"], envelope["seq"],
-        envelope["type"], datetime.fromisoformat(envelope["at"]),
-        datetime.fromisoformat(envelope["recorded_at"]), envelope.get("prev_hash") or "",
+        # DateTime64(6) takes microsecond ticks: the engine's cached parser, no datetimes.
+        envelope["type"], parse_instant(envelope["at"]),
+        parse_instant(envelope["recorded_at"]), envelope.get("prev_hash") or "",
         envelope.get("hash") or "",
         orjson.dumps(pseudonymised(envelope.get("data") or {}, key),
                      option=orjson.OPT_SORT_KEYS).decode(),
