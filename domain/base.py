@@ -81,6 +81,13 @@ def check_choice(value: Any, choices: Iterable[str], what: str) -> None:
         raise InvalidValue(what, f"{value!r} is not one of {', '.join(options)}")
 
 
+def check_text(value: Any, what: str) -> None:
+    """A non-empty string."""
+    check_type(value, str, what)
+    if not value:
+        raise InvalidValue(what, "must not be empty")
+
+
 def check_type(value: Any, kind: type | tuple[type, ...], what: str) -> None:
     # bool is an int in Python; a count or an amount must not be True.
     if isinstance(value, bool) and kind is int:

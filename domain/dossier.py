@@ -13,6 +13,7 @@ from domain.base import (
     StreamAggregate,
     check_aware,
     check_choice,
+    check_text,
     check_type,
 )
 from domain.calendar import DEFAULT_CALENDAR, WorkingCalendar
@@ -110,9 +111,7 @@ class Dossier(StreamAggregate):
         check_aware(at, f"{what} 'at'")
         for name, value in (("code", code), ("procedure", procedure), ("unit", unit),
                             ("applicant_ref", applicant_ref)):
-            check_type(value, str, f"{what} {name!r}")
-            if not value:
-                raise InvalidValue(f"{what} {name!r}", "must not be empty")
+            check_text(value, f"{what} {name!r}")
         check_choice(channel, CHANNELS, f"{what} 'channel'")
         check_choice(applicant_kind, APPLICANT_KINDS, f"{what} 'applicant_kind'")
         check_type(vneid_verified, bool, f"{what} 'vneid_verified'")

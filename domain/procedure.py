@@ -13,6 +13,7 @@ from domain.base import (
     StreamAggregate,
     check_aware,
     check_choice,
+    check_text,
     check_type,
 )
 
@@ -74,9 +75,7 @@ class Procedure(StreamAggregate):
         what = f"procedure {key}: registered"
         check_aware(at, f"{what} 'at'")
         for field, value in (("code", code), ("name", name), ("unit", unit)):
-            check_type(value, str, f"{what} {field!r}")
-            if not value:
-                raise InvalidValue(f"{what} {field!r}", "must not be empty")
+            check_text(value, f"{what} {field!r}")
         for field, number in (("statutory_days", statutory_days), ("fee_vnd", fee_vnd)):
             check_type(number, int, f"{what} {field!r}")
             if number < 0:

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from eventsourcing.domain import event
 
-from domain.base import InvalidValue, StreamAggregate, check_aware, check_type
+from domain.base import InvalidValue, StreamAggregate, check_aware, check_text, check_type
 from domain.units import UnitKind
 
 
@@ -75,7 +75,5 @@ class UnitProfile(StreamAggregate):
 def _check_capability(code: str, at: datetime, capability: str, enabled: bool) -> None:
     what = f"unit {code}: capability_set"
     check_aware(at, f"{what} 'at'")
-    check_type(capability, str, f"{what} 'capability'")
-    if not capability:
-        raise InvalidValue(f"{what} 'capability'", "must not be empty")
+    check_text(capability, f"{what} 'capability'")
     check_type(enabled, bool, f"{what} 'enabled'")

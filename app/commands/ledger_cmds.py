@@ -11,10 +11,9 @@ import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.console import fail, parse_moment
+from app.console import fail, parse_moment, progress_bar
 from app.wiring import open_ledger_from_settings
 from domain.base import LedgerRuleError
 from domain.calendar import LOCAL_TZ
@@ -68,7 +67,7 @@ def import_cmd(
     ledger = open_ledger_from_settings()
     lines = file.read_bytes().splitlines(keepends=True)
     try:
-        with _progress() as progress:
+        with progress_bar() as progress:
             task = progress.add_task("importing", total=len(lines))
             result = import_lines(ledger, lines,
                                   progress=lambda n: progress.advance(task, n))
@@ -108,7 +107,7 @@ def verify_cmd(
         return
     ledger = open_ledger_from_settings()
     try:
-        with _progress() as progress:
+        with progress_bar() as progress:
             task = progress.add_task("verifying", total=ledger.max_position())
             report = verify(ledger, progress=lambda n: progress.advance(task, n))
     finally:
@@ -174,10 +173,3 @@ def _short(data: dict[str, Any]) -> str:
     return text if len(text) < 90 else text[:87] + "…"
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True)
-
-
-def now_local() -> datetime:
-    return parse_moment(None)

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.progress import TaskID
 from rich.table import Table
 
-from app.commands.live_hooks import open_olap, progress_bar
-from app.console import parse_moment
+from app.commands.live_hooks import open_olap
+from app.console import parse_moment, progress_bar
 from app.settings import Settings
 from app.wiring import open_ledger_from_settings
 from projections.clickhouse.queries import current_ranking

@@ -6,9 +6,8 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from app.console import fail
+from app.console import fail, progress_bar
 from app.settings import Settings
 from app.wiring import open_ledger_from_settings
 from projections.clickhouse.writer import OlapError, open_client
@@ -26,10 +25,6 @@ def open_olap(settings: Settings) -> Any:
     except OlapError as error:
         fail(str(error))
 
-
-def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True)
 
 
 def verify_scores() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.console import fail
+from app.console import fail, parse_moment
 from app.simulator.calibration import DEFAULT_SCALE, POPULATION_THOUSANDS
 from app.simulator.runner import BatchReport, Simulation, SimulationSummary
 from app.wiring import open_ledger_from_settings
@@ -126,13 +126,4 @@ def _provinces(codes: list[str] | None) -> list[str] | None:
 def _parse_start(text: str | None) -> datetime | None:
     if text is None:
         return None
-    try:
-        if len(text) == 10:
-            day = datetime.strptime(text, "%Y-%m-%d").date()
-            return datetime.combine(day, time(0), tzinfo=LOCAL_TZ)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"--start {text!r} is neither a date (YYYY-MM-DD) nor an RFC 3339 time")
-    if moment.tzinfo is None:
-        fail(f"--start {text!r} has no UTC offset (write e.g. 2026-10-01T08:00:00+07:00)")
-    return moment
+    return parse_moment(text, option="--start", day_end=False)
