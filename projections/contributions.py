@@ -29,9 +29,15 @@ PETITION_BITS = 4
 Contribution = tuple[int, int | None, int | None]
 """(counter bits, deadline of a pending on-time verdict, deadline of a pending satisfaction)."""
 
-Contributions = tuple[dict[str, Contribution], tuple[int, Contribution] | None]
-"""Per period key, plus the pool entry (month of the last event, contribution) of an open item
-that counts in every period starting after that month (carried over, still open)."""
+Group = tuple[tuple[str, ...], Contribution]
+"""Period keys that share one contribution, and that contribution."""
+
+Contributions = tuple[tuple[Group, ...], tuple[int, Contribution] | None]
+"""Per period key (grouped), plus the pool entry (month of the last event, contribution) of an
+open item that counts in every period starting after that month (carried over, still open)."""
+
+Timeliness = tuple[bool, bool, Instant]
+"""(running, on time when not running, deadline when running): see ``dossier_timeliness``."""
 
 FAR_FUTURE: Instant = 2**62
 
@@ -45,25 +51,36 @@ def dossier_contribution(
         return None
     start = period.start
     in_period = r >= start
+    timeliness: Timeliness | None = None
+    if in_period or (switches.carried_over_in_2_1 and (
+            (end := f.end_at(t)) is None or end >= start)):
+        timeliness = dossier_timeliness(f, t, switches.apology_extends_due)
+    return _contribution(f, start, t, live, in_period, timeliness)
+
+
+def _contribution(f: DossierFacts, start: Instant, t: Instant, live: bool, in_period: bool,
+                  timeliness: Timeliness | None) -> Contribution | None:
+    """The mask and pending deadlines, given 2.1's judgement at t (None: not in 2.1's
+    population for the period)."""
     mask = 0
     pending_21: Instant | None = None
     pending_53: Instant | None = None
-    end = f.end_at(t)
-    if in_period or (switches.carried_over_in_2_1 and (end is None or end >= start)):
-        running, on_time, deadline = dossier_timeliness(f, t, switches.apology_extends_due)
+    if timeliness is not None:
+        running, on_time, deadline = timeliness
         mask = POPULATION_21
         if running and live:
             pending_21 = deadline
         elif (t <= deadline) if running else on_time:
-            mask |= ON_TIME_21
+            mask = POPULATION_21 | ON_TIME_21
     if in_period:
         mask |= RECEIVED
         if f.synced_at is not None and f.synced_at <= t:
             mask |= SYNCED
-        if f.channel == "online":
+        online = f.channel == "online"
+        if online:
             mask |= ONLINE
         if f.full_online_eligible:
-            mask |= ELIGIBLE | (ELIGIBLE_ONLINE if f.channel == "online" else 0)
+            mask |= ELIGIBLE | (ELIGIBLE_ONLINE if online else 0)
         if f.fee_bearing:
             mask |= FEE_BEARING
             if f.online_payments and f.online_payments[0] <= t:
@@ -106,7 +123,7 @@ def dossier_periods(f: DossierFacts, switches: Switches) -> Iterator[Period]:
 
 
 def dossier_contributions(f: DossierFacts, switches: Switches,
-                          previous: dict[str, Contribution] | None = None,
+                          previous: tuple[Group, ...] | None = None,
                           settled_before: Instant = 0) -> Contributions:
     """All the dossier's contributions, for the counters kept incrementally.
 
@@ -115,25 +132,31 @@ def dossier_contributions(f: DossierFacts, switches: Switches,
     a period that ends by then was judged at its end, already past the last event (so not live),
     and nothing at or after ``settled_before`` shows at that end, so its contribution is reused.
 
-    While the month of reception is live (every event so far falls in it), the quarter and year
-    of reception see the same facts at their ends as the month does at its end, and the dossier
-    is received in all three: they share the month's contribution.
+    While the month of reception is live (every event so far falls in it, a resolution
+    included), no period starts after it, and the quarter and year of reception see the same
+    facts at their ends as the month does at its end, with the dossier received in all three:
+    they share the month's contribution, and 2.1's judgement at the month's end is the one at
+    any later time (the pool's).
     """
-    contributions: dict[str, Contribution] = {}
     last = f.last_at
     r = f.received_at
-    if r is not None:
-        month, quarter, year = periods_containing(r)
-        if month.end > last:
-            shared = dossier_contribution(f, month, month.last, True, switches)
-            if shared is not None:
-                contributions[month.key] = contributions[quarter.key] = shared
-                contributions[year.key] = shared
+    if r is None:
+        return (), None
+    month, quarter, year = periods_containing(r)
+    if month.end > last:
+        timeliness = dossier_timeliness(f, FAR_FUTURE, switches.apology_extends_due)
+        shared = _contribution(f, month.start, month.end - 1, True, True, timeliness)
+        groups: tuple[Group, ...] = ()
+        if shared is not None:
+            groups = (((month.key, quarter.key, year.key), shared),)
+        return groups, _pool(f, switches, last, timeliness)
+    contributions: dict[str, Contribution] = {}
+    before = {key: c for keys, c in previous for key in keys} if previous else {}
     for period in dossier_periods(f, switches):
         if period.key in contributions:
             continue
         if previous is not None and period.end <= settled_before:
-            kept = previous.get(period.key)
+            kept = before.get(period.key)
             if kept is not None:
                 contributions[period.key] = kept
             continue
@@ -141,15 +164,21 @@ def dossier_contributions(f: DossierFacts, switches: Switches,
         contribution = dossier_contribution(f, period, period.last, live, switches)
         if contribution is not None:
             contributions[period.key] = contribution
-    pool: tuple[int, Contribution] | None = None
-    if switches.carried_over_in_2_1 and f.received_at is not None and f.end_at(last) is None:
-        running, on_time, deadline = dossier_timeliness(f, FAR_FUTURE,
-                                                        switches.apology_extends_due)
-        if running:
-            pool = (month_index(last), (POPULATION_21, deadline, None))
-        else:
-            pool = (month_index(last), (POPULATION_21 | (ON_TIME_21 * on_time), None, None))
-    return contributions, pool
+    return (tuple(((key,), c) for key, c in contributions.items()),
+            _pool(f, switches, last, None))
+
+
+def _pool(f: DossierFacts, switches: Switches, last: Instant,
+          timeliness: Timeliness | None) -> tuple[int, Contribution] | None:
+    """The pool entry of a received dossier still open after its last event (carried over);
+    ``timeliness``: 2.1's judgement at any time after the last event, when known."""
+    if not switches.carried_over_in_2_1 or f.end_at(last) is not None:
+        return None
+    running, on_time, deadline = timeliness or dossier_timeliness(
+        f, FAR_FUTURE, switches.apology_extends_due)
+    if running:
+        return (month_index(last), (POPULATION_21, deadline, None))
+    return (month_index(last), (POPULATION_21 | (ON_TIME_21 * on_time), None, None))
 
 
 def petition_contribution(
@@ -197,4 +226,4 @@ def petition_contributions(p: PetitionFacts, calendar: WorkingCalendar) -> Contr
     if p.answered_at is None:
         verdict = judge_petition(p, FAR_FUTURE, calendar)
         pool = (month_index(last), (POPULATION_51, verdict.deadline, None))
-    return contributions, pool
+    return tuple(((key,), c) for key, c in contributions.items()), pool

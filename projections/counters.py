@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
-from typing import TypeVar
 
-from projections.contributions import Contribution, Contributions
+from projections.contributions import Contribution, Contributions, Group
 from projections.periods import Instant, Period, parse_period, periods_of_month
 
 Key = tuple[str, str]
 """(unit code, period key) of a counter bucket."""
 
+Touched = tuple[tuple[str, ...], tuple[str, ...]]
+"""(scope units, period keys): every pairing of the two is a bucket whose counters changed."""
 
 _BIT_INDICES: dict[int, tuple[int, ...]] = {}
 
@@ -40,7 +41,8 @@ class Bucket:
         """Add a net change (see :func:`_net`); returns whether the bucket still holds items.
 
         Pending deadlines before ``floor`` are dropped (and never added): every read of the
-        bucket is at a t ≥ floor, where they cannot be on time. ``floor`` never decreases."""
+        bucket is at a t ≥ floor, where they cannot be on time. ``floor`` never decreases, so a
+        deadline retracted at or after the floor was added and is still kept."""
         items, bits, changes_a, changes_b = net
         self.items += items
         per_bit = self.per_bit
@@ -49,19 +51,13 @@ class Bucket:
         if floor > self.floor:
             self.floor = floor
             for pending in (self.pending_a, self.pending_b):
-                cut = bisect_left(pending, floor)
-                if cut:
-                    del pending[:cut]
+                if pending and pending[0] < floor:
+                    del pending[:bisect_left(pending, floor)]
         floor = self.floor
-        for changes, pending in ((changes_a, self.pending_a), (changes_b, self.pending_b)):
-            for deadline, n in changes:
-                if deadline < floor:
-                    continue
-                i = bisect_left(pending, deadline)
-                if n > 0:
-                    pending[i:i] = [deadline] * n
-                else:
-                    del pending[i:i - n]
+        if changes_a:
+            _move(self.pending_a, changes_a, floor)
+        if changes_b:
+            _move(self.pending_b, changes_b, floor)
         return self.items > 0
 
     def __bool__(self) -> bool:
@@ -76,10 +72,24 @@ class Bucket:
                 len(self.pending_b) - bisect_left(self.pending_b, t))
 
 
+def _move(pending: list[Instant], changes: list[tuple[Instant, int]], floor: Instant) -> None:
+    for deadline, n in changes:
+        if deadline < floor:
+            continue
+        if n == 1:
+            insort(pending, deadline)
+        else:
+            i = bisect_left(pending, deadline)
+            if n > 0:
+                pending[i:i] = [deadline] * n
+            else:
+                del pending[i:i - n]
+
+
 @dataclass(slots=True)
 class _ItemState:
     units: tuple[str, ...]
-    contributions: dict[str, Contribution]
+    groups: tuple[Group, ...]
     pool: tuple[int, Contribution] | None
 
 
@@ -95,86 +105,107 @@ class Totals:
         return self.bits[bit.bit_length() - 1]
 
 
+_LAST: dict[str, Instant] = {}  # period key -> its last instant
+
+
+def _last(key: str) -> Instant:
+    found = _LAST.get(key)
+    if found is None:
+        found = _LAST[key] = parse_period(key).last
+    return found
+
+
 @dataclass(slots=True)
 class Tracker:
     """Counters of one kind of item (dossiers or petitions) for every scope unit and period.
 
     An item's contributions are replaced as a whole when its facts change (old retracted, new
     added), so the work per event is bounded by the item's own periods, not by the ledger.
-    :meth:`replace` only records net changes per (scope, period key) or (scope, pool month);
-    :meth:`settle` applies them to every unit of the scope, once per distinct change.
+    :meth:`replace` only counts the changes per (scope, period keys sharing a contribution) or
+    (scope, pool month); :meth:`settle` applies their net effect to every bucket concerned, once
+    per distinct change. Buckets are read at t ≥ their
+    floor: a period's counters at t = min(as_of, its last instant) with as_of ≥ the watermark or
+    ≥ its last instant, so t ≥ min(watermark, last); a pool of month m for periods starting
+    after m, so t ≥ min(watermark, start of month m + 1).
     """
 
     bits: int
     buckets: dict[Key, Bucket] = field(default_factory=dict)
     pools: dict[str, dict[int, Bucket]] = field(default_factory=dict)
     items: dict[str, _ItemState] = field(default_factory=dict)
-    _delta: dict[tuple[str, ...], dict[str, dict[Contribution, int]]] = field(
-        default_factory=dict)
-    _pool_delta: dict[tuple[str, ...], dict[int, dict[Contribution, int]]] = field(
+    _delta: dict[Touched, dict[Contribution, int]] = field(default_factory=dict)
+    _pool_delta: dict[tuple[tuple[str, ...], int], dict[Contribution, int]] = field(
         default_factory=dict)
 
     def replace(self, item: str, units: tuple[str, ...], new: Contributions) -> None:
         """Retract the item's previous contributions and add ``new`` (pending :meth:`settle`)."""
-        contributions, pool = new
+        groups, pool = new
         old = self.items.get(item)
         if old is not None and old.units == units:
-            before_all = old.contributions
-            if before_all != contributions:
-                by_key = self._delta.get(units)
-                if by_key is None:
-                    by_key = self._delta[units] = {}
-                for key, before in before_all.items():
-                    if contributions.get(key) != before:
-                        _count(by_key, key, before, -1)
-                for key, after in contributions.items():
-                    if before_all.get(key) != after:
-                        _count(by_key, key, after, 1)
+            before = old.groups
+            if before != groups:
+                if len(before) == len(groups) and all(
+                        b[0] == g[0] for b, g in zip(before, groups, strict=True)):
+                    for (keys, was), (_, now) in zip(before, groups, strict=True):
+                        if was != now:
+                            self._count((units, keys), was, -1)
+                            self._count((units, keys), now, 1)
+                else:
+                    was_by_key = {key: c for keys, c in before for key in keys}
+                    now_by_key = {key: c for keys, c in groups for key in keys}
+                    for key in was_by_key.keys() | now_by_key.keys():
+                        gone, came = was_by_key.get(key), now_by_key.get(key)
+                        if gone != came:
+                            if gone is not None:
+                                self._count((units, (key,)), gone, -1)
+                            if came is not None:
+                                self._count((units, (key,)), came, 1)
             if old.pool != pool:
                 self._pool(units, old.pool, -1)
                 self._pool(units, pool, 1)
         else:
             if old is not None:
-                by_key = self._delta.setdefault(old.units, {})
-                for key, before in old.contributions.items():
-                    _count(by_key, key, before, -1)
+                for keys, was in old.groups:
+                    self._count((old.units, keys), was, -1)
                 self._pool(old.units, old.pool, -1)
-            if contributions:
-                by_key = self._delta.setdefault(units, {})
-                for key, after in contributions.items():
-                    _count(by_key, key, after, 1)
+            for keys, now in groups:
+                self._count((units, keys), now, 1)
             self._pool(units, pool, 1)
-        if contributions or pool is not None:
+        if groups or pool is not None:
             if old is not None:
-                old.units, old.contributions, old.pool = units, contributions, pool
+                old.units, old.groups, old.pool = units, groups, pool
             else:
-                self.items[item] = _ItemState(units, contributions, pool)
+                self.items[item] = _ItemState(units, groups, pool)
         elif old is not None:
             del self.items[item]
+
+    def _count(self, where: Touched, c: Contribution, sign: int) -> None:
+        changes = self._delta.get(where)
+        if changes is None:
+            self._delta[where] = {c: sign}
+        else:
+            changes[c] = changes.get(c, 0) + sign
 
     def _pool(self, units: tuple[str, ...], pool: tuple[int, Contribution] | None,
               sign: int) -> None:
         if pool is not None:
-            _count(self._pool_delta.setdefault(units, {}), pool[0], pool[1], sign)
+            changes = self._pool_delta.setdefault((units, pool[0]), {})
+            changes[pool[1]] = changes.get(pool[1], 0) + sign
 
     def settle(self, touched: set[Key], pooled: set[tuple[str, int]],
                watermark: Instant) -> None:
         """Apply the recorded changes; adds the (unit, period key) buckets changed to
-        ``touched`` and the (unit, month) pools changed to ``pooled``.
-
-        ``watermark`` (the latest `at` folded, never decreasing) bounds the reads that use the
-        counters: a period's counters are read at t = min(as_of, its last instant) with as_of
-        ≥ the watermark or ≥ its last instant, so t ≥ min(watermark, last); a pool of month m
-        is read for periods starting after m, so t ≥ min(watermark, start of month m + 1)."""
+        ``touched`` and the (unit, month) pools changed to ``pooled``. ``watermark`` is the
+        latest `at` folded (never decreasing)."""
         buckets = self.buckets
-        for units, by_key in self._delta.items():
-            for key, changes in by_key.items():
-                for unit in units:
-                    touched.add((unit, key))
-                net = _net(changes)
-                if net is None:
-                    continue
-                floor = min(watermark, parse_period(key).last)
+        for (units, keys), changes in self._delta.items():
+            touched.update((unit, key) for unit in units for key in keys)
+            net = _net(changes)
+            if net is None:
+                continue
+            for key in keys:
+                last = _LAST.get(key) or _last(key)
+                floor = watermark if watermark < last else last
                 for unit in units:
                     bucket = buckets.get((unit, key))
                     if bucket is None:
@@ -182,21 +213,21 @@ class Tracker:
                     if not bucket.apply(net, floor):
                         del buckets[(unit, key)]
         self._delta.clear()
-        for units, by_month in self._pool_delta.items():
-            for month, changes in by_month.items():
-                for unit in units:
-                    pooled.add((unit, month))
-                net = _net(changes)
-                if net is None:
-                    continue
-                floor = min(watermark, periods_of_month(month + 1)[0].start)
-                for unit in units:
-                    months = self.pools.setdefault(unit, {})
-                    bucket = months.get(month)
-                    if bucket is None:
-                        bucket = months[month] = Bucket(self.bits)
-                    if not bucket.apply(net, floor):
-                        del months[month]
+        for (units, month), changes in self._pool_delta.items():
+            pooled.update((unit, month) for unit in units)
+            net = _net(changes)
+            if net is None:
+                continue
+            floor = min(watermark, periods_of_month(month + 1)[0].start)
+            for unit in units:
+                months = self.pools.get(unit)
+                if months is None:
+                    months = self.pools[unit] = {}
+                bucket = months.get(month)
+                if bucket is None:
+                    bucket = months[month] = Bucket(self.bits)
+                if not bucket.apply(net, floor):
+                    del months[month]
         self._pool_delta.clear()
 
     def totals(self, unit: str, period: Period, t: Instant) -> Totals:
@@ -211,18 +242,6 @@ class Tracker:
                 totals.pending_a_on_time += a
                 totals.pending_b_on_time += b
         return totals
-
-
-_K = TypeVar("_K", str, int)
-
-
-def _count(by_key: dict[_K, dict[Contribution, int]], key: _K, c: Contribution,
-           sign: int) -> None:
-    changes = by_key.get(key)
-    if changes is None:
-        by_key[key] = {c: sign}
-    else:
-        changes[c] = changes.get(c, 0) + sign
 
 
 Net = tuple[int, list[tuple[int, int]], list[tuple[Instant, int]], list[tuple[Instant, int]]]

@@ -116,29 +116,32 @@ class ScoringEngine:
     def flush(self) -> set[Key]:
         """Bring the counters up to date; returns the (unit, period key) pairs touched."""
         facts = self.facts
+        watermark = facts.watermark
         touched = self._touched
         pooled = self._pooled
         judged_last = self._judged_last
+        dossiers = facts.dossiers
         for book in self._books.values():
             switches = book.rulebook.switches
             tracker = book.dossiers
+            items = tracker.items
             for dossier_id, earliest in self._dirty_dossiers.items():
-                f = facts.dossiers[dossier_id]
-                state = tracker.items.get(dossier_id)
+                f = dossiers[dossier_id]
                 previous, settled = None, 0
+                state = items.get(dossier_id)
                 if state is not None:
-                    previous = state.contributions
+                    previous = state.groups
                     settled = min(earliest, judged_last.get(dossier_id, 0))
-                tracker.replace(dossier_id, self._scope(f.unit),
+                tracker.replace(dossier_id, self._scopes.get(f.unit) or self._scope(f.unit),
                                 c.dossier_contributions(f, switches, previous, settled))
-            tracker.settle(touched, pooled, facts.watermark)
+            tracker.settle(touched, pooled, watermark)
             for petition_id in self._dirty_petitions:
                 p = facts.petitions[petition_id]
                 book.petitions.replace(petition_id, self._scope(p.unit),
                                        c.petition_contributions(p, book.calendar))
-            book.petitions.settle(touched, pooled, facts.watermark)
+            book.petitions.settle(touched, pooled, watermark)
         for dossier_id in self._dirty_dossiers:
-            judged_last[dossier_id] = facts.dossiers[dossier_id].last_at
+            judged_last[dossier_id] = dossiers[dossier_id].last_at
         self._dirty_dossiers.clear()
         self._dirty_petitions.clear()
         self._touched, self._pooled = set(), set()
@@ -195,16 +198,15 @@ class ScoringEngine:
         return self._books[key]
 
     def _rebuild(self, book: _Book) -> None:
-        touched: set[Key] = set()
-        pooled: set[tuple[str, int]] = set()
+        watermark = self.facts.watermark
         for dossier_id, f in self.facts.dossiers.items():
             book.dossiers.replace(dossier_id, self._scope(f.unit),
                                   c.dossier_contributions(f, book.rulebook.switches))
         for petition_id, p in self.facts.petitions.items():
             book.petitions.replace(petition_id, self._scope(p.unit),
                                    c.petition_contributions(p, book.calendar))
-        book.dossiers.settle(touched, pooled, self.facts.watermark)
-        book.petitions.settle(touched, pooled, self.facts.watermark)
+        book.dossiers.settle(set(), set(), watermark)
+        book.petitions.settle(set(), set(), watermark)
 
     def counts(self, unit: str, period: Period | str, as_of: datetime | Instant,
                rulebook_id: str | None = None) -> dict[str, tuple[int, int]]:
