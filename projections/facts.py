@@ -247,16 +247,18 @@ class FactStore:
         d = e["data"]
         if e["id"] in self.dossiers:
             return None
-        components = d.get("components") or ()
+        digitized = reused = personal_store = population_db = False
+        for c in d.get("components") or ():
+            digitized = digitized or bool(c.get("digitized"))
+            reused = reused or bool(c.get("reused"))
+            personal_store = personal_store or bool(c.get("from_personal_store"))
+            population_db = population_db or bool(c.get("from_population_db"))
         dossier = DossierFacts(
             id=e["id"], code=str(d.get("code", e["id"])), procedure=d["procedure"],
             unit=d["unit"], channel=d["channel"], applicant_kind=d.get("applicant_kind", ""),
-            vneid_verified=bool(d.get("vneid_verified", False)),
-            digitized=any(c.get("digitized") for c in components),
-            reused=any(c.get("reused") for c in components),
-            from_personal_store=any(c.get("from_personal_store") for c in components),
-            from_population_db=any(c.get("from_population_db") for c in components),
-            submitted_at=at, last_at=at,
+            vneid_verified=bool(d.get("vneid_verified", False)), digitized=digitized,
+            reused=reused, from_personal_store=personal_store,
+            from_population_db=population_db, submitted_at=at, last_at=at,
         )
         procedure = self.procedures.get(dossier.procedure)
         if procedure is not None:

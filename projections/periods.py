@@ -28,8 +28,9 @@ _SEEN: dict[str, Instant] = {}  # timestamp text -> instant
 def parse_instant(text: str) -> Instant:
     """An RFC 3339 timestamp with an offset, as an instant (naive timestamps are refused).
 
-    ``YYYY-MM-DDTHH:MM:SS±HH:MM`` (the ledger's layout) is parsed once per minute and offset;
-    the seconds are added to it. Recent timestamps are remembered whole (events share them)."""
+    ``YYYY-MM-DDTHH:MM:SS[.ffffff]±HH:MM`` (the ledger's layouts) is parsed once per minute and
+    offset; the seconds and microseconds are added to it. Recent timestamps are remembered
+    whole (events share them)."""
     found = _SEEN.get(text)
     if found is not None:
         return found
@@ -40,16 +41,22 @@ def parse_instant(text: str) -> Instant:
 
 
 def _parse_layout(text: str) -> Instant:
-    if len(text) == 25 and text[19] in "+-" and text[16] == ":" \
-            and text[17] in "012345" and text[18] in "0123456789":
-        key = text[:16] + text[19:]
-        base = _MINUTES.get(key)
-        if base is None:
-            if len(_MINUTES) >= _MINUTES_LIMIT:
-                _MINUTES.clear()
-            base = _MINUTES[key] = _parse_instant(text[:17] + "00" + text[19:])
-        return base + (int(text[17:19]) * _US)
-    return _parse_instant(text)
+    size = len(text)
+    if size == 25 and text[19] in "+-":  # ...THH:MM:SS+07:00
+        fraction, offset = 0, text[19:]
+    elif size == 32 and text[19] == "." and text[26] in "+-" and text[20:26].isdigit():
+        fraction, offset = int(text[20:26]), text[26:]  # ...THH:MM:SS.ffffff+00:00
+    else:
+        return _parse_instant(text)
+    if text[16] != ":" or text[17] not in "012345" or text[18] not in "0123456789":
+        return _parse_instant(text)
+    key = text[:16] + offset
+    base = _MINUTES.get(key)
+    if base is None:
+        if len(_MINUTES) >= _MINUTES_LIMIT:
+            _MINUTES.clear()
+        base = _MINUTES[key] = _parse_instant(text[:17] + "00" + offset)
+    return base + int(text[17:19]) * _US + fraction
 
 
 def _parse_instant(text: str) -> Instant:
@@ -79,10 +86,17 @@ def start_of_local_day(day: date) -> Instant:
     return (day.toordinal() - _EPOCH_ORDINAL) * _DAY_US - _LOCAL_OFFSET_US
 
 
+_MONTH_OF_DAY: dict[int, int] = {}  # local day number since the epoch -> month index
+
+
 def month_index(instant: Instant) -> int:
     """Months since year 0 of the local date of an instant (year * 12 + month - 1)."""
-    day = local_day(instant)
-    return day.year * 12 + day.month - 1
+    number = (instant + _LOCAL_OFFSET_US) // _DAY_US
+    found = _MONTH_OF_DAY.get(number)
+    if found is None:
+        day = date.fromordinal(_EPOCH_ORDINAL + number)
+        found = _MONTH_OF_DAY[number] = day.year * 12 + day.month - 1
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from domain.units import UnitKind
 from projections.clickhouse import schema
-from projections.clickhouse.rows import event_row, fact_row, history_rows, ranking_row
+from projections.clickhouse.rows import event_columns, fact_row, history_rows, ranking_row
 from projections.clickhouse.writer import Batch
 from projections.engine import ScoringEngine
 from projections.periods import Period, parse_period, to_datetime, to_instant
@@ -46,19 +46,26 @@ class Projector:
         self.engine = ScoringEngine([load_rulebook(r) for r in self.rulebooks])
 
     # -- folding -----------------------------------------------------------------------
-    def fold(self, envelopes: Iterable[dict[str, Any]]) -> tuple[set[Group], set[str]]:
-        """Apply envelopes; returns the groups whose scores may have changed and the dossiers
-        whose facts did."""
+    def fold(self, envelopes: Iterable[dict[str, Any]], *, settle: bool = True
+             ) -> tuple[set[Group], set[str]]:
+        """Apply envelopes; returns the groups whose scores may have changed (none before
+        :meth:`settle` when ``settle`` is false) and the dossiers whose facts did."""
         dossiers: set[str] = set()
+        apply = self.engine.apply
+        positions = self.dossier_positions
         for envelope in envelopes:
-            self.engine.apply(envelope)
+            apply(envelope)
             dossier = _dossier_of(envelope)
             if dossier is not None:
                 dossiers.add(dossier)
-                self.dossier_positions[dossier] = envelope["position"]
+                positions[dossier] = envelope["position"]
+        return (self.settle() if settle else set()), dossiers
+
+    def settle(self) -> set[Group]:
+        """Bring the counters up to date; returns the groups whose scores may have changed."""
         groups = self.groups_of(self.engine.flush())
         self.groups |= groups
-        return groups, dossiers
+        return groups
 
     def groups_of(self, keys: Iterable[tuple[str, str]]) -> set[Group]:
         units = self.engine.facts.units
@@ -73,7 +80,7 @@ class Projector:
 
     # -- rows --------------------------------------------------------------------------
     def event_rows(self, batch: Batch, envelopes: Sequence[dict[str, Any]]) -> None:
-        batch.add(schema.EVENTS, [event_row(e, self.pseudonym_key) for e in envelopes])
+        batch.add_columns(schema.EVENTS, event_columns(envelopes, self.pseudonym_key))
 
     def fact_rows(self, batch: Batch, dossiers: Iterable[str], as_of: datetime) -> None:
         """Rows of the dossiers at ``as_of``; a dossier submitted later waits for its time."""

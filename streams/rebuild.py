@@ -56,7 +56,7 @@ def replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
     events = position = 0
     limit = None if as_of is None else to_instant(as_of)
     for envelopes, covered in _chunks(ledger, head, limit):
-        projector.fold(envelopes)
+        projector.fold(envelopes, settle=False)  # the counters are brought up once, below
         batch = Batch()
         projector.event_rows(batch, envelopes)
         writer.write(batch)
@@ -64,6 +64,7 @@ def replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
         if envelopes:
             position = envelopes[-1]["position"]
         tell("events", covered, head)
+    projector.settle()
     batch = Batch()
     projector.fact_rows(batch, projector.dossier_positions, moment)
     writer.write(batch)

@@ -56,16 +56,31 @@ def utc_now() -> datetime:
 
 @dataclass
 class Batch:
-    """Rows of one write cycle, per table, and the ledger position they complete."""
+    """Rows of one write cycle, per table (kept as columns, as they are inserted), and the
+    ledger position they complete."""
 
-    rows: dict[str, list[Row]] = field(default_factory=lambda: {t: [] for t in WRITE_ORDER})
+    columns: dict[str, list[list[Any]]] = field(default_factory=dict)
     position: int = 0
 
     def add(self, table: str, rows: Sequence[Row]) -> None:
-        self.rows[table].extend(rows)
+        if rows:
+            self.add_columns(table, list(zip(*rows, strict=True)))
+
+    def add_columns(self, table: str, columns: Sequence[Sequence[Any]]) -> None:
+        """Add rows given column by column (in the table's column order)."""
+        have = self.columns.get(table)
+        if have is None:
+            self.columns[table] = [list(column) for column in columns]
+        else:
+            for kept, column in zip(have, columns, strict=True):
+                kept.extend(column)
+
+    def count(self, table: str) -> int:
+        columns = self.columns.get(table)
+        return len(columns[0]) if columns else 0
 
     def __len__(self) -> int:
-        return sum(len(rows) for rows in self.rows.values())
+        return sum(self.count(table) for table in self.columns)
 
 
 class ClickHouseWriter:
@@ -93,18 +108,17 @@ class ClickHouseWriter:
     def write(self, batch: Batch) -> None:
         """Insert the batch's rows table by table, then its tracking position."""
         for name in WRITE_ORDER:
-            self._insert(name, batch.rows[name])
+            self._insert(name, batch.columns.get(name))
         if batch.position:
-            self._insert(schema.TRACKING, [(self.runner, batch.position, utc_now())])
+            self._insert(schema.TRACKING, [[self.runner], [batch.position], [utc_now()]])
 
-    def _insert(self, name: str, rows: list[Row]) -> None:
-        if not rows:
+    def _insert(self, name: str, columns: list[list[Any]] | None) -> None:
+        if not columns or not columns[0]:
             return
         spec = schema.BY_NAME[name]
-        columns = [list(column) for column in zip(*rows, strict=True)]
         self.client.insert(self.table(name), columns, column_names=spec.column_names,
                            column_oriented=True)
-        self.rows_written += len(rows)
+        self.rows_written += len(columns[0])
         self.inserts += 1
 
     def tracked_position(self) -> int:
