@@ -11,6 +11,7 @@ from domain.calendar import WorkingCalendar
 from domain.units import UnitKind
 from projections import contributions as c
 from projections.audit import E_CERTIFIED_COPY, Entry, count_entries, scope_entries
+from projections.contributions import FAR_FUTURE
 from projections.counters import Key, Tracker
 from projections.facts import Event, FactStore
 from projections.judge import judge_procedure
@@ -91,6 +92,10 @@ class ScoringEngine:
         self._procedures_in_scope: dict[str, list[str]] = {}
         self._procedures_seen: set[str] = set()
         self._communes_below: dict[str, list[str]] = {}  # cleared whenever a unit event lands
+        # Catalogue counts (procedure measures and 4.3) per (rulebook, unit, period): valid
+        # while the unit's catalogue epoch is unchanged and t stays within [from, until].
+        self._catalogue: dict[tuple[str, str, str], _CatalogueEntry] = {}
+        self._catalogue_epoch: dict[str, int] = {}  # unit -> bumped when its catalogue changes
 
     # -- folding ---------------------------------------------------------------------------
     def apply(self, envelope: Event) -> None:
@@ -142,6 +147,10 @@ class ScoringEngine:
             book.petitions.settle(touched, pooled, watermark)
         for dossier_id in self._dirty_dossiers:
             judged_last[dossier_id] = dossiers[dossier_id].last_at
+        if facts.activity_changed:
+            for procedure_id in facts.activity_changed:
+                self._catalogue_changed(facts.procedures[procedure_id].unit)
+            facts.activity_changed.clear()
         self._dirty_dossiers.clear()
         self._dirty_petitions.clear()
         self._touched, self._pooled = set(), set()
@@ -161,15 +170,22 @@ class ScoringEngine:
         if procedure is None:
             return
         scope = self._scope(procedure.unit)
+        self._catalogue_changed(procedure.unit)
         if procedure_id not in self._procedures_seen:
             self._procedures_seen.add(procedure_id)
             for unit in scope:
                 self._procedures_in_scope.setdefault(unit, []).append(procedure_id)
         self._touch_units(scope, at)
 
+    def _catalogue_changed(self, unit: str) -> None:
+        epochs = self._catalogue_epoch
+        for code in self._scope(unit):
+            epochs[code] = epochs.get(code, 0) + 1
+
     def _unit_touched(self, code: str, at: Instant) -> None:
         self._communes_below.clear()
         self._scopes.clear()
+        self._catalogue.clear()
         if code in self.facts.units:
             self._touch_units(self._scope(code), at)
 
@@ -256,14 +272,25 @@ class ScoringEngine:
 
     def _catalogue_counts(self, book: _Book, unit: str, kind: str, period: Period,
                           t: Instant) -> dict[str, tuple[int, int]]:
-        """Procedure-based measures and 4.3, judged at t over the catalogue of the scope."""
+        """Procedure-based measures and 4.3, judged at t over the catalogue of the scope.
+
+        Computed at a t no earlier than every event folded, the counts hold at every later t
+        until the unit's catalogue changes (a procedure or unit event, a first online or
+        population-database reception, an online payment) or an awaited publication turns late:
+        they are kept for that span (the returned dict is shared; callers copy from it)."""
+        key = (book.rulebook.id, unit, period.key)
+        epoch = self._catalogue_epoch.get(unit, 0)
+        entry = self._catalogue.get(key)
+        if entry is not None and entry[0] == epoch and entry[1] <= t <= entry[2]:
+            return entry[3]
         numerators: dict[str, int] = dict.fromkeys(CATALOGUE_MEASURES, 0)
         denominators: dict[str, int] = dict.fromkeys(CATALOGUE_MEASURES, 0)
         procedures = self.facts.procedures
         calendar = book.calendar
+        turns: list[Instant] = []
         for procedure_id in self._procedures_in_scope.get(unit, ()):
             for measure, numerator, _ in judge_procedure(procedures[procedure_id], period, t,
-                                                         calendar, why=False):
+                                                         calendar, why=False, turns=turns):
                 numerators[measure] += numerator
                 denominators[measure] += 1
         tally: dict[str, tuple[int, int]] = {
@@ -276,6 +303,10 @@ class ScoringEngine:
                     n += facts.capability_at(code, E_CERTIFIED_COPY, t)
                     d += 1
             tally[Measure.COMMUNES_E_CERTIFIED_COPY] = (n, d)
+        if t >= self.facts.watermark:
+            if len(self._catalogue) >= CATALOGUE_CACHE_LIMIT:
+                self._catalogue.clear()
+            self._catalogue[key] = (epoch, t, min(turns, default=FAR_FUTURE), tally)
         return tally
 
     def _communes(self, unit: str) -> list[str]:
@@ -374,6 +405,10 @@ class ScoringEngine:
         return Explanation(unit, period.key, spec.code, spec.name, spec.measure, as_of,
                            numerator, len(entries), entries)
 
+
+_CatalogueEntry = tuple[int, Instant, Instant, dict[str, tuple[int, int]]]
+"""(catalogue epoch, valid from t, valid until t, counts)."""
+CATALOGUE_CACHE_LIMIT = 200_000
 
 CATALOGUE_MEASURES = (
     Measure.PROCEDURES_PUBLISHED_ON_TIME, Measure.PROCEDURES_PUBLIC_ON_TIME,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from domain.calendar import DEFAULT_CALENDAR, WorkingCalendar
 from domain.units import UnitRegistry
-from projections.periods import Instant, parse_instant, to_datetime, to_instant
+from projections.periods import Instant, month_index, parse_instant, to_datetime, to_instant
 
 Event = dict[str, Any]
 ONLINE_PAYMENT_METHODS = frozenset({"national_portal", "local_gateway"})
@@ -145,6 +145,9 @@ class FactStore:
         self.procedures_by_unit: dict[str, list[str]] = {}
         self.petitions_by_unit: dict[str, list[str]] = {}
         self.petitions_naming: dict[str, list[str]] = {}  # dossier id -> petition ids
+        # procedures with a first dossier activity in a month (online / population-database
+        # reception, online payment) since the engine last looked: judgements may differ
+        self.activity_changed: set[str] = set()
         self.watermark: Instant = 0  # the latest `at` folded
         self.position: int = 0  # the latest ledger position folded
         self.events = 0
@@ -296,10 +299,21 @@ class FactStore:
         procedure = self.procedures.get(dossier.procedure)
         if procedure is not None:
             if dossier.channel == "online":
-                insort(procedure.online_received, at)
+                self._activity(procedure, procedure.online_received, at)
             if dossier.vneid_verified or dossier.from_population_db:
-                insort(procedure.population_db_received, at)
+                self._activity(procedure, procedure.population_db_received, at)
         return ("dossier", dossier.id, at)
+
+    def _activity(self, procedure: ProcedureFacts, times: list[Instant], at: Instant) -> None:
+        """Insert ``at`` into a sorted activity list of the procedure; the first activity of a
+        local month is the only one that can change a catalogue judgement made at or after
+        every event folded (any activity of a period already counted)."""
+        i = bisect_right(times, at)
+        month = month_index(at)
+        if not ((i and month_index(times[i - 1]) == month)
+                or (i < len(times) and month_index(times[i]) == month)):
+            self.activity_changed.add(procedure.id)
+        times.insert(i, at)
 
     def _on_dossier__refused(self, e: Event, at: Instant) -> Touch | None:
         if (dossier := self._dossier(e, at)) is not None:
@@ -353,7 +367,7 @@ class FactStore:
         dossier.online_payments.append(at)
         procedure = self.procedures.get(dossier.procedure)
         if procedure is not None:
-            insort(procedure.online_paid, at)
+            self._activity(procedure, procedure.online_paid, at)
         return ("dossier", dossier.id, at)
 
     def _on_dossier__resolved(self, e: Event, at: Instant) -> Touch | None:

@@ -133,15 +133,19 @@ ProcedureVerdict = tuple[str, bool, str]
 
 
 def judge_procedure(
-    p: ProcedureFacts, period: Period, t: Instant, calendar: WorkingCalendar, why: bool = True
+    p: ProcedureFacts, period: Period, t: Instant, calendar: WorkingCalendar, why: bool = True,
+    turns: list[Instant] | None = None,
 ) -> list[ProcedureVerdict]:
     """Every procedure-based measure counting ``p`` for ``period`` at t (abolished: none);
-    ``why=False`` leaves the reasons empty (for counting only)."""
+    ``why=False`` leaves the reasons empty (for counting only).
+
+    With no event after t, the verdicts stay the same at every later time but for one: a
+    publication still awaited turns late after its deadline, appended to ``turns`` (given)."""
     if not p.active_at(t):
         return []
     verdicts: list[ProcedureVerdict] = []
     if p.decisions:
-        verdicts.extend(_judge_decisions(p, period, t, calendar, why))
+        verdicts.extend(_judge_decisions(p, period, t, calendar, why, turns))
     last_publication = last_value_at(p.publications, t)
     if last_publication is not None:
         verdicts.append(("public_procedures_complete", last_publication,
@@ -169,7 +173,8 @@ def judge_procedure(
 
 
 def _judge_decisions(
-    p: ProcedureFacts, period: Period, t: Instant, calendar: WorkingCalendar, why: bool
+    p: ProcedureFacts, period: Period, t: Instant, calendar: WorkingCalendar, why: bool,
+    turns: list[Instant] | None = None,
 ) -> list[ProcedureVerdict]:
     first_day, last_day = local_day(period.start), local_day(period.last)
     decided = [on for at, on in p.decisions if at <= t and first_day <= on <= last_day]
@@ -191,7 +196,10 @@ def _judge_decisions(
         on_time = day <= deadline_day
         reason = f"công khai ngày {day.isoformat()}, hạn {deadline_day.isoformat()}" if why else ""
     else:
-        on_time = t <= start_of_local_day(deadline_day) + 86_400_000_000
+        deadline = start_of_local_day(deadline_day) + 86_400_000_000
+        on_time = t <= deadline
+        if on_time and turns is not None:
+            turns.append(deadline)
         reason = f"chưa công khai, hạn {deadline_day.isoformat()}" if why else ""
     verdicts.append(("procedures_public_on_time", on_time, reason))
     return verdicts

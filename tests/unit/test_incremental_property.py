@@ -104,3 +104,36 @@ def test_order_of_independent_aggregates_does_not_change_scores(
             a = ordered.score(unit, period, as_of)
             b = mixed.score(unit, period, as_of)
             assert a.to_json() == b.to_json()
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), dossiers=st.integers(1, 10),
+       steps=st.lists(st.integers(0, 20), min_size=1, max_size=4))
+def test_catalogue_counts_kept_between_queries_equal_recomputed(
+    seed: int, dossiers: int, steps: list[int]
+) -> None:
+    """Catalogue counts are kept from one query to the next while nothing relevant changes:
+    asked again after every event, and at later and later times (publications awaited turn
+    late with no event), they equal a recomputation."""
+    events = random_history(seed, dossiers, departments=2, communes=1, procedures=8)
+    engine = ScoringEngine()
+    for i, event in enumerate(events):
+        engine.apply(event)
+        now = to_datetime(engine.facts.watermark)
+        period = rng_period(seed + i, now)
+        as_of = now
+        for days in steps:
+            as_of += timedelta(days=days)
+            t = parse_period(period).evaluation_time(to_instant(as_of))
+            for unit in ("22", "22.S1"):
+                if not engine.facts.unit_exists_at(unit, t):
+                    continue  # not registered yet
+                assert _live(engine, unit, period, as_of, "vn-766") == _scratch(
+                    events[: i + 1], unit, period, as_of, "vn-766"), (i, unit, period, as_of)
+
+
+def rng_period(seed: int, moment: datetime) -> str:
+    """The month, quarter or year containing ``moment``, chosen by ``seed``."""
+    month, quarter, year = (moment.strftime("%Y-%m"), f"{moment.year}-Q{(moment.month + 2) // 3}",
+                            str(moment.year))
+    return (month, quarter, year)[seed % 3]
