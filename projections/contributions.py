@@ -142,30 +142,43 @@ def dossier_contributions(f: DossierFacts, switches: Switches,
     r = f.received_at
     if r is None:
         return (), None
+    timeliness = dossier_timeliness(f, FAR_FUTURE, switches.apology_extends_due)
     month, quarter, year = periods_containing(r)
     if month.end > last:
-        timeliness = dossier_timeliness(f, FAR_FUTURE, switches.apology_extends_due)
         shared = _contribution(f, month.start, month.end - 1, True, True, timeliness)
         groups: tuple[Group, ...] = ()
         if shared is not None:
             groups = (((month.key, quarter.key, year.key), shared),)
         return groups, _pool(f, switches, last, timeliness)
-    contributions: dict[str, Contribution] = {}
+    # A period still running after the last event is judged at its end like any later time:
+    # with the judgement computed once above. Periods that closed before are judged at their
+    # ends (reused from ``previous`` when nothing since can show there).
+    end = f.end_at(last)
+    carried = switches.carried_over_in_2_1
+    keys_of: dict[Contribution, list[str]] = {}
+    seen: set[str] = set()
     before = {key: c for keys, c in previous for key in keys} if previous else {}
     for period in dossier_periods(f, switches):
-        if period.key in contributions:
+        key = period.key
+        if key in seen:
             continue
-        if previous is not None and period.end <= settled_before:
-            kept = before.get(period.key)
-            if kept is not None:
-                contributions[period.key] = kept
-            continue
-        live = period.end > last
-        contribution = dossier_contribution(f, period, period.last, live, switches)
+        seen.add(key)
+        contribution: Contribution | None
+        if period.end <= last:
+            if previous is not None and period.end <= settled_before:
+                contribution = before.get(key)
+            else:
+                contribution = dossier_contribution(f, period, period.last, False, switches)
+        else:
+            start = period.start
+            in_period = r >= start
+            counted = in_period or (carried and (end is None or end >= start))
+            contribution = _contribution(f, start, period.last, True, in_period,
+                                         timeliness if counted else None)
         if contribution is not None:
-            contributions[period.key] = contribution
-    return (tuple(((key,), c) for key, c in contributions.items()),
-            _pool(f, switches, last, None))
+            keys_of.setdefault(contribution, []).append(key)
+    return (tuple((tuple(keys), c) for c, keys in keys_of.items()),
+            _pool(f, switches, last, timeliness))
 
 
 def _pool(f: DossierFacts, switches: Switches, last: Instant,
@@ -212,18 +225,20 @@ def petition_contribution(
 
 
 def petition_contributions(p: PetitionFacts, calendar: WorkingCalendar) -> Contributions:
-    contributions: dict[str, Contribution] = {}
+    """All the petition's contributions (periods sharing one are grouped), and its pool entry
+    while unanswered."""
+    keys_of: dict[Contribution, list[str]] = {}
     last = p.last_at
-    periods = [*periods_containing(p.received_at),
-               *periods_starting_between(p.received_at, last)]
-    for period in periods:
-        if period.key not in contributions:
-            contribution = petition_contribution(p, period, period.last, period.end > last,
-                                                 calendar)
-            if contribution is not None:
-                contributions[period.key] = contribution
+    for period in (*periods_containing(p.received_at),
+                   *periods_starting_between(p.received_at, last)):
+        contribution = petition_contribution(p, period, period.last, period.end > last,
+                                             calendar)
+        if contribution is not None:
+            keys = keys_of.setdefault(contribution, [])
+            if period.key not in keys:
+                keys.append(period.key)
     pool: tuple[int, Contribution] | None = None
     if p.answered_at is None:
         verdict = judge_petition(p, FAR_FUTURE, calendar)
         pool = (month_index(last), (POPULATION_51, verdict.deadline, None))
-    return tuple(((key,), c) for key, c in contributions.items()), pool
+    return tuple((tuple(keys), c) for c, keys in keys_of.items()), pool
