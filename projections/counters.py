@@ -38,7 +38,7 @@ class Bucket:
         self.pending_b: list[Instant] = []
 
     def apply(self, net: Net, floor: Instant) -> bool:
-        """Add a net change (see :func:`_net`); returns whether the bucket still holds items.
+        """Add a net change (see :meth:`_Change.net`); returns whether the bucket still holds items.
 
         Pending deadlines before ``floor`` are dropped (and never added): every read of the
         bucket is at a t ≥ floor, where they cannot be on time. ``floor`` never decreases, so a
@@ -133,9 +133,8 @@ class Tracker:
     buckets: dict[Key, Bucket] = field(default_factory=dict)
     pools: dict[str, dict[int, Bucket]] = field(default_factory=dict)
     items: dict[str, _ItemState] = field(default_factory=dict)
-    _delta: dict[Touched, dict[Contribution, int]] = field(default_factory=dict)
-    _pool_delta: dict[tuple[tuple[str, ...], int], dict[Contribution, int]] = field(
-        default_factory=dict)
+    _delta: dict[Touched, _Change] = field(default_factory=dict)
+    _pool_delta: dict[tuple[tuple[str, ...], int], _Change] = field(default_factory=dict)
 
     def replace(self, item: str, units: tuple[str, ...], new: Contributions) -> None:
         """Retract the item's previous contributions and add ``new`` (pending :meth:`settle`)."""
@@ -180,17 +179,19 @@ class Tracker:
             del self.items[item]
 
     def _count(self, where: Touched, c: Contribution, sign: int) -> None:
-        changes = self._delta.get(where)
-        if changes is None:
-            self._delta[where] = {c: sign}
-        else:
-            changes[c] = changes.get(c, 0) + sign
+        change = self._delta.get(where)
+        if change is None:
+            change = self._delta[where] = _Change()
+        change.add(c, sign)
 
     def _pool(self, units: tuple[str, ...], pool: tuple[int, Contribution] | None,
               sign: int) -> None:
         if pool is not None:
-            changes = self._pool_delta.setdefault((units, pool[0]), {})
-            changes[pool[1]] = changes.get(pool[1], 0) + sign
+            where = (units, pool[0])
+            change = self._pool_delta.get(where)
+            if change is None:
+                change = self._pool_delta[where] = _Change()
+            change.add(pool[1], sign)
 
     def settle(self, touched: set[Key], pooled: set[tuple[str, int]],
                watermark: Instant) -> None:
@@ -198,9 +199,9 @@ class Tracker:
         ``touched`` and the (unit, month) pools changed to ``pooled``. ``watermark`` is the
         latest `at` folded (never decreasing)."""
         buckets = self.buckets
-        for (units, keys), changes in self._delta.items():
+        for (units, keys), change in self._delta.items():
             touched.update((unit, key) for unit in units for key in keys)
-            net = _net(changes)
+            net = change.net()
             if net is None:
                 continue
             for key in keys:
@@ -213,9 +214,9 @@ class Tracker:
                     if not bucket.apply(net, floor):
                         del buckets[(unit, key)]
         self._delta.clear()
-        for (units, month), changes in self._pool_delta.items():
+        for (units, month), change in self._pool_delta.items():
             pooled.update((unit, month) for unit in units)
-            net = _net(changes)
+            net = change.net()
             if net is None:
                 continue
             floor = min(watermark, periods_of_month(month + 1)[0].start)
@@ -248,29 +249,37 @@ Net = tuple[int, list[tuple[int, int]], list[tuple[Instant, int]], list[tuple[In
 """(items, per-bit changes, pending-a changes, pending-b changes), zero changes left out."""
 
 
-def _net(changes: dict[Contribution, int]) -> Net | None:
-    """The net effect of counted contributions on a bucket (None: no effect)."""
-    items = 0
-    masks: dict[int, int] = {}
-    pa: dict[Instant, int] = {}
-    pb: dict[Instant, int] = {}
-    for (mask, a, b), n in changes.items():
-        if not n:
-            continue
-        items += n
-        masks[mask] = masks.get(mask, 0) + n
+class _Change:
+    """Contributions added (+1) and retracted (-1) for one group of buckets, summed."""
+
+    __slots__ = ("a", "b", "items", "masks")
+
+    def __init__(self) -> None:
+        self.items = 0
+        self.masks: dict[int, int] = {}
+        self.a: dict[Instant, int] = {}
+        self.b: dict[Instant, int] = {}
+
+    def add(self, c: Contribution, sign: int) -> None:
+        mask, a, b = c
+        self.items += sign
+        masks = self.masks
+        masks[mask] = masks.get(mask, 0) + sign
         if a is not None:
-            pa[a] = pa.get(a, 0) + n
+            self.a[a] = self.a.get(a, 0) + sign
         if b is not None:
-            pb[b] = pb.get(b, 0) + n
-    per_bit: dict[int, int] = {}
-    for mask, n in masks.items():
-        if n:
-            for index in _BIT_INDICES.get(mask) or bit_indices(mask):
-                per_bit[index] = per_bit.get(index, 0) + n
-    bits = [(i, n) for i, n in per_bit.items() if n]
-    a_changes = [(d, n) for d, n in pa.items() if n]
-    b_changes = [(d, n) for d, n in pb.items() if n]
-    if not (items or bits or a_changes or b_changes):
-        return None
-    return items, bits, a_changes, b_changes
+            self.b[b] = self.b.get(b, 0) + sign
+
+    def net(self) -> Net | None:
+        """The net effect on a bucket (None: none)."""
+        per_bit: dict[int, int] = {}
+        for mask, n in self.masks.items():
+            if n:
+                for index in _BIT_INDICES.get(mask) or bit_indices(mask):
+                    per_bit[index] = per_bit.get(index, 0) + n
+        bits = [(i, n) for i, n in per_bit.items() if n]
+        a_changes = [(d, n) for d, n in self.a.items() if n]
+        b_changes = [(d, n) for d, n in self.b.items() if n]
+        if not (self.items or bits or a_changes or b_changes):
+            return None
+        return self.items, bits, a_changes, b_changes
