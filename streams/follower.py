@@ -75,6 +75,7 @@ class Follower:
                 progress(stop - start + 1)
             start = stop + 1
         self.position = tracked
+        self.projector.watch_open_dossiers(self.clock())
         return tracked
 
     # -- running -----------------------------------------------------------------------
@@ -91,6 +92,7 @@ class Follower:
         now, batch = self.clock(), Batch(position=stop)
         self.projector.event_rows(batch, envelopes)
         self.projector.fact_rows(batch, dossiers, now)
+        self.projector.turned_rows(batch, now)
         scores = self.projector.score_rows(batch, groups, now, wall_clock())
         self.writer.write(batch)
         self.position = stop
@@ -102,6 +104,7 @@ class Follower:
         began = time.perf_counter()
         now, batch = self.clock(), Batch()
         self.projector.fact_rows(batch, (), now)
+        self.projector.turned_rows(batch, now)
         scores = self.projector.score_rows(batch, self.projector.current_groups(now), now,
                                            wall_clock())
         self.writer.write(batch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,7 +13,8 @@ from projections.clickhouse import schema
 from projections.clickhouse.rows import event_columns, fact_row, history_rows, ranking_row
 from projections.clickhouse.writer import Batch
 from projections.engine import ScoringEngine
-from projections.periods import Period, parse_period, to_datetime, to_instant
+from projections.judge import dossier_timeliness
+from projections.periods import Instant, Period, parse_period, to_datetime, to_instant
 from projections.rows import dossier_row
 from projections.rulebook import SHIPPED, load_rulebook
 
@@ -41,6 +43,11 @@ class Projector:
     dossier_positions: dict[str, int] = field(default_factory=dict)
     _written: dict[tuple[str, str, str, str], Any] = field(default_factory=dict)
     _pending_dossiers: set[str] = field(default_factory=set)
+    # Open dossiers whose row says on time, by the deadline after which it turns late with no
+    # event: (deadline, dossier) heap, and each dossier's current deadline (older heap entries
+    # are stale and skipped).
+    _turns: list[tuple[Instant, str]] = field(default_factory=list)
+    _turn_of: dict[str, Instant] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.engine = ScoringEngine([load_rulebook(r) for r in self.rulebooks])
@@ -98,10 +105,44 @@ class Projector:
                 continue
             self._pending_dossiers.discard(dossier_id)
             row = dossier_row(f, t, switches, calendar)
+            if row["status"] == "open":
+                self._watch(dossier_id, dossier_timeliness(f, t, switches.apology_extends_due)[2])
+            elif dossier_id in self._turn_of:
+                del self._turn_of[dossier_id]
             province = facts.units.province_of(f.unit) if f.unit in facts.units else None
             rows.append(fact_row(row, province or "", as_of,
                                  self.dossier_positions.get(dossier_id, 0)))
         batch.add(schema.DOSSIER_FACTS, rows)
+
+    def _watch(self, dossier_id: str, deadline: Instant) -> None:
+        if self._turn_of.get(dossier_id) != deadline:
+            self._turn_of[dossier_id] = deadline
+            heapq.heappush(self._turns, (deadline, dossier_id))
+
+    def turned_rows(self, batch: Batch, as_of: datetime) -> int:
+        """Rows of the open dossiers that turned late by ``as_of`` with no event since their
+        last row (status ``open`` → ``open_late``). Returns how many."""
+        t = to_instant(as_of)
+        turned: list[str] = []
+        while self._turns and self._turns[0][0] < t:
+            deadline, dossier_id = heapq.heappop(self._turns)
+            if self._turn_of.get(dossier_id) == deadline:
+                turned.append(dossier_id)
+        if turned:
+            self.fact_rows(batch, turned, as_of)
+        return len(turned)
+
+    def watch_open_dossiers(self, as_of: datetime) -> None:
+        """Watch every dossier open at ``as_of`` (after a restart, whose rows may have been
+        written on time before the process stopped)."""
+        facts = self.engine.facts
+        switches = self.engine.rulebook().switches
+        t = to_instant(as_of)
+        for dossier_id, f in facts.dossiers.items():
+            if f.received_at is not None and f.received_at <= t and f.submitted_at <= t:
+                running, _, deadline = dossier_timeliness(f, t, switches.apology_extends_due)
+                if running:
+                    self._watch(dossier_id, deadline)
 
     def score_rows(self, batch: Batch, groups: Iterable[Group], as_of: datetime,
                    computed_at: datetime, *, only_changed: bool = True) -> int:
