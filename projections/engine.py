@@ -325,7 +325,7 @@ class ScoringEngine:
         if not ranked:
             return score
         peers = self.peers(unit, period, as_of)
-        if not peers:
+        if unit not in peers:  # no peers of its kind, or not yet registered at t: unranked
             return score
         scores = {p: self._score(p, period, as_of, rulebook_id) if p != unit else score
                   for p in peers}

@@ -48,7 +48,7 @@ def recompute_scores(
     for code in units:
         own = score(code)
         peers = [u.code for u in store.units.peers(code) if store.unit_exists_at(u.code, t)]
-        if with_ranks and peers:
+        if with_ranks and code in peers:
             totals = {p: (own.total if p == code else score(p).total) for p in peers}
             own = with_rank(own, standard_competition_ranks(totals)[code])
         result[code] = own

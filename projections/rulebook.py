@@ -162,9 +162,10 @@ class Rulebook(_Strict):
                     return indicator
         raise UnknownIndicator(self.label, code)
 
-    def band(self, rounded_total: float) -> str:
+    def band(self, total: float) -> str:
+        """The band of a total (see ``scores.band_total``)."""
         for band in self.bands:
-            if rounded_total >= band.min:
+            if total >= band.min:
                 return band.label
         return self.bands[-1].label
 

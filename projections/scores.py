@@ -24,6 +24,13 @@ def display_round(value: float) -> Decimal:
     return Decimal(value).quantize(_NINE, ROUND_HALF_UP).quantize(_CENT, ROUND_HALF_UP)
 
 
+def band_total(value: float) -> float:
+    """The total the band is read from: unrounded (2 decimals are only for display and
+    ranking), but rounded to 9 decimals so that float noise never decides (a sum that is 50
+    exactly is not 49.99999999999997)."""
+    return float(Decimal(value).quantize(_NINE, ROUND_HALF_UP))
+
+
 @dataclass(frozen=True, slots=True)
 class IndicatorScore:
     code: str
@@ -149,7 +156,7 @@ def make_unit_score(
         unit=unit.code, unit_name=unit.name, kind=str(unit.kind), period=period.key,
         as_of=as_of, evaluated_at=to_datetime(t), rulebook_id=rulebook.id,
         rulebook_version=rulebook.version, total=total,
-        band=rulebook.band(float(display_round(total))), groups=groups, position=position,
+        band=rulebook.band(band_total(total)), groups=groups, position=position,
     )
 
 
@@ -198,7 +205,7 @@ class ScoreMemo:
             groups = self._groups(counts, kind)
             total = sum(g.points for g in groups)
             found = self._memo[key] = (groups, total,
-                                       self.rulebook.band(float(display_round(total))))
+                                       self.rulebook.band(band_total(total)))
         groups, total, band = found
         rulebook = self.rulebook
         return UnitScore(unit=unit.code, unit_name=unit.name, kind=kind, period=period.key,

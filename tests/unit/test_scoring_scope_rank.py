@@ -10,7 +10,7 @@ from domain.units import UnitRegistry
 from projections.engine import ScoringEngine
 from projections.periods import InvalidPeriod, parse_instant, parse_period
 from projections.recompute import recompute_score
-from projections.scores import display_round, standard_competition_ranks
+from projections.scores import band_total, display_round, standard_competition_ranks
 from projections.synthetic import EventBuilder, local
 
 COMMUNE = next(u.code for u in UnitRegistry().children("22") if u.kind == "commune")
@@ -102,12 +102,30 @@ def test_display_rounding_is_half_up_after_nine_decimals() -> None:
     assert display_round(89.994) == Decimal("89.99")
 
 
-def test_band_follows_the_displayed_total() -> None:
+def test_band_is_read_from_the_unrounded_total_without_float_noise() -> None:
     from projections.rulebook import load_rulebook
 
     book = load_rulebook()
-    assert [book.band(x) for x in (90.0, 89.99, 80.0, 70.0, 50.0, 49.99)] == [
+    assert [book.band(band_total(x)) for x in (90.0, 89.99, 80.0, 70.0, 50.0, 49.99)] == [
         "Xuất sắc", "Tốt", "Tốt", "Khá", "Trung bình", "Yếu"]
+    # 2 decimals are only for display and ranking: 49.996 shows 50.00 but is below 50 ...
+    assert display_round(49.996) == Decimal("50.00")
+    assert book.band(band_total(49.996)) == "Yếu"
+    # ... while a sum that is 50 exactly, give or take float noise, is 50.
+    noisy = sum([50 / 12] * 12)
+    assert noisy < 50.0
+    assert book.band(band_total(noisy)) == "Trung bình"
+
+
+def test_a_unit_scored_before_its_registration_is_unranked() -> None:
+    b = ledger()
+    b.unit("22.SNV", "22", "2026-11-05T08:00")
+    e = engine(b)
+    score = e.score("22.SNV", "2026-10", local("2026-12-01T00:00"))
+    assert score.rank is None  # it was no peer in October
+    assert e.score("22.SXD", "2026-10", local("2026-12-01T00:00")).rank == 1
+    assert "22.SNV" not in {s.unit for s in e.rank("department", "2026-10",
+                                                      local("2026-12-01T00:00"))}
 
 
 def test_periods_are_local_months_quarters_and_years() -> None:
