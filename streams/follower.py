@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -76,6 +77,9 @@ class Follower:
             start = stop + 1
         self.position = tracked
         self.projector.watch_open_dossiers(self.clock())
+        # The state just built lives as long as the runner: keep the cyclic collector from
+        # walking it again at every full collection.
+        gc.freeze()
         return tracked
 
     # -- running -----------------------------------------------------------------------

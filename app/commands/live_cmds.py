@@ -105,6 +105,8 @@ def replay_cmd(as_of: AsOf = None) -> None:
     console.print(f"replayed {result.events} events to position {result.position}: "
                   f"{result.scores} scores, {result.rows} rows in {result.seconds:.2f}s "
                   f"({rate:,.0f} events/s), as of {result.as_of.isoformat()}")
+    console.print("time per stage: " + ", ".join(
+        f"{stage} {seconds:.2f}s" for stage, seconds in result.stages.items()), style="dim")
 
 
 def live_rank_cmd(
