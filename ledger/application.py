@@ -218,6 +218,19 @@ class DossierLedger(Application[str]):
             envelope["position"] = row.id
             yield envelope
 
+    def read_raw(
+        self, start: int = 1, stop: int | None = None
+    ) -> Iterator[tuple[dict[str, Any], bytes]]:
+        """As :meth:`read_envelopes` (requests left out), each envelope with its stored bytes:
+        the canonical JSON the hash covers (without ``position``), for consumers that copy
+        events verbatim."""
+        for row in self.read_stored(start, stop):
+            envelope = decode_state(row.state)
+            if envelope.get("stream") == REQUEST_STREAM:
+                continue
+            envelope["position"] = row.id
+            yield envelope, row.state
+
     def stream_envelopes(self, stream: str, key: str) -> list[dict[str, Any]]:
         """One aggregate's events as envelopes (no positions: the aggregate's own order)."""
         return [decode_state(s.state) for s in self.recorder.select_events(f"{stream}:{key}")]

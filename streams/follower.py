@@ -91,10 +91,11 @@ class Follower:
             return 0
         began = time.perf_counter()
         first, stop = self.position + 1, min(head, self.position + self.batch_events)
-        envelopes = list(self.ledger.read_envelopes(first, stop))
+        events = list(self.ledger.read_raw(first, stop))
+        envelopes = [envelope for envelope, _ in events]
         groups, dossiers = self.projector.fold(envelopes)
         now, batch = self.clock(), Batch(position=stop)
-        self.projector.event_rows(batch, envelopes)
+        self.projector.event_rows(batch, events)
         self.projector.fact_rows(batch, dossiers, now)
         self.projector.turned_rows(batch, now)
         scores = self.projector.score_rows(batch, groups, now, wall_clock())

@@ -10,7 +10,7 @@ from typing import Any
 
 from domain.units import UnitKind
 from projections.clickhouse import schema
-from projections.clickhouse.rows import event_columns, fact_row, history_rows, ranking_row
+from projections.clickhouse.rows import event_line, fact_row, history_rows, ranking_row
 from projections.clickhouse.writer import Batch
 from projections.engine import ScoringEngine
 from projections.judge import dossier_timeliness
@@ -86,8 +86,10 @@ class Projector:
         return found
 
     # -- rows --------------------------------------------------------------------------
-    def event_rows(self, batch: Batch, envelopes: Sequence[dict[str, Any]]) -> None:
-        batch.add_columns(schema.EVENTS, event_columns(envelopes, self.pseudonym_key))
+    def event_rows(self, batch: Batch, events: Sequence[tuple[dict[str, Any], bytes]]) -> None:
+        """Archive rows of (envelope, stored bytes) pairs (``DossierLedger.read_raw``)."""
+        key = self.pseudonym_key
+        batch.add_lines(schema.EVENTS, [event_line(e, stored, key) for e, stored in events])
 
     def fact_rows(self, batch: Batch, dossiers: Iterable[str], as_of: datetime) -> None:
         """Rows of the dossiers at ``as_of``; a dossier submitted later waits for its time."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -82,45 +84,91 @@ def _replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
     stages: dict[str, float] = dict.fromkeys(STAGES, 0.0)
     clock = _Stopwatch(stages)
     chunks = _chunks(ledger, head, limit)
-    while (chunk := clock.time("read", next, chunks, None)) is not None:
-        envelopes, covered = chunk
-        # the counters are brought up once, below
-        clock.time("fold", projector.fold, envelopes, settle=False)
-        batch = Batch()
-        clock.time("archive", projector.event_rows, batch, envelopes)
-        clock.time("write", writer.write, batch)
-        events += len(envelopes)
-        if envelopes:
-            position = envelopes[-1]["position"]
-        tell("events", covered, head)
-    clock.time("counters", projector.settle)
-    batch = Batch()
-    clock.time("facts", projector.fact_rows, batch, projector.dossier_positions, moment)
-    clock.time("write", writer.write, batch)
-    clock.mark()
-    groups = sorted(projector.groups)
-    tell("scores", 0, len(groups))
-    scores = 0
-    batch = Batch()
-    for group in groups:
-        scores += projector.score_rows(batch, [group], moment, wall_clock(), only_changed=False)
-        if len(batch) >= SCORE_ROWS_PER_INSERT:
-            clock.lap("scores")
-            clock.time("write", writer.write, batch)
+    with _Inserts(writer) as inserts:
+        while (chunk := clock.time("read", next, chunks, None)) is not None:
+            raw, covered = chunk
+            envelopes = [envelope for envelope, _ in raw]
+            # the counters are brought up once, below
+            clock.time("fold", projector.fold, envelopes, settle=False)
             batch = Batch()
-        tell("scores", 1, len(groups))
-    clock.lap("scores")
-    batch.position = position if as_of is not None else head
-    clock.time("write", writer.write, batch)
+            clock.time("archive", projector.event_rows, batch, raw)
+            clock.time("write", inserts.put, batch)
+            events += len(envelopes)
+            if envelopes:
+                position = envelopes[-1]["position"]
+            tell("events", covered, head)
+        clock.time("counters", projector.settle)
+        batch = Batch()
+        clock.time("facts", projector.fact_rows, batch, projector.dossier_positions, moment)
+        clock.time("write", inserts.put, batch)
+        groups = sorted(projector.groups)
+        tell("scores", 0, len(groups))
+        scores = 0
+        batch = Batch()
+        for group in groups:
+            scores += projector.score_rows(batch, [group], moment, wall_clock(),
+                                           only_changed=False)
+            if len(batch) >= SCORE_ROWS_PER_INSERT:
+                clock.lap("scores")
+                clock.time("write", inserts.put, batch)
+                batch = Batch()
+            tell("scores", 1, len(groups))
+        clock.lap("scores")
+        batch.position = position if as_of is not None else head
+        clock.time("write", inserts.put, batch)
+        clock.time("write", inserts.close)
     rows = writer.rows_written
     clock.time("swap", writer.swap_into)
     return ReplayResult(events, batch.position, scores, rows, time.perf_counter() - began,
                         moment, stages)
 
 
+class _Inserts:
+    """Batches written by a thread of their own, in order, while the replay goes on: ClickHouse
+    parses and stores them without holding the interpreter. At most two batches wait; the
+    first error is raised by :meth:`put` or :meth:`close`, and nothing after it is written."""
+
+    def __init__(self, writer: ClickHouseWriter) -> None:
+        self.writer = writer
+        self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="replay-inserts", daemon=True)
+
+    def __enter__(self) -> _Inserts:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+
+    def put(self, batch: Batch) -> None:
+        self._raise()
+        self.queue.put(batch)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while (batch := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.writer.write(batch)
+                except BaseException as error:  # handed to the replaying thread
+                    self.error = error
+
+
 STAGES = ("read", "fold", "archive", "counters", "facts", "scores", "write", "swap")
 """Where a replay spends its time: reading and decoding the log, folding facts, building the
-event archive's rows, bringing the counters up, fact rows, scoring, ClickHouse inserts, swap."""
+event archive's rows, bringing the counters up, fact rows, scoring, waiting for the ClickHouse
+inserts (which run beside the rest), swapping the tables in."""
 
 
 class _Stopwatch:
@@ -138,9 +186,6 @@ class _Stopwatch:
             self.stages[stage] += time.perf_counter() - began
             self._mark = time.perf_counter()
 
-    def mark(self) -> None:
-        self._mark = time.perf_counter()
-
     def lap(self, stage: str) -> None:
         now = time.perf_counter()
         self.stages[stage] += now - self._mark
@@ -148,13 +193,13 @@ class _Stopwatch:
 
 
 def _chunks(ledger: DossierLedger, head: int, limit: int | None
-            ) -> Iterator[tuple[list[dict[str, Any]], int]]:
-    """Envelopes in chunks (with the positions each chunk covered); with ``limit``, only
-    those recorded at or before it."""
+            ) -> Iterator[tuple[list[tuple[dict[str, Any], bytes]], int]]:
+    """(envelope, stored bytes) pairs in chunks (with the positions each chunk covered); with
+    ``limit``, only those recorded at or before it."""
     start = 1
     while start <= head:
         stop = min(head, start + CHUNK_EVENTS - 1)
-        envelopes = [e for e in ledger.read_envelopes(start, stop)
-                     if limit is None or parse_instant(e["recorded_at"]) <= limit]
-        yield envelopes, stop - start + 1
+        events = [(e, stored) for e, stored in ledger.read_raw(start, stop)
+                  if limit is None or parse_instant(e["recorded_at"]) <= limit]
+        yield events, stop - start + 1
         start = stop + 1

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 
-from projections.periods import parse_instant
 from projections.scores import UnitScore, display_round
 
 Row = tuple[Any, ...]
@@ -29,27 +27,15 @@ def pseudonymised(data: dict[str, Any], key: bytes) -> dict[str, Any]:
             for k, v in data.items()}
 
 
-def event_columns(envelopes: Sequence[dict[str, Any]], key: bytes) -> list[list[Any]]:
-    """``dossier_events`` rows of many envelopes, column by column: personal references never
-    leave in clear; DateTime64(6) takes microsecond ticks (the engine's cached parser, no
-    datetimes)."""
-    columns: list[list[Any]] = [[] for _ in range(10)]
-    (positions, streams, ids, seqs, types, ats, recorded, prev_hashes, hashes,
-     datas) = columns
-    dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
-    for envelope in envelopes:
-        positions.append(envelope["position"])
-        streams.append(envelope["stream"])
-        ids.append(envelope["id"])
-        seqs.append(envelope["seq"])
-        types.append(envelope["type"])
-        ats.append(parse_instant(envelope["at"]))
-        recorded.append(parse_instant(envelope["recorded_at"]))
-        prev_hashes.append(envelope.get("prev_hash") or "")
-        hashes.append(envelope.get("hash") or "")
-        datas.append(dumps(pseudonymised(envelope.get("data") or {}, key),
-                           option=sort_keys).decode())
-    return columns
+def event_line(envelope: dict[str, Any], stored: bytes, key: bytes) -> bytes:
+    """One ``dossier_events`` row as a JSONEachRow line (``data`` is read as its JSON text, the
+    times as RFC 3339; see ``writer.JSON_SETTINGS``): the stored canonical JSON with its
+    position, copied verbatim, unless personal references must be pseudonymised first."""
+    data = envelope.get("data")
+    if data and any(name in data for name in PERSONAL_FIELDS):
+        return orjson.dumps({**envelope, "data": pseudonymised(data, key)},
+                            option=orjson.OPT_SORT_KEYS)
+    return b'{"position":%d,%s' % (envelope["position"], stored[1:])
 
 
 FACT_FIELDS = (

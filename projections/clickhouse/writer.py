@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from projections.clickhouse import schema
 from projections.clickhouse.rows import Row
@@ -50,6 +53,25 @@ def open_client(url: str | None, olap_path: Path) -> Client:
         raise
 
 
+JSON_SETTINGS = {
+    "date_time_input_format": "best_effort",  # RFC 3339 with offsets and microseconds
+    "input_format_json_read_objects_as_strings": 1,  # a JSON object into a String: its text
+    "input_format_skip_unknown_fields": 0,
+}
+"""How JSON rows are read (the event archive copies the ledger's canonical JSON)."""
+
+LINE_FORMATS = {schema.EVENTS: "JSONEachRow", schema.DOSSIER_FACTS: "JSONCompactEachRow"}
+"""Tables inserted as JSON lines, parsed by ClickHouse itself: the event archive (named
+fields, copied from the ledger) and the dossier facts (arrays in column order; several times
+cheaper than clickhouse-connect's own encoding of nullable times). The others go Native."""
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -60,10 +82,15 @@ class Batch:
     ledger position they complete."""
 
     columns: dict[str, list[list[Any]]] = field(default_factory=dict)
+    lines: dict[str, list[bytes]] = field(default_factory=dict)  # JSONEachRow rows
     position: int = 0
 
     def add(self, table: str, rows: Sequence[Row]) -> None:
-        if rows:
+        if not rows:
+            return
+        if LINE_FORMATS.get(table) == "JSONCompactEachRow":
+            self.add_lines(table, [orjson.dumps(row, default=_json_value) for row in rows])
+        else:
             self.add_columns(table, list(zip(*rows, strict=True)))
 
     def add_columns(self, table: str, columns: Sequence[Sequence[Any]]) -> None:
@@ -75,12 +102,16 @@ class Batch:
             for kept, column in zip(have, columns, strict=True):
                 kept.extend(column)
 
+    def add_lines(self, table: str, lines: Sequence[bytes]) -> None:
+        """Add rows given as JSONEachRow lines (read with :data:`JSON_SETTINGS`)."""
+        self.lines.setdefault(table, []).extend(lines)
+
     def count(self, table: str) -> int:
         columns = self.columns.get(table)
-        return len(columns[0]) if columns else 0
+        return (len(columns[0]) if columns else 0) + len(self.lines.get(table, ()))
 
     def __len__(self) -> int:
-        return sum(self.count(table) for table in self.columns)
+        return sum(self.count(table) for table in {*self.columns, *self.lines})
 
 
 class ClickHouseWriter:
@@ -109,6 +140,7 @@ class ClickHouseWriter:
         """Insert the batch's rows table by table, then its tracking position."""
         for name in WRITE_ORDER:
             self._insert(name, batch.columns.get(name))
+            self._insert_lines(name, batch.lines.get(name))
         if batch.position:
             self._insert(schema.TRACKING, [[self.runner], [batch.position], [utc_now()]])
 
@@ -119,6 +151,16 @@ class ClickHouseWriter:
         self.client.insert(self.table(name), columns, column_names=spec.column_names,
                            column_oriented=True)
         self.rows_written += len(columns[0])
+        self.inserts += 1
+
+    def _insert_lines(self, name: str, lines: list[bytes] | None) -> None:
+        if not lines:
+            return
+        fmt = LINE_FORMATS[name]
+        columns = schema.BY_NAME[name].column_names if fmt == "JSONCompactEachRow" else None
+        self.client.raw_insert(self.table(name), columns, b"\n".join(lines), fmt=fmt,
+                               settings=JSON_SETTINGS)
+        self.rows_written += len(lines)
         self.inserts += 1
 
     def tracked_position(self) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from projections.clickhouse import schema
 from projections.clickhouse.rows import FACT_FIELDS
 from projections.clickhouse.writer import Batch
@@ -26,11 +28,11 @@ def history() -> EventBuilder:
 
 
 def statuses(batch: Batch) -> dict[str, Any]:
-    columns = batch.columns.get(schema.DOSSIER_FACTS)
-    if not columns:
-        return {}
-    ids, status = columns[FACT_FIELDS.index("dossier_id")], columns[FACT_FIELDS.index("status")]
-    return dict(zip(ids, status, strict=True))
+    """dossier id -> status of the fact rows in a batch (JSON arrays in column order)."""
+    rows = [orjson.loads(line) for line in batch.lines.get(schema.DOSSIER_FACTS, ())]
+    assert all(len(row) == len(schema.DOSSIER_FACTS_TABLE.columns) for row in rows)
+    return {row[FACT_FIELDS.index("dossier_id")]: row[FACT_FIELDS.index("status")]
+            for row in rows}
 
 
 def at(text: str) -> datetime:
