@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -124,6 +125,7 @@ def run_demo(
             on_refresh(state)
             last_refresh = time.monotonic()
     final_time = report.sim_time if report is not None else simulation.end
+    state.sim_time = final_time
     _refresh(state, scores, final_time)
     on_refresh(state)
     return state
@@ -140,16 +142,18 @@ def ranking_table(state: DemoState) -> Group:
     """The live ranking: rank, province, total, band, the six groups, and movement."""
     when = state.sim_time.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if state.sim_time \
         else "—"
-    table = Table(title=f"Bảng xếp hạng chỉ số phục vụ người dân, doanh nghiệp — kỳ {state.period}"
-                  f", tính đến {when}", caption=f"{state.events:,} sự kiện (events) ghi sổ",
-                  expand=False)
-    table.add_column("Hạng", justify="right")
-    table.add_column("", justify="center")
-    table.add_column("Tỉnh, thành phố", no_wrap=True)
-    table.add_column("Tổng", justify="right")
-    table.add_column("Xếp loại", no_wrap=True)
+    table = Table(title="Bảng xếp hạng chỉ số phục vụ người dân, doanh nghiệp\n"
+                  f"kỳ {state.period} · tính đến {when}",
+                  caption=f"{state.events:,} sự kiện (events) ghi sổ",
+                  expand=False, box=box.SIMPLE_HEAD, padding=(0, 0), show_edge=False)
+    # 76 columns wide: it fits an 80-column terminal with no column squeezed to nothing.
+    table.add_column("Hạng", justify="right", no_wrap=True, min_width=4)
+    table.add_column("", justify="center", no_wrap=True)
+    table.add_column("Tỉnh, thành phố", no_wrap=True, max_width=16, overflow="ellipsis")
+    table.add_column("Tổng", justify="right", no_wrap=True, min_width=6)
+    table.add_column("Xếp loại", no_wrap=True, min_width=10)
     for code in GROUP_CODES:
-        table.add_column(code, justify="right", no_wrap=True)
+        table.add_column(code, justify="right", no_wrap=True, min_width=5)
     for score in state.ranking:
         groups = {g.code: g.points for g in score.groups}
         table.add_row(str(score.rank), _movement(state, score), _short_name(score.unit_name),
