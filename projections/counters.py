@@ -145,10 +145,13 @@ class Tracker:
             if before != groups:
                 if len(before) == len(groups) and all(
                         b[0] == g[0] for b, g in zip(before, groups, strict=True)):
+                    delta = self._delta
                     for (keys, was), (_, now) in zip(before, groups, strict=True):
                         if was != now:
-                            self._count((units, keys), was, -1)
-                            self._count((units, keys), now, 1)
+                            change = delta.get((units, keys))
+                            if change is None:
+                                change = delta[(units, keys)] = _Change()
+                            change.swap(was, now)
                 else:
                     was_by_key = {key: c for keys, c in before for key in keys}
                     now_by_key = {key: c for keys, c in groups for key in keys}
@@ -269,6 +272,25 @@ class _Change:
             self.a[a] = self.a.get(a, 0) + sign
         if b is not None:
             self.b[b] = self.b.get(b, 0) + sign
+
+    def swap(self, was: Contribution, now: Contribution) -> None:
+        """``add(was, -1)`` then ``add(now, 1)``, leaving out what cancels."""
+        was_mask, was_a, was_b = was
+        now_mask, now_a, now_b = now
+        if was_mask != now_mask:
+            masks = self.masks
+            masks[was_mask] = masks.get(was_mask, 0) - 1
+            masks[now_mask] = masks.get(now_mask, 0) + 1
+        if was_a != now_a:
+            if was_a is not None:
+                self.a[was_a] = self.a.get(was_a, 0) - 1
+            if now_a is not None:
+                self.a[now_a] = self.a.get(now_a, 0) + 1
+        if was_b != now_b:
+            if was_b is not None:
+                self.b[was_b] = self.b.get(was_b, 0) - 1
+            if now_b is not None:
+                self.b[now_b] = self.b.get(now_b, 0) + 1
 
     def net(self) -> Net | None:
         """The net effect on a bucket (None: none)."""
