@@ -116,7 +116,7 @@ def _replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
         clock.lap("scores")
         batch.position = position if as_of is not None else head
         clock.time("write", inserts.put, batch)
-        clock.time("write", inserts.close)
+        clock.time("drain", inserts.close)
     rows = writer.rows_written
     clock.time("swap", writer.swap_into)
     return ReplayResult(events, batch.position, scores, rows, time.perf_counter() - began,
@@ -165,10 +165,11 @@ class _Inserts:
                     self.error = error
 
 
-STAGES = ("read", "fold", "archive", "counters", "facts", "scores", "write", "swap")
+STAGES = ("read", "fold", "archive", "counters", "facts", "scores", "write", "drain", "swap")
 """Where a replay spends its time: reading and decoding the log, folding facts, building the
-event archive's rows, bringing the counters up, fact rows, scoring, waiting for the ClickHouse
-inserts (which run beside the rest), swapping the tables in."""
+event archive's rows, bringing the counters up, fact rows, scoring, waiting to hand a batch to
+the ClickHouse inserts (which run beside the rest), waiting for the last ones, swapping the
+tables in."""
 
 
 class _Stopwatch:

@@ -11,7 +11,7 @@ import orjson
 from projections.scores import UnitScore, display_round
 
 Row = tuple[Any, ...]
-PERSONAL_FIELDS = ("applicant_ref",)
+PERSONAL_FIELDS = frozenset({"applicant_ref"})
 
 
 def pseudonym(value: str, key: bytes) -> str:
@@ -21,7 +21,7 @@ def pseudonym(value: str, key: bytes) -> str:
 
 def pseudonymised(data: dict[str, Any], key: bytes) -> dict[str, Any]:
     """``data`` with every personal field replaced by its keyed hash."""
-    if not any(name in data for name in PERSONAL_FIELDS):
+    if PERSONAL_FIELDS.isdisjoint(data):
         return data
     return {k: pseudonym(str(v), key) if k in PERSONAL_FIELDS and v is not None else v
             for k, v in data.items()}
@@ -32,7 +32,7 @@ def event_line(envelope: dict[str, Any], stored: bytes, key: bytes) -> bytes:
     times as RFC 3339; see ``writer.JSON_SETTINGS``): the stored canonical JSON with its
     position, copied verbatim, unless personal references must be pseudonymised first."""
     data = envelope.get("data")
-    if data and any(name in data for name in PERSONAL_FIELDS):
+    if data and not PERSONAL_FIELDS.isdisjoint(data):
         return orjson.dumps({**envelope, "data": pseudonymised(data, key)},
                             option=orjson.OPT_SORT_KEYS)
     return b'{"position":%d,%s' % (envelope["position"], stored[1:])

@@ -60,10 +60,14 @@ JSON_SETTINGS = {
 }
 """How JSON rows are read (the event archive copies the ledger's canonical JSON)."""
 
-LINE_FORMATS = {schema.EVENTS: "JSONEachRow", schema.DOSSIER_FACTS: "JSONCompactEachRow"}
-"""Tables inserted as JSON lines, parsed by ClickHouse itself: the event archive (named
-fields, copied from the ledger) and the dossier facts (arrays in column order; several times
-cheaper than clickhouse-connect's own encoding of nullable times). The others go Native."""
+LINE_FORMATS = {schema.EVENTS: "JSONEachRow", schema.DOSSIER_FACTS: "JSONCompactEachRow",
+                schema.SCORE_HISTORY: "JSONCompactEachRow", schema.RANKINGS: "JSONCompactEachRow",
+                schema.TRACKING: "JSONCompactEachRow"}
+"""Every table is inserted as JSON lines that ClickHouse parses itself, without holding the
+interpreter (a writer thread overlaps with the fold): the event archive with named fields,
+copied from the ledger's canonical JSON; the others as arrays in column order, encoded by
+orjson (several times cheaper than clickhouse-connect's own Native encoding of nullable
+times, and no first-use cost)."""
 
 
 def _json_value(value: Any) -> Any:
@@ -78,40 +82,26 @@ def utc_now() -> datetime:
 
 @dataclass
 class Batch:
-    """Rows of one write cycle, per table (kept as columns, as they are inserted), and the
+    """Rows of one write cycle, per table, as JSON lines (see :data:`LINE_FORMATS`), and the
     ledger position they complete."""
 
-    columns: dict[str, list[list[Any]]] = field(default_factory=dict)
-    lines: dict[str, list[bytes]] = field(default_factory=dict)  # JSONEachRow rows
+    lines: dict[str, list[bytes]] = field(default_factory=dict)
     position: int = 0
 
     def add(self, table: str, rows: Sequence[Row]) -> None:
-        if not rows:
-            return
-        if LINE_FORMATS.get(table) == "JSONCompactEachRow":
+        """Add rows given as tuples in the table's column order."""
+        if rows:
             self.add_lines(table, [orjson.dumps(row, default=_json_value) for row in rows])
-        else:
-            self.add_columns(table, list(zip(*rows, strict=True)))
-
-    def add_columns(self, table: str, columns: Sequence[Sequence[Any]]) -> None:
-        """Add rows given column by column (in the table's column order)."""
-        have = self.columns.get(table)
-        if have is None:
-            self.columns[table] = [list(column) for column in columns]
-        else:
-            for kept, column in zip(have, columns, strict=True):
-                kept.extend(column)
 
     def add_lines(self, table: str, lines: Sequence[bytes]) -> None:
-        """Add rows given as JSONEachRow lines (read with :data:`JSON_SETTINGS`)."""
+        """Add rows already encoded in the table's line format."""
         self.lines.setdefault(table, []).extend(lines)
 
     def count(self, table: str) -> int:
-        columns = self.columns.get(table)
-        return (len(columns[0]) if columns else 0) + len(self.lines.get(table, ()))
+        return len(self.lines.get(table, ()))
 
     def __len__(self) -> int:
-        return sum(self.count(table) for table in {*self.columns, *self.lines})
+        return sum(len(lines) for lines in self.lines.values())
 
 
 class ClickHouseWriter:
@@ -139,21 +129,12 @@ class ClickHouseWriter:
     def write(self, batch: Batch) -> None:
         """Insert the batch's rows table by table, then its tracking position."""
         for name in WRITE_ORDER:
-            self._insert(name, batch.columns.get(name))
-            self._insert_lines(name, batch.lines.get(name))
+            self._insert(name, batch.lines.get(name))
         if batch.position:
-            self._insert(schema.TRACKING, [[self.runner], [batch.position], [utc_now()]])
+            self._insert(schema.TRACKING,
+                         [orjson.dumps((self.runner, batch.position, utc_now()))])
 
-    def _insert(self, name: str, columns: list[list[Any]] | None) -> None:
-        if not columns or not columns[0]:
-            return
-        spec = schema.BY_NAME[name]
-        self.client.insert(self.table(name), columns, column_names=spec.column_names,
-                           column_oriented=True)
-        self.rows_written += len(columns[0])
-        self.inserts += 1
-
-    def _insert_lines(self, name: str, lines: list[bytes] | None) -> None:
+    def _insert(self, name: str, lines: list[bytes] | None) -> None:
         if not lines:
             return
         fmt = LINE_FORMATS[name]
