@@ -47,6 +47,7 @@ class Follower:
     def __init__(self, ledger: DossierLedger, writer: ClickHouseWriter, *,
                  pseudonym_key: bytes, clock: Callable[[], datetime] = wall_clock,
                  poll_seconds: float = 0.2, batch_events: int = 5000,
+                 catch_up_events: int = 50_000,
                  refresh_seconds: float = 30.0,
                  on_cycle: Callable[[Cycle], None] | None = None) -> None:
         self.ledger = ledger
@@ -54,6 +55,7 @@ class Follower:
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.batch_events = batch_events
+        self.catch_up_events = catch_up_events
         self.refresh_seconds = refresh_seconds
         self.on_cycle = on_cycle
         self.projector = Projector(pseudonym_key)
@@ -85,12 +87,17 @@ class Follower:
     # -- running -----------------------------------------------------------------------
     def step(self) -> int:
         """One cycle: fold and write the events after the tracking position (at most
-        ``batch_events``). Returns how many positions it covered."""
+        ``batch_events``; up to ``catch_up_events`` while the backlog is more than twice
+        ``batch_events``: the peer groups are rescored once per cycle, so a long backlog goes
+        faster in fewer cycles). Returns how many positions it covered."""
         head = self.ledger.max_position()
         if head <= self.position:
             return 0
         began = time.perf_counter()
-        first, stop = self.position + 1, min(head, self.position + self.batch_events)
+        size = self.batch_events
+        if head - self.position > 2 * size:
+            size = max(size, self.catch_up_events)
+        first, stop = self.position + 1, min(head, self.position + size)
         events = list(self.ledger.read_raw(first, stop))
         envelopes = [envelope for envelope, _ in events]
         groups, dossiers = self.projector.fold(envelopes)

@@ -46,6 +46,8 @@ def follow_cmd(
     refresh: Annotated[float, typer.Option(
         help="seconds between rescoring the current periods (deadlines pass)")] = 30.0,
     batch: Annotated[int, typer.Option(help="most events per write cycle")] = 5000,
+    catch_up: Annotated[int, typer.Option(
+        help="most events per cycle while the backlog exceeds twice --batch")] = 50_000,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no per-cycle lines")] = False,
 ) -> None:
     """Theo dõi sổ cái: fold new ledger events into scores and write them to ClickHouse."""
@@ -65,6 +67,7 @@ def follow_cmd(
                         pseudonym_key=settings.pseudonym_key.encode(),
                         clock=(lambda: fixed) if fixed else wall_clock,
                         poll_seconds=poll, refresh_seconds=refresh, batch_events=batch,
+                        catch_up_events=catch_up,
                         on_cycle=report)
     try:
         with progress_bar() as progress:

@@ -26,7 +26,8 @@ def test_killed_follower_resumes_to_the_same_rows_as_a_clean_replay(tmp_path: Pa
     rng = random.Random(7)
     tracked: list[int] = []
     while len(tracked) < 6:
-        follower = spawn_follow(tmp_path, "--as-of", as_of, "--batch", "10")
+        follower = spawn_follow(tmp_path, "--as-of", as_of, "--batch", "10",
+                                "--catch-up", "10")
         time.sleep(rng.uniform(1.5, 3.0))
         follower.send_signal(signal.SIGKILL)
         follower.wait()
