@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from datetime import UTC, datetime
 
 from ledger.application import DossierLedger
 from projections.clickhouse.writer import Batch, ClickHouseWriter
+from streams.memory import building_state
 from streams.projector import Projector
 
 REFOLD_CHUNK = 1000
@@ -71,17 +71,15 @@ class Follower:
         self.writer.ensure_schema()
         tracked = min(self.writer.tracked_position(), self.ledger.max_position())
         start = 1
-        while start <= tracked:
-            stop = min(tracked, start + REFOLD_CHUNK - 1)
-            self.projector.fold(self.ledger.read_envelopes(start, stop))
-            if progress is not None:
-                progress(stop - start + 1)
-            start = stop + 1
+        with building_state(keep=True):
+            while start <= tracked:
+                stop = min(tracked, start + REFOLD_CHUNK - 1)
+                self.projector.fold(self.ledger.read_envelopes(start, stop))
+                if progress is not None:
+                    progress(stop - start + 1)
+                start = stop + 1
         self.position = tracked
         self.projector.watch_open_dossiers(self.clock())
-        # The state just built lives as long as the runner: keep the cyclic collector from
-        # walking it again at every full collection.
-        gc.freeze()
         return tracked
 
     # -- running -----------------------------------------------------------------------
@@ -96,7 +94,11 @@ class Follower:
         began = time.perf_counter()
         size = self.batch_events
         if head - self.position > 2 * size:
-            size = max(size, self.catch_up_events)
+            with building_state(keep=True):
+                return self._cycle(head, max(size, self.catch_up_events), began)
+        return self._cycle(head, size, began)
+
+    def _cycle(self, head: int, size: int, began: float) -> int:
         first, stop = self.position + 1, min(head, self.position + size)
         events = list(self.ledger.read_raw(first, stop))
         envelopes = [envelope for envelope, _ in events]
