@@ -65,11 +65,7 @@ class WorkingCalendar:
     def nth_working_day_before(self, day: date, n: int) -> date:
         """The working day W before ``day`` such that W and the working days between W and
         ``day`` number exactly N (N = 1: the last working day before ``day``)."""
-        if n < 1:
-            raise ValueError(f"working days before a day must be counted from 1, not {n}")
-        for _ in range(n):
-            day = self.previous_working_day(day)
-        return day
+        return _nth_before(self, day, n)
 
     def end_of_working_days_after(self, day: date, n: int) -> datetime:
         """24:00 local time of the N-th working day after ``day`` (a due date, hạn giải quyết)."""
@@ -117,6 +113,15 @@ def _is_working_day(calendar: WorkingCalendar, day: date) -> bool:
     if day.weekday() < 5:
         return True
     return calendar.weekend_workdays and day in _holidays_of(day.year).weekend_workdays
+
+
+@lru_cache(maxsize=65536)
+def _nth_before(calendar: WorkingCalendar, day: date, n: int) -> date:
+    if n < 1:
+        raise ValueError(f"working days before a day must be counted from 1, not {n}")
+    for _ in range(n):
+        day = calendar.previous_working_day(day)
+    return day
 
 
 @lru_cache(maxsize=65536)

@@ -92,6 +92,8 @@ class ScoringEngine:
         self._procedures_in_scope: dict[str, list[str]] = {}
         self._procedures_seen: set[str] = set()
         self._communes_below: dict[str, list[str]] = {}  # cleared whenever a unit event lands
+        self._kinds: dict[UnitKind, tuple[dict[str | None, list[str]], dict[str, str | None]]] \
+            = {}  # cleared whenever a unit event lands
         # Catalogue counts (procedure measures and 4.3) per (rulebook, unit, period): valid
         # while the unit's catalogue epoch is unchanged and t stays within [from, until].
         self._catalogue: dict[tuple[str, str, str], _CatalogueEntry] = {}
@@ -185,6 +187,7 @@ class ScoringEngine:
     def _unit_touched(self, code: str, at: Instant) -> None:
         self._communes_below.clear()
         self._scopes.clear()
+        self._kinds.clear()
         self._catalogue.clear()
         if code in self.facts.units:
             self._touch_units(self._scope(code), at)
@@ -368,14 +371,14 @@ class ScoringEngine:
         period = parse_period(period) if isinstance(period, str) else period
         wanted = UnitKind(kind)
         t = period.evaluation_time(to_instant(as_of))
-        units = self.facts.units
-        codes = [u.code for u in units.of_kind(wanted) if self.facts.unit_exists_at(u.code, t)
-                 and (province is None or units.province_of(u.code) == province)]
+        of_province, province_of = self._kind_index(wanted)
+        exists_at = self.facts.unit_exists_at
+        codes = [code for code in of_province.get(province, ()) if exists_at(code, t)]
         scores = [self._score(code, period, as_of, rulebook_id) for code in codes]
         ranked: list[UnitScore] = []
         by_province: dict[str | None, list[UnitScore]] = {}
         for s in scores:
-            group = None if wanted is UnitKind.PROVINCE else units.province_of(s.unit)
+            group = None if wanted is UnitKind.PROVINCE else province_of[s.unit]
             by_province.setdefault(group, []).append(s)
         for members in by_province.values():
             if wanted in (UnitKind.MINISTRY, UnitKind.AGENCY):
@@ -385,6 +388,22 @@ class ScoringEngine:
             ranked.extend(with_rank(s, ranks[s.unit]) for s in members)
         ranked.sort(key=lambda score: (score.rank is None, score.rank or 0, score.unit))
         return ranked
+
+    def _kind_index(self, kind: UnitKind) -> tuple[dict[str | None, list[str]],
+                                                   dict[str, str | None]]:
+        """The units of a kind by province (None: all of them), and each one's province;
+        rebuilt after a unit event."""
+        found = self._kinds.get(kind)
+        if found is None:
+            units = self.facts.units
+            members: dict[str | None, list[str]] = {None: []}
+            province_of: dict[str, str | None] = {}
+            for u in units.of_kind(kind):
+                province = province_of[u.code] = units.province_of(u.code)
+                members[None].append(u.code)
+                members.setdefault(province, []).append(u.code)
+            found = self._kinds[kind] = (members, province_of)
+        return found
 
     def explain(self, unit: str, period: Period | str, indicator: str, as_of: datetime,
                 rulebook_id: str | None = None) -> Explanation:

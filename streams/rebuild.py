@@ -129,6 +129,7 @@ class _Inserts:
 
     def put(self, batch: Batch) -> None:
         self._raise()
+        batch.encode()  # here: encoding holds the interpreter, inserting does not
         self.queue.put(batch)
 
     def close(self) -> None:

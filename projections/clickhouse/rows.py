@@ -55,17 +55,14 @@ def fact_row(row: dict[str, Any], province: str, evaluated_at: datetime, positio
 
 
 def history_rows(score: UnitScore, computed_at: datetime) -> list[Row]:
-    """``score_history`` rows: one per indicator, with the group's and the unit's totals."""
-    rows: list[Row] = []
-    for group in score.groups:
-        for i in group.indicators:
-            rows.append((
-                score.rulebook_id, score.rulebook_version, score.unit, score.kind, score.period,
-                group.code, i.code, i.applicable, i.numerator, i.denominator, i.ratio, i.points,
-                i.max, group.points, score.total, score.band, score.rank, score.position,
-                score.as_of, score.evaluated_at, computed_at,
-            ))
-    return rows
+    """``score_history`` rows: one per indicator, with the group's and the unit's totals (times
+    as RFC 3339 text, encoded once per score)."""
+    head = (score.rulebook_id, score.rulebook_version, score.unit, score.kind, score.period)
+    tail = (score.total, score.band, score.rank, score.position, score.as_of.isoformat(),
+            score.evaluated_at.isoformat(), computed_at.isoformat())
+    return [(*head, group.code, i.code, i.applicable, i.numerator, i.denominator, i.ratio,
+             i.points, i.max, group.points, *tail)
+            for group in score.groups for i in group.indicators]
 
 
 def ranking_row(score: UnitScore, peer_group: str, computed_at: datetime) -> Row:
@@ -73,6 +70,6 @@ def ranking_row(score: UnitScore, peer_group: str, computed_at: datetime) -> Row
     return (
         score.rulebook_id, score.rulebook_version, score.kind, peer_group, score.period,
         score.unit, score.unit_name, score.total, display_round(score.total), score.band,
-        score.rank, orjson.dumps(score.to_json()).decode(), score.position, score.as_of,
-        score.evaluated_at, computed_at,
+        score.rank, orjson.dumps(score.to_json()).decode(), score.position, score.as_of.isoformat(),
+        score.evaluated_at.isoformat(), computed_at.isoformat(),
     )

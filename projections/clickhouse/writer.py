@@ -82,26 +82,52 @@ def utc_now() -> datetime:
 
 @dataclass
 class Batch:
-    """Rows of one write cycle, per table, as JSON lines (see :data:`LINE_FORMATS`), and the
-    ledger position they complete."""
+    """Rows of one write cycle, per table, and the ledger position they complete: tuples in
+    the table's column order, and JSON lines (encoded tuples, or the event archive's)."""
 
+    rows: dict[str, list[Row]] = field(default_factory=dict)
     lines: dict[str, list[bytes]] = field(default_factory=dict)
+    line_rows: dict[str, int] = field(default_factory=dict)  # rows held in ``lines``
     position: int = 0
 
     def add(self, table: str, rows: Sequence[Row]) -> None:
-        """Add rows given as tuples in the table's column order."""
+        """Add rows given as flat tuples in the table's column order."""
         if rows:
-            self.add_lines(table, [orjson.dumps(row, default=_json_value) for row in rows])
+            self.rows.setdefault(table, []).extend(rows)
 
     def add_lines(self, table: str, lines: Sequence[bytes]) -> None:
-        """Add rows already encoded in the table's line format."""
+        """Add rows already encoded in the table's line format, one per line."""
+        self._add_lines(table, lines, len(lines))
+
+    def _add_lines(self, table: str, lines: Sequence[bytes], rows: int) -> None:
         self.lines.setdefault(table, []).extend(lines)
+        self.line_rows[table] = self.line_rows.get(table, 0) + rows
 
     def count(self, table: str) -> int:
-        return len(self.lines.get(table, ()))
+        return len(self.rows.get(table, ())) + self.line_rows.get(table, 0)
 
     def __len__(self) -> int:
-        return sum(len(lines) for lines in self.lines.values())
+        return sum(self.count(table) for table in {*self.rows, *self.lines})
+
+    def encode(self) -> None:
+        """Turn the tuples into JSON lines now, in the calling thread (so that a writer thread
+        only hands text to ClickHouse)."""
+        for table, rows in self.rows.items():
+            # One orjson call for all the rows, cut into lines: a tenth of the cost of one
+            # call per row. Flat tuples meet only at "],[" — unless a text holds it: then
+            # row by row.
+            chunk = orjson.dumps(rows, default=_json_value)
+            if chunk.count(b"],[") == len(rows) - 1:
+                self._add_lines(table, [chunk[1:-1].replace(b"],[", b"]\n[")], len(rows))
+            else:
+                self.add_lines(table, [orjson.dumps(row, default=_json_value) for row in rows])
+        self.rows.clear()
+
+    def encoded(self, table: str) -> bytes:
+        """The table's rows as JSON lines (empty: none)."""
+        if table in self.rows:
+            self.encode()
+        return b"\n".join(self.lines.get(table, ()))
 
 
 class ClickHouseWriter:
@@ -129,19 +155,18 @@ class ClickHouseWriter:
     def write(self, batch: Batch) -> None:
         """Insert the batch's rows table by table, then its tracking position."""
         for name in WRITE_ORDER:
-            self._insert(name, batch.lines.get(name))
+            self._insert(name, batch.encoded(name), batch.count(name))
         if batch.position:
             self._insert(schema.TRACKING,
-                         [orjson.dumps((self.runner, batch.position, utc_now()))])
+                         orjson.dumps((self.runner, batch.position, utc_now())), 1)
 
-    def _insert(self, name: str, lines: list[bytes] | None) -> None:
-        if not lines:
+    def _insert(self, name: str, data: bytes, rows: int) -> None:
+        if not rows:
             return
         fmt = LINE_FORMATS[name]
         columns = schema.BY_NAME[name].column_names if fmt == "JSONCompactEachRow" else None
-        self.client.raw_insert(self.table(name), columns, b"\n".join(lines), fmt=fmt,
-                               settings=JSON_SETTINGS)
-        self.rows_written += len(lines)
+        self.client.raw_insert(self.table(name), columns, data, fmt=fmt, settings=JSON_SETTINGS)
+        self.rows_written += rows
         self.inserts += 1
 
     def tracked_position(self) -> int:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from projections.clickhouse import schema
 from projections.clickhouse.rows import FACT_FIELDS
 from projections.clickhouse.writer import Batch
@@ -28,8 +26,8 @@ def history() -> EventBuilder:
 
 
 def statuses(batch: Batch) -> dict[str, Any]:
-    """dossier id -> status of the fact rows in a batch (JSON arrays in column order)."""
-    rows = [orjson.loads(line) for line in batch.lines.get(schema.DOSSIER_FACTS, ())]
+    """dossier id -> status of the fact rows in a batch (tuples in column order)."""
+    rows = batch.rows.get(schema.DOSSIER_FACTS, [])
     assert all(len(row) == len(schema.DOSSIER_FACTS_TABLE.columns) for row in rows)
     return {row[FACT_FIELDS.index("dossier_id")]: row[FACT_FIELDS.index("status")]
             for row in rows}
