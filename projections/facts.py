@@ -10,7 +10,14 @@ from typing import Any, TypeVar
 
 from domain.calendar import DEFAULT_CALENDAR, WorkingCalendar
 from domain.units import UnitRegistry
-from projections.periods import Instant, month_index, parse_instant, to_datetime, to_instant
+from projections.periods import (
+    Instant,
+    local_day_number,
+    month_index,
+    parse_instant,
+    to_datetime,
+    to_instant,
+)
 
 Event = dict[str, Any]
 ONLINE_PAYMENT_METHODS = frozenset({"national_portal", "local_gateway"})
@@ -151,6 +158,7 @@ class FactStore:
         self.watermark: Instant = 0  # the latest `at` folded
         self.position: int = 0  # the latest ledger position folded
         self.events = 0
+        self._due_dates: dict[tuple[int, int], Instant] = {}  # (local day, days) -> due at
         self._handlers: dict[str, Callable[[Event, Instant], Touch | None]] = {
             name[4:].replace("__", "."): getattr(self, name)
             for name in dir(self) if name.startswith("_on_")
@@ -294,8 +302,7 @@ class FactStore:
         if due:
             dossier.due_at = parse_instant(due)
         else:
-            days = dossier.statutory_days or 0
-            dossier.due_at = to_instant(self.calendar.due_at(to_datetime(at), days))
+            dossier.due_at = self._due_at(at, dossier.statutory_days or 0)
         procedure = self.procedures.get(dossier.procedure)
         if procedure is not None:
             if dossier.channel == "online":
@@ -303,6 +310,16 @@ class FactStore:
             if dossier.vneid_verified or dossier.from_population_db:
                 self._activity(procedure, procedure.population_db_received, at)
         return ("dossier", dossier.id, at)
+
+    def _due_at(self, received_at: Instant, days: int) -> Instant:
+        """The due date of a dossier received at ``received_at`` with ``days`` working days,
+        remembered per local day and number of days (dossiers of a day share it)."""
+        key = (local_day_number(received_at), days)
+        found = self._due_dates.get(key)
+        if found is None:
+            found = self._due_dates[key] = to_instant(
+                self.calendar.due_at(to_datetime(received_at), days))
+        return found
 
     def _activity(self, procedure: ProcedureFacts, times: list[Instant], at: Instant) -> None:
         """Insert ``at`` into a sorted activity list of the procedure; the first activity of a

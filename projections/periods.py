@@ -82,6 +82,11 @@ def local_day(instant: Instant) -> date:
     return date.fromordinal(_EPOCH_ORDINAL + (instant + _LOCAL_OFFSET_US) // _DAY_US)
 
 
+def local_day_number(instant: Instant) -> int:
+    """Days since 1970-01-01 of the local calendar date of an instant."""
+    return (instant + _LOCAL_OFFSET_US) // _DAY_US
+
+
 def start_of_local_day(day: date) -> Instant:
     return (day.toordinal() - _EPOCH_ORDINAL) * _DAY_US - _LOCAL_OFFSET_US
 
