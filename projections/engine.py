@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,7 +13,7 @@ from domain.units import UnitKind
 from projections import contributions as c
 from projections.audit import E_CERTIFIED_COPY, Entry, count_entries, scope_entries
 from projections.contributions import FAR_FUTURE
-from projections.counters import Key, Tracker
+from projections.counters import Key, Totals, Tracker
 from projections.facts import Event, FactStore
 from projections.judge import judge_procedure
 from projections.periods import (
@@ -25,6 +26,20 @@ from projections.periods import (
 from projections.rulebook import DEFAULT_RULEBOOK, Measure, Rulebook, load_rulebook
 from projections.scores import ScoreMemo, UnitScore, standard_competition_ranks, with_rank
 
+try:
+    from projections._dossier_counters import DossierCounters
+
+    COMPILED = True
+except ImportError:  # not compiled (no C compiler at install): the pure-Python counters
+    COMPILED = False
+"""Whether the compiled dossier counters are installed (``make setup`` builds them)."""
+
+
+def compiled_by_default() -> bool:
+    """The compiled counters unless absent or ``DOSSIER_PURE_PYTHON=1`` asks for the reference
+    implementation (same results, several times slower)."""
+    return COMPILED and os.environ.get("DOSSIER_PURE_PYTHON", "") not in ("1", "true", "yes")
+
 
 @dataclass(slots=True)
 class _Book:
@@ -32,13 +47,22 @@ class _Book:
 
     rulebook: Rulebook
     calendar: WorkingCalendar
-    dossiers: Tracker = field(default_factory=lambda: Tracker(c.DOSSIER_BITS))
+    compiled: bool = False
+    dossiers: Tracker | DossierCounters = field(init=False)
     petitions: Tracker = field(default_factory=lambda: Tracker(c.PETITION_BITS))
     memo: ScoreMemo = field(init=False)
     communes_counted: dict[str, bool] = field(default_factory=dict)  # per unit kind: 4.3 applies
 
     def __post_init__(self) -> None:
         self.memo = ScoreMemo(self.rulebook)
+        switches = self.rulebook.switches
+        self.dossiers = (
+            DossierCounters(switches.carried_over_in_2_1, switches.apology_extends_due)
+            if self.compiled else Tracker(c.DOSSIER_BITS))
+
+    def dossier_totals(self, unit: str, period: Period, t: Instant) -> Totals:
+        totals: Totals = self.dossiers.totals(unit, period, t)
+        return totals
 
     def counts_communes(self, kind: str) -> bool:
         """Whether an indicator on communes offering e-certified copies (4.3) applies to kind."""
@@ -78,10 +102,14 @@ class ScoringEngine:
     to date and returns the (unit, period) keys whose scores changed. Queries flush first.
     """
 
-    def __init__(self, rulebooks: Sequence[Rulebook] | None = None) -> None:
+    def __init__(self, rulebooks: Sequence[Rulebook] | None = None,
+                 compiled: bool | None = None) -> None:
         books = list(rulebooks) if rulebooks else [load_rulebook(DEFAULT_RULEBOOK)]
+        self.compiled = compiled_by_default() if compiled is None else compiled
+        if self.compiled and not COMPILED:
+            raise RuntimeError("the compiled dossier counters are not built: run `make setup`")
         self.facts = FactStore()
-        self._books = {b.id: _Book(b, b.working_calendar()) for b in books}
+        self._books = {b.id: self._new_book(b) for b in books}
         self.default_rulebook = books[0].id
         self._dirty_dossiers: dict[str, Instant] = {}  # id -> earliest `at` folded since flush
         self._judged_last: dict[str, Instant] = {}  # id -> its last_at when last judged
@@ -126,29 +154,23 @@ class ScoringEngine:
         watermark = facts.watermark
         touched = self._touched
         pooled = self._pooled
-        judged_last = self._judged_last
         dossiers = facts.dossiers
         for book in self._books.values():
-            switches = book.rulebook.switches
-            tracker = book.dossiers
-            items = tracker.items
-            for dossier_id, earliest in self._dirty_dossiers.items():
-                f = dossiers[dossier_id]
-                previous, settled = None, 0
-                state = items.get(dossier_id)
-                if state is not None:
-                    previous = state.groups
-                    settled = min(earliest, judged_last.get(dossier_id, 0))
-                tracker.replace(dossier_id, self._scopes.get(f.unit) or self._scope(f.unit),
-                                c.dossier_contributions(f, switches, previous, settled))
-            tracker.settle(touched, pooled, watermark)
+            counters = book.dossiers
+            if isinstance(counters, Tracker):
+                self._flush_dossiers(book, counters, touched, pooled, watermark)
+            else:
+                counters.update_all(self._dirty_dossiers, dossiers, self._scopes, self._scope)
+                counters.settle(touched, pooled)
             for petition_id in self._dirty_petitions:
                 p = facts.petitions[petition_id]
                 book.petitions.replace(petition_id, self._scope(p.unit),
                                        c.petition_contributions(p, book.calendar))
             book.petitions.settle(touched, pooled, watermark)
-        for dossier_id in self._dirty_dossiers:
-            judged_last[dossier_id] = dossiers[dossier_id].last_at
+        if not self.compiled:
+            judged_last = self._judged_last
+            for dossier_id in self._dirty_dossiers:
+                judged_last[dossier_id] = dossiers[dossier_id].last_at
         if facts.activity_changed:
             for procedure_id in facts.activity_changed:
                 self._catalogue_changed(facts.procedures[procedure_id].unit)
@@ -157,6 +179,25 @@ class ScoringEngine:
         self._dirty_petitions.clear()
         self._touched, self._pooled = set(), set()
         return self._resolve_pool_keys(touched, pooled)
+
+    def _flush_dossiers(self, book: _Book, tracker: Tracker, touched: set[Key],
+                        pooled: set[tuple[str, int]], watermark: Instant) -> None:
+        """The pure-Python counters' flush: contributions recomputed, reusing those of periods
+        that closed before the events folded since."""
+        switches = book.rulebook.switches
+        items = tracker.items
+        judged_last = self._judged_last
+        dossiers = self.facts.dossiers
+        for dossier_id, earliest in self._dirty_dossiers.items():
+            f = dossiers[dossier_id]
+            previous, settled = None, 0
+            state = items.get(dossier_id)
+            if state is not None:
+                previous = state.groups
+                settled = min(earliest, judged_last.get(dossier_id, 0))
+            tracker.replace(dossier_id, self._scopes.get(f.unit) or self._scope(f.unit),
+                            c.dossier_contributions(f, switches, previous, settled))
+        tracker.settle(touched, pooled, watermark)
 
     def _scope(self, unit: str) -> tuple[str, ...]:
         found = self._scopes.get(unit)
@@ -209,22 +250,31 @@ class ScoringEngine:
     def rulebook(self, rulebook_id: str | None = None) -> Rulebook:
         return self._book(rulebook_id).rulebook
 
+    def _new_book(self, rulebook: Rulebook) -> _Book:
+        return _Book(rulebook, rulebook.working_calendar(), self.compiled)
+
     def _book(self, rulebook_id: str | None) -> _Book:
         key = rulebook_id or self.default_rulebook
         if key not in self._books:
-            self._books[key] = _Book(load_rulebook(key), load_rulebook(key).working_calendar())
+            self._books[key] = self._new_book(load_rulebook(key))
             self._rebuild(self._books[key])
         return self._books[key]
 
     def _rebuild(self, book: _Book) -> None:
         watermark = self.facts.watermark
-        for dossier_id, f in self.facts.dossiers.items():
-            book.dossiers.replace(dossier_id, self._scope(f.unit),
-                                  c.dossier_contributions(f, book.rulebook.switches))
+        counters = book.dossiers
+        if isinstance(counters, Tracker):
+            for dossier_id, f in self.facts.dossiers.items():
+                counters.replace(dossier_id, self._scope(f.unit),
+                                 c.dossier_contributions(f, book.rulebook.switches))
+            counters.settle(set(), set(), watermark)
+        else:
+            counters.update_all(self.facts.dossiers, self.facts.dossiers, self._scopes,
+                                self._scope)
+            counters.settle(set(), set())
         for petition_id, p in self.facts.petitions.items():
             book.petitions.replace(petition_id, self._scope(p.unit),
                                    c.petition_contributions(p, book.calendar))
-        book.dossiers.settle(set(), set(), watermark)
         book.petitions.settle(set(), set(), watermark)
 
     def counts(self, unit: str, period: Period | str, as_of: datetime | Instant,
@@ -251,7 +301,7 @@ class ScoringEngine:
 
     def _counter_counts(self, book: _Book, unit: str, period: Period,
                         t: Instant) -> dict[str, tuple[int, int]]:
-        d = book.dossiers.totals(unit, period, t)
+        d = book.dossier_totals(unit, period, t)
         p = book.petitions.totals(unit, period, t)
         received = d[c.RECEIVED]
         return {

@@ -95,3 +95,14 @@ def memory_ledger(clock: FrozenClock) -> Iterator[DossierLedger]:
     app = DossierLedger(StoreConfig("memory"), clock=clock)
     yield app
     app.close()
+
+
+@pytest.fixture(params=["compiled", "python"])
+def counters_impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a scoring test on the compiled dossier counters and on the pure-Python reference."""
+    from projections.engine import COMPILED
+
+    if request.param == "compiled" and not COMPILED:
+        skip_or_fail("the compiled dossier counters are not built (run `make setup`)")
+    monkeypatch.setenv("DOSSIER_PURE_PYTHON", "1" if request.param == "python" else "0")
+    return str(request.param)

@@ -12,6 +12,8 @@ from projections.periods import to_datetime
 from projections.recompute import recompute_scores
 from projections.synthetic import random_history
 
+pytestmark = pytest.mark.usefixtures("counters_impl")  # compiled and pure Python
+
 
 @pytest.mark.parametrize(("seed", "batch"), [(1, 1), (2, 7), (3, 50), (4, 400)])
 def test_batched_flushes_score_the_touched_keys_like_a_recomputation(seed: int,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,10 @@ from projections.periods import parse_period, to_datetime, to_instant
 from projections.recompute import facts_as_of, recompute_counts
 from projections.rulebook import load_rulebook
 from projections.synthetic import Envelope, random_history
+
+pytestmark = pytest.mark.usefixtures("counters_impl")  # compiled and pure Python
+# counters_impl only sets the implementation for the whole test: no per-example state
+SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 
 UNITS = ("22", "22.S0", "22.S1")
 PERIODS = ("2026-09", "2026-10", "2026-Q4", "2026-11", "2026")
@@ -32,7 +37,7 @@ def _live(engine: ScoringEngine, unit: str, period: str, as_of: datetime,
     return {k: v for k, v in engine.counts(unit, period, as_of, rulebook).items() if v != (0, 0)}
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=SUPPRESSED)
 @given(seed=st.integers(0, 10_000), dossiers=st.integers(1, 14), petitions=st.integers(0, 4))
 def test_incremental_counts_equal_recomputed_after_every_event(
     seed: int, dossiers: int, petitions: int
@@ -54,7 +59,7 @@ def test_incremental_counts_equal_recomputed_after_every_event(
                     events[: i + 1], unit, period, as_of, rulebook), (i, unit, period, as_of)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=SUPPRESSED)
 @given(seed=st.integers(0, 10_000), dossiers=st.integers(1, 20), petitions=st.integers(0, 5),
        days_back=st.integers(0, 50))
 def test_past_as_of_inside_a_period_matches_recomputation(
@@ -73,7 +78,7 @@ def test_past_as_of_inside_a_period_matches_recomputation(
                 events, unit, period, as_of, "vn-766")
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=SUPPRESSED)
 @given(seed=st.integers(0, 10_000), dossiers=st.integers(2, 20), petitions=st.integers(0, 5),
        shuffle_seed=st.integers(0, 1000))
 @example(seed=0, dossiers=2, petitions=1, shuffle_seed=0)  # a petition folded before its dossier
@@ -106,7 +111,7 @@ def test_order_of_independent_aggregates_does_not_change_scores(
             assert a.to_json() == b.to_json()
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=SUPPRESSED)
 @given(seed=st.integers(0, 10_000), dossiers=st.integers(1, 10),
        steps=st.lists(st.integers(0, 20), min_size=1, max_size=4))
 def test_catalogue_counts_kept_between_queries_equal_recomputed(

@@ -13,6 +13,8 @@ from projections.recompute import recompute_score
 from projections.scores import band_total, display_round, standard_competition_ranks
 from projections.synthetic import EventBuilder, local
 
+pytestmark = pytest.mark.usefixtures("counters_impl")  # compiled and pure Python
+
 COMMUNE = next(u.code for u in UnitRegistry().children("22") if u.kind == "commune")
 
 

@@ -10,6 +10,8 @@ from projections.rulebook import load_rulebook
 from projections.scores import IndicatorScore
 from projections.synthetic import EventBuilder, local
 
+pytestmark = pytest.mark.usefixtures("counters_impl")  # compiled and pure Python
+
 DUE = "2026-10-09T00:00"  # 24:00 of Thu 8 Oct: 5 working days
 
 
