@@ -25,7 +25,7 @@ _MINUTES_LIMIT = 65_536
 _SEEN: dict[str, Instant] = {}  # timestamp text -> instant
 
 
-def parse_instant(text: str) -> Instant:
+def _parse_instant_cached(text: str) -> Instant:
     """An RFC 3339 timestamp with an offset, as an instant (naive timestamps are refused).
 
     ``YYYY-MM-DDTHH:MM:SS[.ffffff]±HH:MM`` (the ledger's layouts) is parsed once per minute and
@@ -38,6 +38,19 @@ def parse_instant(text: str) -> Instant:
         _SEEN.clear()
     found = _SEEN[text] = _parse_layout(text)
     return found
+
+
+try:
+    from projections._instants import parse_ledger_instant
+except ImportError:  # not compiled: the Python parser alone
+    parse_instant = _parse_instant_cached
+else:
+
+    def parse_instant(text: str) -> Instant:
+        """An RFC 3339 timestamp with an offset, as an instant (naive timestamps are refused);
+        the ledger's layouts are parsed in C, any other by :func:`_parse_instant_cached`."""
+        found = parse_ledger_instant(text)
+        return found if found >= 0 else _parse_instant_cached(text)
 
 
 def _parse_layout(text: str) -> Instant:

@@ -1,0 +1,3 @@
+"""Types of the compiled timestamp parser (projections/_instants.pyx)."""
+
+def parse_ledger_instant(value: object) -> int: ...
