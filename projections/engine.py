@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +15,7 @@ from projections.contributions import FAR_FUTURE
 from projections.counters import Key, Totals, Tracker
 from projections.facts import Event, FactStore
 from projections.judge import judge_procedure
+from projections.native import pure_python
 from projections.periods import (
     Instant,
     Period,
@@ -37,8 +37,8 @@ except ImportError:  # not compiled (no C compiler at install): the pure-Python 
 
 def compiled_by_default() -> bool:
     """The compiled counters unless absent or ``DOSSIER_PURE_PYTHON=1`` asks for the reference
-    implementation (same results, several times slower)."""
-    return COMPILED and os.environ.get("DOSSIER_PURE_PYTHON", "") not in ("1", "true", "yes")
+    implementation (see ``projections.native``)."""
+    return COMPILED and not pure_python()
 
 
 @dataclass(slots=True)

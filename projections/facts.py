@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from domain.calendar import DEFAULT_CALENDAR, WorkingCalendar
 from domain.units import UnitRegistry
+from projections.native import pure_python
 from projections.periods import (
     Instant,
     local_day_number,
@@ -136,6 +137,11 @@ def last_value_at(history: Sequence[tuple[Instant, V]], t: Instant) -> V | None:
 Touch = tuple[str, str, Instant]
 """What an event changed: (aggregate kind, id, the event's time)."""
 
+try:
+    from projections._fold import Fold
+except ImportError:  # not compiled: every event folded by the handlers below
+    Fold = None  # type: ignore[assignment,misc]
+
 
 class FactStore:
     """Folds ledger envelopes into facts. Pure: no clock, no I/O; O(1) work per event."""
@@ -163,6 +169,9 @@ class FactStore:
             name[4:].replace("__", "."): getattr(self, name)
             for name in dir(self) if name.startswith("_on_")
         }
+        if Fold is not None and not pure_python():
+            # dossier events folded in C (projections/_fold.pyx), the rest by the handlers here
+            self.apply = Fold(self).apply  # type: ignore[method-assign]
 
     def apply(self, envelope: Event) -> tuple[Touch, ...]:
         """Fold one event; returns the aggregates whose scores it may change."""

@@ -98,11 +98,11 @@ def memory_ledger(clock: FrozenClock) -> Iterator[DossierLedger]:
 
 
 @pytest.fixture(params=["compiled", "python"])
-def counters_impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a scoring test on the compiled dossier counters and on the pure-Python reference."""
-    from projections.engine import COMPILED
+def compiled_or_python(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on the compiled projections and on their pure-Python reference."""
+    from projections.native import missing
 
-    if request.param == "compiled" and not COMPILED:
-        skip_or_fail("the compiled dossier counters are not built (run `make setup`)")
+    if request.param == "compiled" and missing():
+        skip_or_fail(f"compiled projections not built (run `make setup`): {missing()}")
     monkeypatch.setenv("DOSSIER_PURE_PYTHON", "1" if request.param == "python" else "0")
     return str(request.param)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 
 from domain.calendar import WorkingCalendar
 from projections.engine import ScoringEngine
@@ -13,6 +14,8 @@ from projections.periods import parse_instant
 from projections.rows import dossier_row, five_on_the_spot
 from projections.rulebook import Switches
 from projections.synthetic import EventBuilder, local
+
+pytestmark = pytest.mark.usefixtures("compiled_or_python")
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "spec" / "example-events.jsonl"
 LATE = parse_instant("2027-01-01T00:00:00+07:00")

@@ -12,7 +12,7 @@ from projections.periods import to_datetime
 from projections.recompute import recompute_scores
 from projections.synthetic import random_history
 
-pytestmark = pytest.mark.usefixtures("counters_impl")  # compiled and pure Python
+pytestmark = pytest.mark.usefixtures("compiled_or_python")
 
 
 @pytest.mark.parametrize(("seed", "batch"), [(1, 1), (2, 7), (3, 50), (4, 400)])

@@ -15,8 +15,8 @@ from projections.recompute import facts_as_of, recompute_counts
 from projections.rulebook import load_rulebook
 from projections.synthetic import Envelope, random_history
 
-pytestmark = pytest.mark.usefixtures("counters_impl")  # compiled and pure Python
-# counters_impl only sets the implementation for the whole test: no per-example state
+pytestmark = pytest.mark.usefixtures("compiled_or_python")
+# compiled_or_python only sets the implementation for the whole test: no per-example state
 SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 
 UNITS = ("22", "22.S0", "22.S1")

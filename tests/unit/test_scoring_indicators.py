@@ -13,7 +13,7 @@ from projections.rulebook import RULEBOOK_DIR, Rulebook, load_rulebook, parse_ru
 from projections.scores import UnitScore
 from projections.synthetic import EventBuilder, local
 
-pytestmark = pytest.mark.usefixtures("counters_impl")  # compiled and pure Python
+pytestmark = pytest.mark.usefixtures("compiled_or_python")
 
 AS_OF = "2026-12-15T00:00"  # October is closed: t = 31 Oct 24:00
 

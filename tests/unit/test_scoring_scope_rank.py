@@ -13,7 +13,7 @@ from projections.recompute import recompute_score
 from projections.scores import band_total, display_round, standard_competition_ranks
 from projections.synthetic import EventBuilder, local
 
-pytestmark = pytest.mark.usefixtures("counters_impl")  # compiled and pure Python
+pytestmark = pytest.mark.usefixtures("compiled_or_python")
 
 COMMUNE = next(u.code for u in UnitRegistry().children("22") if u.kind == "commune")
 

@@ -10,7 +10,7 @@ from projections.rulebook import load_rulebook
 from projections.scores import IndicatorScore
 from projections.synthetic import EventBuilder, local
 
-pytestmark = pytest.mark.usefixtures("counters_impl")  # compiled and pure Python
+pytestmark = pytest.mark.usefixtures("compiled_or_python")
 
 DUE = "2026-10-09T00:00"  # 24:00 of Thu 8 Oct: 5 working days
 

@@ -1,0 +1,116 @@
+"""The compiled fold and counters give exactly what their pure-Python references give."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from projections.engine import ScoringEngine
+from projections.facts import FactStore
+from projections.native import missing
+from projections.periods import to_datetime
+from projections.rulebook import load_rulebook
+from projections.synthetic import random_history
+from tests.conftest import skip_or_fail
+
+DOSSIER_FIELDS = (
+    "id", "code", "procedure", "unit", "channel", "applicant_kind", "vneid_verified",
+    "digitized", "reused", "from_personal_store", "from_population_db", "submitted_at",
+    "fee_bearing", "requires_result_document", "full_online_eligible", "citizen_target",
+    "statutory_days", "received_at", "due_at", "refused_at", "supplements", "apologies",
+    "resolved_at", "electronic_result", "pushed_to_personal_store", "returned_at", "ended_at",
+    "ended_how", "synced_at", "online_payments", "paid_at", "rated_at", "satisfied", "named_at",
+    "transferred_at", "appraised_at", "approved_at", "signed_at", "last_at",
+)
+RULEBOOKS = ("vn-766", "vn-766-online12")
+UNITS = ("22", "22.S0", "22.S1")
+PERIODS = ("2026-09", "2026-10", "2026-Q4", "2026-11", "2026-12", "2027-01", "2027-Q1", "2026",
+           "2027")
+
+
+@pytest.fixture(autouse=True)
+def _built() -> None:
+    if missing():
+        skip_or_fail(f"compiled projections not built (run `make setup`): {missing()}")
+
+
+def _store(events: list[dict[str, Any]], pure: bool, monkeypatch: pytest.MonkeyPatch
+           ) -> FactStore:
+    monkeypatch.setenv("DOSSIER_PURE_PYTHON", "1" if pure else "0")
+    return FactStore().fold(events)
+
+
+def _summary(store: FactStore) -> dict[str, Any]:
+    return {
+        "dossiers": {i: tuple(getattr(f, n) for n in DOSSIER_FIELDS)
+                     for i, f in store.dossiers.items()},
+        "by_unit": store.dossiers_by_unit, "petitions": store.petitions,
+        "procedures": store.procedures, "activity": store.activity_changed,
+        "clock": (store.watermark, store.position, store.events),
+    }
+
+
+def test_the_compiled_dossier_facts_use_the_fields_of_the_reference() -> None:
+    from dataclasses import fields
+
+    from projections._fold import FIELDS, DossierFacts
+
+    from projections.facts import DossierFacts as Reference
+
+    assert FIELDS == DOSSIER_FIELDS == tuple(f.name for f in fields(Reference))
+    args = ("d", "c", "p", "22", "online", "citizen", True, False, True, False, True, 5)
+    ours, theirs = DossierFacts(*args, resolved_at=9), Reference(*args, resolved_at=9)
+    assert [getattr(ours, n) for n in FIELDS] == [getattr(theirs, n) for n in FIELDS]
+    assert ours.end_at(8) is None and ours.end_at(9) == theirs.end_at(9) == 9
+    assert ours == DossierFacts(*args, resolved_at=9) and ours != DossierFacts(*args)
+    assert "resolved_at=9" in repr(ours)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 100_000), dossiers=st.integers(1, 40), petitions=st.integers(0, 6))
+def test_the_compiled_fold_equals_the_reference(
+    seed: int, dossiers: int, petitions: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = random_history(seed, dossiers, petitions=petitions, departments=2, communes=2,
+                            procedures=5)
+    random.Random(seed).shuffle(events)  # out of order too: the fold must not care how
+    assert _summary(_store(events, False, monkeypatch)) == _summary(
+        _store(events, True, monkeypatch))
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 100_000), dossiers=st.integers(1, 25), petitions=st.integers(0, 4))
+def test_compiled_and_reference_engines_agree_after_every_flush(
+    seed: int, dossiers: int, petitions: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Touched keys and counts at several evaluation times, both rulebooks, flushes at random."""
+    events = random_history(seed, dossiers, petitions=petitions, departments=2, communes=1,
+                            procedures=4)
+    books = [load_rulebook(r) for r in RULEBOOKS]
+    monkeypatch.setenv("DOSSIER_PURE_PYTHON", "0")
+    compiled = ScoringEngine(books)
+    monkeypatch.setenv("DOSSIER_PURE_PYTHON", "1")
+    reference = ScoringEngine(books)
+    assert compiled.compiled and not reference.compiled
+    rng = random.Random(seed)
+    for i, event in enumerate(events):
+        compiled.apply(event)
+        reference.apply(event)
+        if rng.random() > 0.3 and i != len(events) - 1:
+            continue
+        assert compiled.flush() == reference.flush(), i
+        now = to_datetime(compiled.facts.watermark)
+        for _ in range(3):
+            unit, period, rulebook = rng.choice(UNITS), rng.choice(PERIODS), rng.choice(RULEBOOKS)
+            if unit not in compiled.facts.units:
+                continue
+            as_of = now + timedelta(days=rng.choice([0, 1, 10, 40, 200]))
+            assert compiled.counts(unit, period, as_of, rulebook) == reference.counts(
+                unit, period, as_of, rulebook), (i, unit, period, as_of, rulebook)
