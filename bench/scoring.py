@@ -15,14 +15,17 @@ rules (each dossier is filed at its procedure's unit or below, refused transitio
   scoring throughput compared with the goal (≥ 0.5 of the raw rate); finer cadences show what
   rescoring more often costs.
 
-Prints a table of rates and ratios to the baseline (best of ``--repeat`` runs each), and where
-the live path spends its time per event; no asserts.
+Prints a table of rates (best of ``--repeat`` runs) and ratios to the baseline: each run of a
+path is paired with a baseline run just before it, and the ratio shown is the median of the
+pairs' ratios (the cores are shared: the machine's speed drifts between runs minutes apart).
+Also where the live path spends its time per event; no asserts.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -154,16 +157,27 @@ def rescore(engine: ScoringEngine, touched: set[tuple[str, str]]) -> int:
     return len(touched)
 
 
-def best_of(repeat: int, work: Callable[[DossierLedger], int],
-            ledger: DossierLedger) -> tuple[float, int]:
-    times: list[float] = []
+def timed(work: Callable[[DossierLedger], int], ledger: DossierLedger) -> tuple[float, int]:
+    gc.collect()
+    started = time.perf_counter()
+    result = work(ledger)
+    return time.perf_counter() - started, result
+
+
+def paired(repeat: int, work: Callable[[DossierLedger], int],
+           ledger: DossierLedger) -> tuple[float, float, int]:
+    """(median ratio, best seconds, result): ``repeat`` times, the baseline read then the work,
+    back to back; each ratio is baseline time / work time of one pair, so that a machine
+    whose speed drifts (shared cores) affects both sides of a ratio alike."""
+    ratios: list[float] = []
+    best = float("inf")
     result = 0
     for _ in range(repeat):
-        gc.collect()
-        started = time.perf_counter()
-        result = work(ledger)
-        times.append(time.perf_counter() - started)
-    return min(times), result
+        base_s, _ = timed(read_only, ledger)
+        seconds, result = timed(work, ledger)
+        ratios.append(base_s / seconds)
+        best = min(best, seconds)
+    return statistics.median(ratios), best, result
 
 
 def main() -> None:
@@ -185,25 +199,26 @@ def main() -> None:
     ledger, n = open_ledger(args.ledger, args)
     if not args.gc:
         gc.disable()
-    base_s, _ = best_of(args.repeat, read_only, ledger)
+    base_s = min(timed(read_only, ledger)[0] for _ in range(args.repeat))
     base = n / base_s
     rows: list[tuple[str, str, str]] = [
         ("events", f"{n:,}", ""),
-        ("read_envelopes() (baseline)", f"{base:,.0f} ev/s", "1.00")]
+        ("read_envelopes() (baseline, best)", f"{base:,.0f} ev/s", "1.00")]
 
-    def row(name: str, seconds: float) -> None:
-        rows.append((name, f"{n / seconds:,.0f} ev/s", f"{n / seconds / base:.2f}"))
+    def row(name: str, work: Callable[[DossierLedger], int]) -> tuple[float, int]:
+        ratio, seconds, result = paired(args.repeat, work, ledger)
+        rows.append((name, f"{n / seconds:,.0f} ev/s", f"{ratio:.2f}"))
+        return ratio, result
 
-    row("read + fold into facts", best_of(args.repeat, fold_only, ledger)[0])
-    row("read + fold + counters (one flush)", best_of(args.repeat, fold_and_count, ledger)[0])
+    row("read + fold into facts", fold_only)
+    row("read + fold + counters (one flush)", fold_and_count)
     scored: list[tuple[int, int]] = []
     throughput = 0.0
     for batch in args.batch:
-        seconds, keys = best_of(args.repeat, live(batch), ledger)
-        row(f"live: read + fold + flush/{batch:,} + rescore", seconds)
+        ratio, keys = row(f"live: read + fold + flush/{batch:,} + rescore", live(batch))
         scored.append((batch, keys))
         if batch == args.batch[0]:
-            throughput = n / seconds / base
+            throughput = ratio
     for batch, keys in scored:
         rows.append((f"(unit, period) scores recomputed, flush/{batch:,}", f"{keys:,}", ""))
     fold_us, flush_us, rescore_us = phases(ledger, args.batch[0], args.repeat)
@@ -219,7 +234,8 @@ def main() -> None:
 
 def _print(rows: list[tuple[str, Any, str]]) -> None:
     width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  {'value':>16}  ratio to read_envelopes()")
+    print(f"{'measure':<{width}}  {'value (best)':>16}  ratio to read_envelopes() "
+          "(median of paired runs)")
     for name, value, ratio in rows:
         print(f"{name:<{width}}  {value!s:>16}  {ratio}")
 

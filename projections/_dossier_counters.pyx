@@ -20,6 +20,7 @@ from libc.stdint cimport INT64_MIN, int64_t, uint32_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memmove, memset
 
+from projections._fold cimport DossierFacts
 from projections.counters import Totals
 
 cdef extern from *:
@@ -156,7 +157,35 @@ cdef inline int64_t _instant(object value) except? -1:
     return NONE if value is None else <int64_t>value
 
 
-cdef int load_view(View* v, object f) except -1:
+cdef int load_view(View* v, object facts) except -1:
+    """The facts the rules read, from a compiled ``DossierFacts`` (C fields) or any object
+    with its attributes (the dataclass of ``facts.py``)."""
+    cdef DossierFacts d
+    if type(facts) is DossierFacts:
+        d = <DossierFacts>facts
+        v.received = _instant(d.received_at)
+        v.last = <int64_t>d.last_at
+        v.due = _instant(d.due_at)
+        v.resolved = _instant(d.resolved_at)
+        v.returned = _instant(d.returned_at)
+        v.ended = _instant(d.ended_at)
+        v.synced = _instant(d.synced_at)
+        v.named = _instant(d.named_at)
+        v.rated = _instant(d.rated_at)
+        v.first_online_payment = <int64_t>d.online_payments[0] if d.online_payments else NONE
+        v.satisfied = bool(d.satisfied)
+        v.online = d.channel == "online"
+        v.eligible = d.full_online_eligible
+        v.fee_bearing = d.fee_bearing
+        v.digitized = d.digitized
+        v.reused = d.reused
+        v.personal_store = d.from_personal_store
+        v.pushed = d.pushed_to_personal_store
+        v.population_db = d.vneid_verified or d.from_population_db
+        v.requires_doc = d.requires_result_document
+        v.electronic = d.electronic_result
+        return 0
+    f = facts
     v.received = _instant(f.received_at)
     v.last = <int64_t>f.last_at
     v.due = _instant(f.due_at)
