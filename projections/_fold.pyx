@@ -160,6 +160,8 @@ cdef class Fold:
     cdef dict due_dates, kinds
     cdef set activity_changed
     cdef object due_at_of
+    cdef dict dirty  # of the engine fed (see :meth:`feeding`)
+    cdef object other
 
     def __init__(self, store):
         self.store = store
@@ -173,6 +175,25 @@ cdef class Fold:
         self.activity_changed = store.activity_changed
         self.due_at_of = store._due_at
         self.kinds = KINDS
+
+    def feeding(self, dict dirty, object other):
+        """:meth:`feed` marks touched dossiers in ``dirty`` (id → earliest time folded since
+        the last flush) and hands every other touch to ``other(kind, id, at)``: the loop of
+        ``ScoringEngine.apply``. Returns :meth:`feed`."""
+        self.dirty, self.other = dirty, other
+        return self.feed
+
+    def feed(self, dict envelope):
+        """Fold one event and mark what it touched (see :meth:`feeding`)."""
+        touches = self.apply(envelope)
+        for touch in touches:
+            kind, item, at = touch
+            if kind == "dossier":
+                earliest = self.dirty.get(item)
+                if earliest is None or at < earliest:
+                    self.dirty[item] = at
+            else:
+                self.other(kind, item, at)
 
     def apply(self, dict envelope):
         """Fold one event; returns the aggregates whose scores it may change."""

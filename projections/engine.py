@@ -126,6 +126,9 @@ class ScoringEngine:
         # while the unit's catalogue epoch is unchanged and t stays within [from, until].
         self._catalogue: dict[tuple[str, str, str], _CatalogueEntry] = {}
         self._catalogue_epoch: dict[str, int] = {}  # unit -> bumped when its catalogue changes
+        if self.facts.compiled_fold is not None:  # the loop of apply in C too
+            self.apply = self.facts.compiled_fold.feeding(  # type: ignore[method-assign]
+                self._dirty_dossiers, self._touched_other)
 
     # -- folding ---------------------------------------------------------------------------
     def apply(self, envelope: Event) -> None:
@@ -136,12 +139,16 @@ class ScoringEngine:
                 earliest = dirty.get(item)
                 if earliest is None or at < earliest:
                     dirty[item] = at
-            elif kind == "petition":
-                self._dirty_petitions.add(item)
-            elif kind == "procedure":
-                self._procedure_touched(item, at)
             else:
-                self._unit_touched(item, at)
+                self._touched_other(kind, item, at)
+
+    def _touched_other(self, kind: str, item: str, at: Instant) -> None:
+        if kind == "petition":
+            self._dirty_petitions.add(item)
+        elif kind == "procedure":
+            self._procedure_touched(item, at)
+        else:
+            self._unit_touched(item, at)
 
     def apply_all(self, envelopes: Iterable[Event]) -> set[Key]:
         for envelope in envelopes:

@@ -169,9 +169,10 @@ class FactStore:
             name[4:].replace("__", "."): getattr(self, name)
             for name in dir(self) if name.startswith("_on_")
         }
-        if Fold is not None and not pure_python():
+        self.compiled_fold = None if Fold is None or pure_python() else Fold(self)
+        if self.compiled_fold is not None:
             # dossier events folded in C (projections/_fold.pyx), the rest by the handlers here
-            self.apply = Fold(self).apply  # type: ignore[method-assign]
+            self.apply = self.compiled_fold.apply  # type: ignore[method-assign]
 
     def apply(self, envelope: Event) -> tuple[Touch, ...]:
         """Fold one event; returns the aggregates whose scores it may change."""
