@@ -146,7 +146,10 @@ except ImportError:  # not compiled: every event folded by the handlers below
 class FactStore:
     """Folds ledger envelopes into facts. Pure: no clock, no I/O; O(1) work per event."""
 
-    def __init__(self, calendar: WorkingCalendar = DEFAULT_CALENDAR) -> None:
+    def __init__(self, calendar: WorkingCalendar = DEFAULT_CALENDAR,
+                 compiled: bool | None = None) -> None:
+        """``compiled``: fold dossier events with the compiled fold (default: when built and
+        not switched off by ``DOSSIER_PURE_PYTHON``); False: with the handlers here only."""
         self.calendar = calendar
         self.units = UnitRegistry()
         self.unit_registered_at: dict[str, Instant] = {}
@@ -169,7 +172,9 @@ class FactStore:
             name[4:].replace("__", "."): getattr(self, name)
             for name in dir(self) if name.startswith("_on_")
         }
-        self.compiled_fold = None if Fold is None or pure_python() else Fold(self)
+        if compiled is None:
+            compiled = Fold is not None and not pure_python()
+        self.compiled_fold = Fold(self) if compiled and Fold is not None else None
         if self.compiled_fold is not None:
             # dossier events folded in C (projections/_fold.pyx), the rest by the handlers here
             self.apply = self.compiled_fold.apply  # type: ignore[method-assign]

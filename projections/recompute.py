@@ -12,9 +12,11 @@ from projections.rulebook import DEFAULT_RULEBOOK, Rulebook, load_rulebook
 from projections.scores import UnitScore, make_unit_score, standard_competition_ranks, with_rank
 
 
-def facts_as_of(events: Iterable[Event], t: Instant) -> FactStore:
-    """Facts from the events whose ``at`` ≤ t (later events do not exist at t)."""
-    store = FactStore()
+def facts_as_of(events: Iterable[Event], t: Instant, compiled: bool | None = None) -> FactStore:
+    """Facts from the events whose ``at`` ≤ t (later events do not exist at t); ``compiled``
+    as for :class:`FactStore` (False: the pure-Python fold, sharing no compiled code with the
+    live path)."""
+    store = FactStore(compiled=compiled)
     for event in events:
         if parse_instant(event["at"]) <= t:
             store.apply(event)

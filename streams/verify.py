@@ -82,7 +82,8 @@ def _recompute(events: list[Event], stores: dict[tuple[int, int], FactStore], po
     if store is None:
         if len(stores) >= 8:  # rows come ordered by position: older stores are done with
             stores.clear()
-        store = stores[(position, t)] = facts_as_of(events, t)
+        # the reference fold: the recomputation shares no compiled code with the live path
+        store = stores[(position, t)] = facts_as_of(events, t, compiled=False)
     cache: dict[str, UnitScore] = {}
 
     def score(code: str) -> UnitScore:

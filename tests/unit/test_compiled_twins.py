@@ -114,3 +114,15 @@ def test_compiled_and_reference_engines_agree_after_every_flush(
             as_of = now + timedelta(days=rng.choice([0, 1, 10, 40, 200]))
             assert compiled.counts(unit, period, as_of, rulebook) == reference.counts(
                 unit, period, as_of, rulebook), (i, unit, period, as_of, rulebook)
+
+
+def test_the_auditors_recomputation_folds_with_the_reference() -> None:
+    """``dossier verify --scores`` recomputes with no compiled code of the live path."""
+    from projections import facts
+    from projections.recompute import facts_as_of
+
+    events = random_history(7, 5, departments=1, communes=1, procedures=2)
+    store = facts_as_of(events, 2**62, compiled=False)
+    assert store.compiled_fold is None
+    assert all(type(f) is facts.DossierFacts for f in store.dossiers.values())
+    assert FactStore(compiled=True).compiled_fold is not None
