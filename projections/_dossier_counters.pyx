@@ -20,6 +20,7 @@ from libc.stdint cimport INT64_MIN, int64_t, uint32_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memmove, memset
 
+from projections._civil cimport month_index, month_start
 from projections._fold cimport DossierFacts
 from projections.counters import Totals
 
@@ -46,47 +47,8 @@ cdef enum:
     ELIGIBLE_ONLINE = 32768
 
 cdef int64_t NONE = INT64_MIN  # no instant (None)
-cdef int64_t US = 1000000
-cdef int64_t DAY = 86400 * US
-cdef int64_t OFFSET = 7 * 3600 * US  # Asia/Ho_Chi_Minh: UTC+7, no DST since 1975
 cdef int64_t FAR_FUTURE = (<int64_t>1) << 62  # contributions.FAR_FUTURE
 cdef int64_t POOL = 3
-
-
-# -- calendar arithmetic (proleptic Gregorian, Hinnant's algorithms) ----------------------------
-cdef inline int64_t _floordiv(int64_t a, int64_t b) noexcept nogil:
-    cdef int64_t q = a // b
-    if (a % b != 0) and ((a < 0) != (b < 0)):
-        q -= 1
-    return q
-
-
-cdef inline int64_t month_index(int64_t instant) noexcept nogil:
-    """Months since year 0 of the local date of an instant (year * 12 + month - 1)."""
-    cdef int64_t z = _floordiv(instant + OFFSET, DAY) + 719468
-    cdef int64_t era = _floordiv(z, 146097)
-    cdef int64_t doe = z - era * 146097
-    cdef int64_t yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    cdef int64_t y = yoe + era * 400
-    cdef int64_t doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    cdef int64_t mp = (5 * doy + 2) // 153
-    cdef int64_t m = mp + 3 if mp < 10 else mp - 9
-    if m <= 2:
-        y += 1
-    return y * 12 + m - 1
-
-
-cdef inline int64_t month_start(int64_t index) noexcept nogil:
-    """The first instant of month ``index`` in local time."""
-    cdef int64_t y = _floordiv(index, 12)
-    cdef int64_t m = index - y * 12 + 1
-    if m <= 2:
-        y -= 1
-    cdef int64_t era = _floordiv(y, 400)
-    cdef int64_t yoe = y - era * 400
-    cdef int64_t doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5
-    cdef int64_t doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return (era * 146097 + doe - 719468) * DAY - OFFSET
 
 
 cdef inline int64_t period_start(int64_t pid) noexcept nogil:
@@ -158,8 +120,7 @@ cdef inline int64_t _instant(object value) except? -1:
 
 
 cdef int load_view(View* v, object facts) except -1:
-    """The facts the rules read, from a compiled ``DossierFacts`` (C fields) or any object
-    with its attributes (the dataclass of ``facts.py``)."""
+    """The facts the rules read, from the C fields of a compiled ``DossierFacts``."""
     cdef DossierFacts d
     if type(facts) is DossierFacts:
         d = <DossierFacts>facts
@@ -185,30 +146,7 @@ cdef int load_view(View* v, object facts) except -1:
         v.requires_doc = d.requires_result_document
         v.electronic = d.electronic_result
         return 0
-    f = facts
-    v.received = _instant(f.received_at)
-    v.last = <int64_t>f.last_at
-    v.due = _instant(f.due_at)
-    v.resolved = _instant(f.resolved_at)
-    v.returned = _instant(f.returned_at)
-    v.ended = _instant(f.ended_at)
-    v.synced = _instant(f.synced_at)
-    v.named = _instant(f.named_at)
-    v.rated = _instant(f.rated_at)
-    payments = f.online_payments
-    v.first_online_payment = <int64_t>payments[0] if payments else NONE
-    v.satisfied = bool(f.satisfied)
-    v.online = f.channel == "online"
-    v.eligible = bool(f.full_online_eligible)
-    v.fee_bearing = bool(f.fee_bearing)
-    v.digitized = bool(f.digitized)
-    v.reused = bool(f.reused)
-    v.personal_store = bool(f.from_personal_store)
-    v.pushed = bool(f.pushed_to_personal_store)
-    v.population_db = bool(f.vneid_verified) or bool(f.from_population_db)
-    v.requires_doc = bool(f.requires_result_document)
-    v.electronic = bool(f.electronic_result)
-    return 0
+    raise TypeError(f"the compiled counters read compiled DossierFacts, not {type(facts)!r}")
 
 
 cdef inline int64_t end_at(View* v, int64_t t) noexcept nogil:

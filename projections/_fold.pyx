@@ -10,37 +10,13 @@ store's counters (events, watermark, position) move as in ``FactStore.apply``.
 
 from libc.stdint cimport int64_t
 
+from projections._civil cimport DAY, OFFSET, floordiv, month_index
 from projections._instants cimport parse_ledger_instant
 from projections.periods import parse_instant
 
-cdef int64_t US = 1000000
-cdef int64_t DAY = 86400 * US
-cdef int64_t OFFSET = 7 * 3600 * US
 
 SCORED_STREAMS = frozenset({"dossier", "procedure", "petition", "unit"})
 ONLINE_PAYMENT_METHODS = frozenset({"national_portal", "local_gateway"})
-
-
-cdef inline int64_t _floordiv(int64_t a, int64_t b) noexcept nogil:
-    cdef int64_t q = a // b
-    if (a % b != 0) and ((a < 0) != (b < 0)):
-        q -= 1
-    return q
-
-
-cdef inline int64_t month_index(int64_t instant) noexcept nogil:
-    """Months since year 0 of the local date of an instant (``periods.month_index``)."""
-    cdef int64_t z = _floordiv(instant + OFFSET, DAY) + 719468
-    cdef int64_t era = _floordiv(z, 146097)
-    cdef int64_t doe = z - era * 146097
-    cdef int64_t yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    cdef int64_t y = yoe + era * 400
-    cdef int64_t doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    cdef int64_t mp = (5 * doy + 2) // 153
-    cdef int64_t m = mp + 3 if mp < 10 else mp - 9
-    if m <= 2:
-        y += 1
-    return y * 12 + m - 1
 
 
 cdef inline object _instant(object text):
@@ -352,7 +328,7 @@ cdef class Fold:
             dossier.due_at = _instant(due)
         else:
             days = dossier.statutory_days or 0
-            key = (_floordiv(<int64_t>at + OFFSET, DAY), days)
+            key = (floordiv(<int64_t>at + OFFSET, DAY), days)
             found = self.due_dates.get(key)
             dossier.due_at = self.due_at_of(at, days) if found is None else found
         procedure = self.procedures.get(dossier.procedure)

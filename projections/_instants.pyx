@@ -9,6 +9,8 @@ and raises the errors users read).
 
 from libc.stdint cimport int64_t
 
+from projections._civil cimport days_from_civil
+
 
 cdef inline int _digits(const unsigned char* s, int start, int n) noexcept nogil:
     """The number written by n ASCII digits from ``start``; -1 when one is not a digit."""
@@ -23,17 +25,6 @@ cdef inline int _digits(const unsigned char* s, int start, int n) noexcept nogil
 
 cdef inline bint _leap(int y) noexcept nogil:
     return (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
-
-
-cdef inline int64_t _days_from_civil(int64_t y, int64_t m, int64_t d) noexcept nogil:
-    """Days since 1970-01-01 of a proleptic Gregorian date (Hinnant), for years ≥ 1."""
-    if m <= 2:
-        y -= 1
-    cdef int64_t era = y // 400
-    cdef int64_t yoe = y - era * 400
-    cdef int64_t doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
-    cdef int64_t doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
 
 
 cdef int[13] _MONTH_DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
@@ -84,7 +75,7 @@ cpdef int64_t parse_ledger_instant(object value):
     cdef int64_t offset = off_h * 3600 + off_m * 60
     if s[sign_at] == 45:
         offset = -offset
-    cdef int64_t seconds = (_days_from_civil(year, month, day) * 86400
+    cdef int64_t seconds = (days_from_civil(year, month, day) * 86400
                             + hour * 3600 + minute * 60 + second - offset)
     if seconds < 0:
         return -1

@@ -13,7 +13,7 @@ from projections import contributions as c
 from projections.audit import E_CERTIFIED_COPY, Entry, count_entries, scope_entries
 from projections.contributions import FAR_FUTURE
 from projections.counters import Key, Totals, Tracker
-from projections.facts import Event, FactStore
+from projections.facts import Event, FactStore, Fold
 from projections.judge import judge_procedure
 from projections.native import pure_python
 from projections.periods import (
@@ -29,7 +29,7 @@ from projections.scores import ScoreMemo, UnitScore, standard_competition_ranks,
 try:
     from projections._dossier_counters import DossierCounters
 
-    COMPILED = True
+    COMPILED = Fold is not None  # the compiled counters read the compiled fold's facts
 except ImportError:  # not compiled (no C compiler at install): the pure-Python counters
     COMPILED = False
 """Whether the compiled dossier counters are installed (``make setup`` builds them)."""
@@ -107,8 +107,8 @@ class ScoringEngine:
         books = list(rulebooks) if rulebooks else [load_rulebook(DEFAULT_RULEBOOK)]
         self.compiled = compiled_by_default() if compiled is None else compiled
         if self.compiled and not COMPILED:
-            raise RuntimeError("the compiled dossier counters are not built: run `make setup`")
-        self.facts = FactStore()
+            raise RuntimeError("the compiled projections are not built: run `make setup`")
+        self.facts = FactStore(compiled=self.compiled)
         self._books = {b.id: self._new_book(b) for b in books}
         self.default_rulebook = books[0].id
         self._dirty_dossiers: dict[str, Instant] = {}  # id -> earliest `at` folded since flush

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import fields
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from projections import facts
 from projections.engine import ScoringEngine
 from projections.facts import FactStore
 from projections.native import missing
@@ -18,15 +20,7 @@ from projections.rulebook import load_rulebook
 from projections.synthetic import random_history
 from tests.conftest import skip_or_fail
 
-DOSSIER_FIELDS = (
-    "id", "code", "procedure", "unit", "channel", "applicant_kind", "vneid_verified",
-    "digitized", "reused", "from_personal_store", "from_population_db", "submitted_at",
-    "fee_bearing", "requires_result_document", "full_online_eligible", "citizen_target",
-    "statutory_days", "received_at", "due_at", "refused_at", "supplements", "apologies",
-    "resolved_at", "electronic_result", "pushed_to_personal_store", "returned_at", "ended_at",
-    "ended_how", "synced_at", "online_payments", "paid_at", "rated_at", "satisfied", "named_at",
-    "transferred_at", "appraised_at", "approved_at", "signed_at", "last_at",
-)
+DOSSIER_FIELDS = tuple(f.name for f in fields(facts.DossierFacts))  # the reference's
 RULEBOOKS = ("vn-766", "vn-766-online12")
 UNITS = ("22", "22.S0", "22.S1")
 PERIODS = ("2026-09", "2026-10", "2026-Q4", "2026-11", "2026-12", "2027-01", "2027-Q1", "2026",
@@ -118,7 +112,6 @@ def test_compiled_and_reference_engines_agree_after_every_flush(
 
 def test_the_auditors_recomputation_folds_with_the_reference() -> None:
     """``dossier verify --scores`` recomputes with no compiled code of the live path."""
-    from projections import facts
     from projections.recompute import facts_as_of
 
     events = random_history(7, 5, departments=1, communes=1, procedures=2)
