@@ -12,7 +12,7 @@ from domain.units import UnitKind
 from projections import contributions as c
 from projections.audit import E_CERTIFIED_COPY, Entry, count_entries, scope_entries
 from projections.contributions import FAR_FUTURE
-from projections.counters import Key, Totals, Tracker
+from projections.counters import Key, Tracker
 from projections.facts import Event, FactStore, Fold
 from projections.judge import judge_procedure
 from projections.native import pure_python
@@ -59,10 +59,6 @@ class _Book:
         self.dossiers = (
             DossierCounters(switches.carried_over_in_2_1, switches.apology_extends_due)
             if self.compiled else Tracker(c.DOSSIER_BITS))
-
-    def dossier_totals(self, unit: str, period: Period, t: Instant) -> Totals:
-        totals: Totals = self.dossiers.totals(unit, period, t)
-        return totals
 
     def counts_communes(self, kind: str) -> bool:
         """Whether an indicator on communes offering e-certified copies (4.3) applies to kind."""
@@ -308,7 +304,7 @@ class ScoringEngine:
 
     def _counter_counts(self, book: _Book, unit: str, period: Period,
                         t: Instant) -> dict[str, tuple[int, int]]:
-        d = book.dossier_totals(unit, period, t)
+        d = book.dossiers.totals(unit, period, t)
         p = book.petitions.totals(unit, period, t)
         received = d[c.RECEIVED]
         return {
