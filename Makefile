@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py $(wildcard projections/*.pyx projections/*.pxd)
+$(STAMP): pyproject.toml setup.py $(wildcard projections/*.pyx projections/*.pxd projections/clickhouse/*.pyx)
 	@PY=$$(command -v $(PYTHON) || command -v python3); \
 	if [ ! -x $(BIN)/python ]; then \
 	  $$PY -m venv $(VENV) || \

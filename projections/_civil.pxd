@@ -32,18 +32,25 @@ cdef inline int64_t days_from_civil(int64_t y, int64_t m, int64_t d) noexcept no
     return era * 146097 + doe - 719468
 
 
-cdef inline int64_t month_index(int64_t instant) noexcept nogil:
-    """Months since year 0 of the local date of an instant (``periods.month_index``)."""
-    cdef int64_t z = floordiv(instant + OFFSET, DAY) + 719468
+cdef inline void civil_from_days(int64_t days, int64_t* year, int64_t* month,
+                                 int64_t* day) noexcept nogil:
+    """The date ``days`` days after 1970-01-01."""
+    cdef int64_t z = days + 719468
     cdef int64_t era = floordiv(z, 146097)
     cdef int64_t doe = z - era * 146097
     cdef int64_t yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    cdef int64_t y = yoe + era * 400
     cdef int64_t doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
     cdef int64_t mp = (5 * doy + 2) // 153
     cdef int64_t m = mp + 3 if mp < 10 else mp - 9
-    if m <= 2:
-        y += 1
+    year[0] = yoe + era * 400 + (1 if m <= 2 else 0)
+    month[0] = m
+    day[0] = doy - (153 * mp + 2) // 5 + 1
+
+
+cdef inline int64_t month_index(int64_t instant) noexcept nogil:
+    """Months since year 0 of the local date of an instant (``periods.month_index``)."""
+    cdef int64_t y, m, d
+    civil_from_days(floordiv(instant + OFFSET, DAY), &y, &m, &d)
     return y * 12 + m - 1
 
 

@@ -16,12 +16,12 @@ stay the reference: the test suite runs the engine on both and against the scan-
 recomputation of ``recompute.py``.
 """
 
-from libc.stdint cimport INT64_MIN, int64_t, uint32_t
+from libc.stdint cimport int64_t, uint32_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memmove, memset
 
 from projections._civil cimport month_index, month_start
-from projections._fold cimport DossierFacts
+from projections._judge cimport NONE, Verdict, View, end_at, load_view, timeliness
 from projections.counters import Totals
 
 cdef extern from *:
@@ -46,7 +46,6 @@ cdef enum:
     ELIGIBLE = 16384
     ELIGIBLE_ONLINE = 32768
 
-cdef int64_t NONE = INT64_MIN  # no instant (None)
 cdef int64_t FAR_FUTURE = (<int64_t>1) << 62  # contributions.FAR_FUTURE
 cdef int64_t POOL = 3
 
@@ -88,117 +87,6 @@ def period_key(int64_t pid):
     if kind == 1:
         return f"{year}-Q{month0 // 3 + 1}"
     return f"{year}"
-
-
-# -- facts --------------------------------------------------------------------------------------
-cdef struct View:
-    int64_t received
-    int64_t last
-    int64_t due
-    int64_t resolved
-    int64_t returned
-    int64_t ended
-    int64_t synced
-    int64_t named
-    int64_t rated
-    int64_t first_online_payment
-    bint satisfied
-    bint online
-    bint eligible
-    bint fee_bearing
-    bint digitized
-    bint reused
-    bint personal_store
-    bint pushed
-    bint population_db
-    bint requires_doc
-    bint electronic
-
-
-cdef inline int64_t _instant(object value) except? -1:
-    return NONE if value is None else <int64_t>value
-
-
-cdef int load_view(View* v, object facts) except -1:
-    """The facts the rules read, from the C fields of a compiled ``DossierFacts``."""
-    cdef DossierFacts d
-    if type(facts) is DossierFacts:
-        d = <DossierFacts>facts
-        v.received = _instant(d.received_at)
-        v.last = <int64_t>d.last_at
-        v.due = _instant(d.due_at)
-        v.resolved = _instant(d.resolved_at)
-        v.returned = _instant(d.returned_at)
-        v.ended = _instant(d.ended_at)
-        v.synced = _instant(d.synced_at)
-        v.named = _instant(d.named_at)
-        v.rated = _instant(d.rated_at)
-        v.first_online_payment = <int64_t>d.online_payments[0] if d.online_payments else NONE
-        v.satisfied = bool(d.satisfied)
-        v.online = d.channel == "online"
-        v.eligible = d.full_online_eligible
-        v.fee_bearing = d.fee_bearing
-        v.digitized = d.digitized
-        v.reused = d.reused
-        v.personal_store = d.from_personal_store
-        v.pushed = d.pushed_to_personal_store
-        v.population_db = d.vneid_verified or d.from_population_db
-        v.requires_doc = d.requires_result_document
-        v.electronic = d.electronic_result
-        return 0
-    raise TypeError(f"the compiled counters read compiled DossierFacts, not {type(facts)!r}")
-
-
-cdef inline int64_t end_at(View* v, int64_t t) noexcept nogil:
-    """2.1's end at t: resolved, else result returned, else rejected/stopped/withdrawn."""
-    if v.resolved != NONE and v.resolved <= t:
-        return v.resolved
-    if v.returned != NONE and v.returned <= t:
-        return v.returned
-    if v.ended != NONE and v.ended <= t:
-        return v.ended
-    return NONE
-
-
-cdef struct Verdict:
-    bint running  # still open, clock running: on time while t ≤ deadline
-    bint on_time  # when not running
-    int64_t deadline
-
-
-cdef int timeliness(View* v, list apologies, list supplements, int64_t t, bint apology_extends,
-                    Verdict* out) except -1:
-    """``judge.dossier_timeliness``: 2.1's verdict at t."""
-    cdef int64_t end = end_at(v, t)
-    cdef int64_t stop = end if end != NONE else t
-    cdef int64_t due = v.due if v.due != NONE else (v.received if v.received != NONE else 0)
-    cdef int64_t waits = 0, requests = 0, open_request = NONE, requested, completed
-    if apology_extends:
-        for item in apologies:
-            if <int64_t>item[0] <= stop:
-                due = <int64_t>item[1]
-    for item in supplements:
-        first = item[0]
-        if first is None:
-            break
-        requested = <int64_t>first
-        if requested > stop:
-            break
-        requests += 1
-        done = item[1]
-        completed = NONE if done is None else <int64_t>done
-        if completed != NONE and completed <= stop:
-            waits += completed - requested
-        else:
-            open_request = requested
-    if open_request != NONE:
-        out.running, out.on_time, out.deadline = False, (
-            requests == 1 and open_request - waits <= due), due
-    elif end != NONE:
-        out.running, out.on_time, out.deadline = False, end - waits <= due, due
-    else:
-        out.running, out.on_time, out.deadline = True, True, due + waits
-    return 0
 
 
 cdef struct Entry:

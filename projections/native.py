@@ -1,7 +1,8 @@
 """The compiled parts of the projections and the switch back to their pure-Python reference.
 
-``make setup`` builds three Cython extensions: the timestamp parser (``_instants``), the fold of
-dossier events (``_fold``) and the dossier counters (``_dossier_counters``). Each has a
+``make setup`` builds four Cython extensions: the timestamp parser (``_instants``), the fold of
+dossier events (``_fold``), the dossier counters (``_dossier_counters``) and the rows of the
+``dossier_facts`` table (``clickhouse._fact_rows``). Each has a
 pure-Python twin that stays the reference (same results, several times slower): without a C
 compiler at install, or with ``DOSSIER_PURE_PYTHON=1`` in the environment, the twins run.
 """
@@ -16,7 +17,8 @@ def pure_python() -> bool:
     return os.environ.get("DOSSIER_PURE_PYTHON", "").lower() in ("1", "true", "yes")
 
 
-MODULES = ("projections._instants", "projections._fold", "projections._dossier_counters")
+MODULES = ("projections._instants", "projections._fold", "projections._dossier_counters",
+           "projections.clickhouse._fact_rows")
 
 
 def missing() -> list[str]:

@@ -10,13 +10,17 @@ from typing import Any
 
 from domain.units import UnitKind
 from projections.clickhouse import schema
-from projections.clickhouse.rows import event_line, fact_row, history_rows, ranking_row
+from projections.clickhouse.rows import FactRows, event_line, history_rows, ranking_row
 from projections.clickhouse.writer import Batch
 from projections.engine import ScoringEngine
 from projections.judge import dossier_timeliness
 from projections.periods import Instant, Period, parse_period, to_datetime, to_instant
-from projections.rows import dossier_row
 from projections.rulebook import SHIPPED, load_rulebook
+
+try:
+    from projections.clickhouse._fact_rows import FactRows as CompiledFactRows
+except ImportError:  # not compiled: the reference below
+    CompiledFactRows = None  # type: ignore[assignment,misc]
 
 Group = tuple[str, str, str]
 """Units ranked together, in one period: (kind, peer group, period key); the peer group is
@@ -48,6 +52,7 @@ class Projector:
     # are stale and skipped).
     _turns: list[tuple[Instant, str]] = field(default_factory=list)
     _turn_of: dict[str, Instant] = field(default_factory=dict)
+    _rows: FactRows | CompiledFactRows | None = None
 
     def __post_init__(self) -> None:
         self.engine = ScoringEngine([load_rulebook(r) for r in self.rulebooks])
@@ -94,8 +99,9 @@ class Projector:
     def fact_rows(self, batch: Batch, dossiers: Iterable[str], as_of: datetime) -> None:
         """Rows of the dossiers at ``as_of``; a dossier submitted later waits for its time."""
         facts = self.engine.facts
-        book = self.engine.rulebook()
-        switches, calendar = book.switches, book.working_calendar()
+        units = facts.units
+        row_of = self._fact_rows().row
+        provinces: dict[str, str] = {}
         t = to_instant(as_of)
         rows = []
         for dossier_id in set(dossiers) | self._pending_dossiers:
@@ -106,15 +112,26 @@ class Projector:
                 self._pending_dossiers.add(dossier_id)
                 continue
             self._pending_dossiers.discard(dossier_id)
-            row = dossier_row(f, t, switches, calendar)
-            if row["status"] == "open":
-                self._watch(dossier_id, dossier_timeliness(f, t, switches.apology_extends_due)[2])
+            province = provinces.get(f.unit)
+            if province is None:
+                province = provinces[f.unit] = (
+                    (units.province_of(f.unit) if f.unit in units else None) or "")
+            row, deadline = row_of(f, t, province, as_of, self.dossier_positions.get(dossier_id, 0))
+            if deadline is not None:
+                self._watch(dossier_id, deadline)
             elif dossier_id in self._turn_of:
                 del self._turn_of[dossier_id]
-            province = facts.units.province_of(f.unit) if f.unit in facts.units else None
-            rows.append(fact_row(row, province or "", as_of,
-                                 self.dossier_positions.get(dossier_id, 0)))
+            rows.append(row)
         batch.add(schema.DOSSIER_FACTS, rows)
+
+    def _fact_rows(self) -> FactRows | CompiledFactRows:
+        """The row maker of the default rulebook: compiled when the facts are."""
+        if self._rows is None:
+            book = self.engine.rulebook()
+            compiled = self.engine.facts.compiled_fold is not None and CompiledFactRows
+            maker = CompiledFactRows if compiled else FactRows
+            self._rows = maker(book.switches, book.working_calendar())
+        return self._rows
 
     def _watch(self, dossier_id: str, deadline: Instant) -> None:
         if self._turn_of.get(dossier_id) != deadline:

@@ -19,7 +19,7 @@ from streams.projector import Projector
 
 REBUILD_SUFFIX = "__rebuild"
 CHUNK_EVENTS = 10_000
-SCORE_ROWS_PER_INSERT = 20_000
+SCORE_ROWS_PER_INSERT = 5_000
 
 Progress = Callable[[str, int, int | None], None]
 """progress(stage, advance, total): stages "events", then "scores"."""
@@ -82,9 +82,8 @@ def _replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
                 position = envelopes[-1]["position"]
             tell("events", covered, head)
         clock.time("counters", projector.settle)
-        batch = Batch()
-        clock.time("facts", projector.fact_rows, batch, projector.dossier_positions, moment)
-        clock.time("write", inserts.put, batch)
+        # Scores, then the dossiers' rows: the last batch is the cheapest to insert, so
+        # little is left to wait for once the interpreter's work is done.
         groups = sorted(projector.groups)
         tell("scores", 0, len(groups))
         scores = 0
@@ -98,6 +97,7 @@ def _replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
                 batch = Batch()
             tell("scores", 1, len(groups))
         clock.lap("scores")
+        clock.time("facts", projector.fact_rows, batch, projector.dossier_positions, moment)
         batch.position = position if as_of is not None else head
         clock.time("write", inserts.put, batch)
         clock.time("drain", inserts.close)

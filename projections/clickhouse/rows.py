@@ -8,6 +8,12 @@ from typing import Any
 
 import orjson
 
+from domain.calendar import WorkingCalendar
+from projections.facts import DossierFacts
+from projections.judge import dossier_timeliness
+from projections.periods import Instant
+from projections.rows import dossier_row
+from projections.rulebook import Switches
 from projections.scores import UnitScore, display_round
 
 Row = tuple[Any, ...]
@@ -30,12 +36,34 @@ def pseudonymised(data: dict[str, Any], key: bytes) -> dict[str, Any]:
 def event_line(envelope: dict[str, Any], stored: bytes, key: bytes) -> bytes:
     """One ``dossier_events`` row as a JSONEachRow line (``data`` is read as its JSON text, the
     times as RFC 3339; see ``writer.JSON_SETTINGS``): the stored canonical JSON with its
-    position, copied verbatim, unless personal references must be pseudonymised first."""
+    position, copied verbatim, personal references pseudonymised in place."""
+    line = b'{"position":%d,%s' % (envelope["position"], stored[1:])
     data = envelope.get("data")
     if data and not PERSONAL_FIELDS.isdisjoint(data):
-        return orjson.dumps({**envelope, "data": pseudonymised(data, key)},
-                            option=orjson.OPT_SORT_KEYS)
-    return b'{"position":%d,%s' % (envelope["position"], stored[1:])
+        return _pseudonymised_line(line, envelope, data, key)
+    return line
+
+
+def _pseudonymised_line(line: bytes, envelope: dict[str, Any], data: dict[str, Any],
+                        key: bytes) -> bytes:
+    """``line`` with each personal value of ``data`` replaced by its keyed hash.
+
+    The stored JSON is canonical (orjson, sorted keys), so a field reads ``"name":<the value's
+    orjson encoding>``; that text cannot occur inside a string, whose quotes are escaped. A
+    field found other than once (the same key and value in a nested object too, or stored
+    bytes not canonical) makes the whole envelope be encoded again instead.
+    """
+    for name in sorted(PERSONAL_FIELDS.intersection(data)):
+        value = data[name]
+        if value is None:
+            continue
+        label = orjson.dumps(name) + b":"
+        found = label + orjson.dumps(value)
+        if line.count(found) != 1:
+            return orjson.dumps({**envelope, "data": pseudonymised(data, key)},
+                                option=orjson.OPT_SORT_KEYS)
+        line = line.replace(found, label + orjson.dumps(pseudonym(str(value), key)))
+    return line
 
 
 FACT_FIELDS = (
@@ -52,6 +80,24 @@ def fact_row(row: dict[str, Any], province: str, evaluated_at: datetime, positio
     ``position`` is the last ledger position that changed this dossier."""
     values = dict(row, province=province)
     return (*(values[name] for name in FACT_FIELDS), evaluated_at, position)
+
+
+class FactRows:
+    """``dossier_facts`` rows under one rulebook's switches and working calendar: the
+    reference of the compiled ``projections.clickhouse._fact_rows.FactRows``."""
+
+    def __init__(self, switches: Switches, calendar: WorkingCalendar) -> None:
+        self.switches, self.calendar = switches, calendar
+
+    def row(self, facts: DossierFacts, t: Instant, province: str, evaluated_at: datetime,
+            position: int) -> tuple[Row, Instant | None]:
+        """(row, deadline): the row of a dossier at t, and the instant after which it turns
+        late with no event when it is open on time (None otherwise)."""
+        row = dossier_row(facts, t, self.switches, self.calendar)
+        deadline = None
+        if row["status"] == "open":
+            deadline = dossier_timeliness(facts, t, self.switches.apology_extends_due)[2]
+        return fact_row(row, province, evaluated_at, position), deadline
 
 
 def history_rows(score: UnitScore, computed_at: datetime) -> list[Row]:

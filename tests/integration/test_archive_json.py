@@ -30,6 +30,9 @@ payloads = [
     {"components": [{"name": "Đơn", "digitized": True}, {"name": "Ảnh 3×4", "reused": False}],
      "nested": {"b": [1, 2, {"z": None, "a": "x"}], "a": {}}},
     {"applicant_ref": "CCCD 022090001234", "channel": "online", "procedure": "p1"},
+    {"applicant_ref": "Nguyễn \"Văn\" A\\", "note": "\"applicant_ref\":\"x\"", "n": 1},
+    {"applicant_ref": "r-1", "components": [{"applicant_ref": "r-1"}]},
+    {"applicant_ref": None, "channel": "direct"},
 ]
 client = open_client(None, Path(sys.argv[1]))
 writer = ClickHouseWriter(client)
@@ -64,3 +67,8 @@ def test_archived_payloads_come_back_byte_for_byte(tmp_path: Path) -> None:
     assert report["got"] == report["expected"]
     personal = json.loads(report["got"]["6"][0])
     assert len(personal["applicant_ref"]) == 64 and "CCCD" not in report["got"]["6"][0]
+    quoted = json.loads(report["got"]["7"][0])  # the value has quotes; the note mimics a key
+    assert len(quoted["applicant_ref"]) == 64 and quoted["note"] == '"applicant_ref":"x"'
+    nested = json.loads(report["got"]["8"][0])  # only the top-level field is personal
+    assert nested["applicant_ref"] != "r-1" and nested["components"] == [{"applicant_ref": "r-1"}]
+    assert json.loads(report["got"]["9"][0])["applicant_ref"] is None

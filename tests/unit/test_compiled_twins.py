@@ -1,12 +1,13 @@
-"""The compiled fold and counters give exactly what their pure-Python references give."""
+"""The compiled fold, counters and fact rows give exactly what their pure-Python references give."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,7 +16,7 @@ from projections import facts
 from projections.engine import ScoringEngine
 from projections.facts import FactStore
 from projections.native import missing
-from projections.periods import to_datetime
+from projections.periods import to_datetime, to_instant
 from projections.rulebook import load_rulebook
 from projections.synthetic import random_history
 from tests.conftest import skip_or_fail
@@ -119,3 +120,65 @@ def test_the_auditors_recomputation_folds_with_the_reference() -> None:
     assert store.compiled_fold is None
     assert all(type(f) is facts.DossierFacts for f in store.dossiers.values())
     assert FactStore(compiled=True).compiled_fold is not None
+
+
+def _fact_rows(rulebook: str, compiled: bool) -> Any:
+    from projections.clickhouse import _fact_rows, rows
+
+    book = load_rulebook(rulebook)
+    maker = _fact_rows.FactRows if compiled else rows.FactRows
+    return maker(book.switches, book.working_calendar())
+
+
+def _exact(made: tuple[tuple[Any, ...], int | None]) -> tuple[bytes, int | None]:
+    """A row as its JSON text (True and 1 differ there) with its watch deadline."""
+    row, deadline = made
+    return orjson.dumps(row), deadline
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 100_000), dossiers=st.integers(1, 40))
+def test_the_compiled_fact_rows_equal_the_reference(
+    seed: int, dossiers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every dossier's row and deadline, at its events' times and between them, under both
+    rulebooks; datetimes compared as the JSON ClickHouse receives."""
+    events = random_history(seed, dossiers, departments=2, communes=2, procedures=5)
+    random.Random(seed).shuffle(events)
+    compiled, reference = _store(events, False, monkeypatch), _store(events, True, monkeypatch)
+    rng = random.Random(seed)
+    moments = sorted({e["at"] for e in events})
+    for rulebook in RULEBOOKS:
+        ours, theirs = _fact_rows(rulebook, True), _fact_rows(rulebook, False)
+        for dossier_id, f in compiled.dossiers.items():
+            for _ in range(4):
+                at = to_instant(datetime.fromisoformat(rng.choice(moments)))
+                t = at + rng.choice([-1, 0, 1, 3_600_000_000, 86_400_000_000 * rng.randint(1, 60)])
+                position = rng.randint(0, 10**6)
+                evaluated_at = to_datetime(t)
+                assert _exact(ours.row(f, t, "22", evaluated_at, position)) == _exact(
+                    theirs.row(reference.dossiers[dossier_id], t, "22", evaluated_at, position)
+                ), (rulebook, dossier_id, t)
+
+
+@pytest.mark.parametrize("instant", [
+    -10**15, -1, 0, 1, 189_277_199_999_999, 189_277_200_000_000, 1_767_200_400_123_457,
+    4_102_419_599_999_999, 4_102_419_600_000_000, 7 * 10**15,
+])
+def test_the_compiled_fact_rows_keep_every_instant(instant: int) -> None:
+    """The datetimes built from their fields equal ``periods.to_datetime`` inside 1976–2099
+    and fall back to it outside (the zone's offsets before 1976 differ)."""
+    from projections._fold import DossierFacts
+
+    args = ("d", "c", "p", "22", "online", "citizen", True, False, True, False, True)
+    steps = dict(submitted_at=instant, received_at=instant, due_at=instant + 1,
+                 appraised_at=instant, approved_at=instant, signed_at=instant,
+                 returned_at=instant + 5, resolved_at=instant + 5)
+    ours, theirs = DossierFacts(*args, **steps), facts.DossierFacts(*args, **steps)
+    for t in (instant, instant + 5, instant + 10**12):
+        evaluated_at = to_datetime(t)
+        made = _fact_rows("vn-766", True).row(ours, t, "22", evaluated_at, 1)
+        assert _exact(made) == _exact(
+            _fact_rows("vn-766", False).row(theirs, t, "22", evaluated_at, 1))
+        assert made[0][8] == to_datetime(instant)  # received_at
