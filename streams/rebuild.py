@@ -82,8 +82,11 @@ def _replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
                 position = envelopes[-1]["position"]
             tell("events", covered, head)
         clock.time("counters", projector.settle)
-        # Scores, then the dossiers' rows: the last batch is the cheapest to insert, so
-        # little is left to wait for once the interpreter's work is done.
+        # The dossiers' rows, then the scores: the inserts begin while the scores are
+        # computed, and the last batch (the tail of the scores) is small.
+        batch = Batch()
+        clock.time("facts", projector.fact_rows, batch, projector.dossier_positions, moment)
+        clock.time("write", inserts.put, batch)
         groups = sorted(projector.groups)
         tell("scores", 0, len(groups))
         scores = 0
@@ -97,7 +100,6 @@ def _replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
                 batch = Batch()
             tell("scores", 1, len(groups))
         clock.lap("scores")
-        clock.time("facts", projector.fact_rows, batch, projector.dossier_positions, moment)
         batch.position = position if as_of is not None else head
         clock.time("write", inserts.put, batch)
         clock.time("drain", inserts.close)

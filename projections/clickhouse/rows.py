@@ -112,10 +112,13 @@ def history_rows(score: UnitScore, computed_at: datetime) -> list[Row]:
 
 
 def ranking_row(score: UnitScore, peer_group: str, computed_at: datetime) -> Row:
-    """One ``rankings_current`` row; ``score_json`` is the full ``UnitScore.to_json()``."""
+    """One ``rankings_current`` row; ``score_json`` is the full ``UnitScore.to_json()``, embedded
+    in the row's JSON as an object (ClickHouse stores its text in the String column: no
+    escaping on either side)."""
     return (
         score.rulebook_id, score.rulebook_version, score.kind, peer_group, score.period,
         score.unit, score.unit_name, score.total, display_round(score.total), score.band,
-        score.rank, orjson.dumps(score.to_json()).decode(), score.position, score.as_of.isoformat(),
+        score.rank, orjson.Fragment(orjson.dumps(score.to_json())), score.position,
+        score.as_of.isoformat(),
         score.evaluated_at.isoformat(), computed_at.isoformat(),
     )
