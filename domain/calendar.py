@@ -1,6 +1,6 @@
 """Working-day calendar (ngày làm việc): Monday to Friday minus Vietnamese public holidays.
 
-The rules are those of spec/index.md, "Working days":
+The rules are those of docs/index.md, "Working days":
 
 - "N working days after day D" ends at 24:00 of the N-th working day after D (D itself is not
   counted); with N = 0 it ends at the end of D, or of the next working day when D is not one.

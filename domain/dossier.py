@@ -1,4 +1,4 @@
-"""The dossier (hồ sơ thủ tục hành chính) aggregate and its lifecycle rules (spec/events.md)."""
+"""The dossier (hồ sơ thủ tục hành chính) aggregate and its lifecycle rules (docs/events.md)."""
 
 from __future__ import annotations
 
@@ -267,7 +267,7 @@ class Dossier(StreamAggregate):
         return PORTAL_STATUS[self.status]
 
     def adjusted_end(self, t: datetime) -> tuple[datetime, bool]:
-        """The end used for "on time" judged at ``t`` (spec/index.md 2.1): the first ending
+        """The end used for "on time" judged at ``t`` (docs/index.md 2.1): the first ending
         event (resolved, else returned, else rejected/stopped/withdrawn) or ``t``, minus completed
         supplement waits; frozen at the request of a supplement still open. Returns the end and
         whether the dossier is late regardless (a second supplement request still open)."""

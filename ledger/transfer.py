@@ -1,4 +1,4 @@
-"""Import and export of the canonical JSONL event format (spec/events.md)."""
+"""Import and export of the canonical JSONL event format (docs/events.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The canonical JSON event format of spec/events.md, validated with pydantic (strict types,
+"""The canonical JSON event format of docs/events.md, validated with pydantic (strict types,
 unknown fields refused, timestamps with an offset)."""
 
 from __future__ import annotations

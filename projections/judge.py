@@ -190,13 +190,14 @@ def _judge_decisions(
     )]
     first = min(decided)
     deadline_day = calendar.nth_working_day_after(first, PUBLICATION_DAYS)
+    # One instant for both branches: 24:00 of the 5th working day (00:00:00 of the next day).
+    deadline = working_days_deadline(calendar, first, PUBLICATION_DAYS)
     published = next((at for at, _ in p.publications if at <= t and local_day(at) >= first), None)
     if published is not None:
-        day = local_day(published)
-        on_time = day <= deadline_day
-        reason = f"công khai ngày {day.isoformat()}, hạn {deadline_day.isoformat()}" if why else ""
+        on_time = published <= deadline
+        reason = (f"công khai ngày {local_day(published).isoformat()}, "
+                  f"hạn {deadline_day.isoformat()}") if why else ""
     else:
-        deadline = start_of_local_day(deadline_day) + 86_400_000_000
         on_time = t <= deadline
         if on_time and turns is not None:
             turns.append(deadline)

@@ -45,7 +45,7 @@ def replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
     Without ``as_of`` every event is replayed and scores are evaluated now. With ``as_of``
     the tables show what they showed at that moment: only the events *recorded* by then
     (``recorded_at`` ≤ as_of — what the ledger knew), scored at evaluation time as_of (which
-    the scores compare with each event's ``at``, spec/index.md). The tracking position is
+    the scores compare with each event's ``at``, docs/index.md). The tracking position is
     the last event replayed, so a follower started afterwards continues from there.
     """
     with building_state(keep=False):

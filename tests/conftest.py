@@ -13,8 +13,8 @@ import pytest
 from ledger.application import DossierLedger
 from ledger.config import StoreConfig
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-EXAMPLE_EVENTS = SHARED / "spec" / "example-events.jsonl"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+EXAMPLE_EVENTS = FIXTURES / "example-events.jsonl"
 PG_DSN = os.environ.get("DOSSIER_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -60,7 +60,7 @@ def record_cmd(
 
 
 def import_cmd(
-    file: Annotated[Path, typer.Argument(help="a .jsonl file of events (spec/events.md)",
+    file: Annotated[Path, typer.Argument(help="a .jsonl file of events (docs/events.md)",
                                          exists=True, dir_okay=False, readable=True)],
 ) -> None:
     """Append a file of events, all or nothing: one bad line rejects the whole file."""

@@ -1,4 +1,4 @@
-"""The working-day calendar of spec/index.md."""
+"""The working-day calendar of docs/index.md."""
 
 from __future__ import annotations
 

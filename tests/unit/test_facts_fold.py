@@ -17,7 +17,7 @@ from projections.synthetic import EventBuilder, local
 
 pytestmark = pytest.mark.usefixtures("compiled_or_python")
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "spec" / "example-events.jsonl"
+EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "example-events.jsonl"
 LATE = parse_instant("2027-01-01T00:00:00+07:00")
 
 

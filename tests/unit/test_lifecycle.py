@@ -1,4 +1,4 @@
-"""Every lifecycle rule of spec/events.md, allowed and refused; a refusal records nothing."""
+"""Every lifecycle rule of docs/events.md, allowed and refused; a refusal records nothing."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ def test_office_actions_happen_in_office_hours_mostly() -> None:
 
 
 def outcomes(events: list[dict[str, Any]]) -> tuple[float, float, int]:
-    """Quảng Ninh's on-time share (spec/index.md 2.1 on finished dossiers) and online share."""
+    """Quảng Ninh's on-time share (docs/index.md 2.1 on finished dossiers) and online share."""
     days = {}
     for e in events:
         if e["type"] == "procedure.registered":
