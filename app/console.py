@@ -27,6 +27,11 @@ def progress_bar() -> Progress:
                     TimeElapsedColumn(), console=_err, transient=True)
 
 
+def local_text(moment: datetime) -> str:
+    """A moment as people here read it: local time (Asia/Ho_Chi_Minh) with its offset."""
+    return moment.astimezone(LOCAL_TZ).isoformat()
+
+
 def parse_moment(text: str | None, *, option: str = "--as-of", day_end: bool = True
                  ) -> datetime:
     """An RFC 3339 moment, or a date (local time: its end, or with ``day_end=False`` its

@@ -231,6 +231,16 @@ class DossierLedger(Application[str]):
             envelope["position"] = row.id
             yield envelope, row.state
 
+    def last_position_recorded_by(self, moment: datetime) -> int:
+        """The position of the last event recorded at or before ``moment`` (0: none): what
+        the ledger knew then is the prefix of the log up to it. Reads only each stored
+        event's ``recorded_at`` (its text sits at a fixed place in the canonical JSON)."""
+        last = 0
+        for row in self.read_stored():
+            if recorded_at_of(row.state) <= moment:
+                last = row.id
+        return last
+
     def stream_envelopes(self, stream: str, key: str) -> list[dict[str, Any]]:
         """One aggregate's events as envelopes (no positions: the aggregate's own order)."""
         return [decode_state(s.state) for s in self.recorder.select_events(f"{stream}:{key}")]
@@ -249,6 +259,17 @@ class DossierLedger(Application[str]):
             )
             for e in data["events"]
         ]
+
+
+_RECORDED_AT = b'"recorded_at":"'
+
+
+def recorded_at_of(state: bytes) -> datetime:
+    """The ``recorded_at`` of a stored event, read from its canonical JSON without decoding
+    the rest."""
+    # The last occurrence: top-level keys are sorted and only seq, stream, type follow it.
+    start = state.rindex(_RECORDED_AT) + len(_RECORDED_AT)
+    return datetime.fromisoformat(state[start:state.index(b'"', start)].decode())
 
 
 def _with_stream(event: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.application import DossierLedger
+from projections.clickhouse.moments import moment_suffix
 from projections.clickhouse.writer import Batch, ClickHouseWriter
 from projections.periods import parse_instant, to_instant
 from streams.follower import wall_clock
@@ -37,31 +38,44 @@ class ReplayResult:
 
 
 def replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
-           as_of: datetime | None = None, progress: Progress | None = None,
-           runner: str = "follower") -> ReplayResult:
+           as_of: datetime | None = None, as_recorded: datetime | None = None,
+           progress: Progress | None = None, runner: str = "follower") -> ReplayResult:
     """Rebuild the tables from the ledger into ``<table>__rebuild`` copies and swap them in
     with EXCHANGE TABLES, so readers never see an empty or half-built ranking.
 
-    Without ``as_of`` every event is replayed and scores are evaluated now. With ``as_of``
-    the tables show what they showed at that moment: only the events *recorded* by then
-    (``recorded_at`` ≤ as_of — what the ledger knew), scored at evaluation time as_of (which
-    the scores compare with each event's ``at``, docs/index.md). The tracking position is
-    the last event replayed, so a follower started afterwards continues from there.
+    Without a moment every event is replayed, scored now, and the copies replace the live
+    tables. With a moment T the live tables are left alone: the copies replace the tables of
+    that moment (:mod:`projections.clickhouse.moments`), which readers ask for by T.
+
+    - ``as_of``: what had happened by T: the events whose ``at`` ≤ T, scored at T.
+    - ``as_recorded``: what the ledger knew at T: the log up to the last event recorded by
+      T (a prefix of positions, so no event recorded earlier is ever left out), scored at T —
+      the rankings exactly as they were shown then.
     """
+    if as_of is not None and as_recorded is not None:
+        raise ValueError("give --as-of or --as-recorded, not both")
     with building_state(keep=False):
         return _replay(ledger, client, pseudonym_key=pseudonym_key, as_of=as_of,
-                       progress=progress, runner=runner)
+                       as_recorded=as_recorded, progress=progress, runner=runner)
 
 
 def _replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
-            as_of: datetime | None, progress: Progress | None, runner: str) -> ReplayResult:
+            as_of: datetime | None, as_recorded: datetime | None, progress: Progress | None,
+            runner: str) -> ReplayResult:
     began = time.perf_counter()
-    moment = as_of or wall_clock()
-    writer = ClickHouseWriter(client, runner=runner, suffix=REBUILD_SUFFIX)
+    target = ""
+    if as_of is not None:
+        target = moment_suffix("asof", as_of)
+    elif as_recorded is not None:
+        target = moment_suffix("asrec", as_recorded)
+    moment = as_of or as_recorded or wall_clock()
+    writer = ClickHouseWriter(client, runner=runner, suffix=target + REBUILD_SUFFIX)
     writer.drop()
     writer.ensure_schema()
     projector = Projector(pseudonym_key)
     head = ledger.max_position()
+    if as_recorded is not None:
+        head = ledger.last_position_recorded_by(as_recorded)
     tell = progress or (lambda stage, n, total: None)
     events = position = 0
     limit = None if as_of is None else to_instant(as_of)
@@ -104,7 +118,7 @@ def _replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
         clock.time("write", inserts.put, batch)
         clock.time("drain", inserts.close)
     rows = writer.rows_written
-    clock.time("swap", writer.swap_into)
+    clock.time("swap", writer.swap_into, target)
     return ReplayResult(events, batch.position, scores, rows, time.perf_counter() - began,
                         moment, stages)
 
@@ -183,11 +197,11 @@ class _Stopwatch:
 def _chunks(ledger: DossierLedger, head: int, limit: int | None
             ) -> Iterator[tuple[list[tuple[dict[str, Any], bytes]], int]]:
     """(envelope, stored bytes) pairs in chunks (with the positions each chunk covered); with
-    ``limit``, only those recorded at or before it."""
+    ``limit``, only the events that had happened by then (``at`` ≤ limit)."""
     start = 1
     while start <= head:
         stop = min(head, start + CHUNK_EVENTS - 1)
         events = [(e, stored) for e, stored in ledger.read_raw(start, stop)
-                  if limit is None or parse_instant(e["recorded_at"]) <= limit]
+                  if limit is None or parse_instant(e["at"]) <= limit]
         yield events, stop - start + 1
         start = stop + 1

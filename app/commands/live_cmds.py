@@ -12,9 +12,16 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from app.commands.live_hooks import open_olap
-from app.console import parse_moment, progress_bar
+from app.console import fail, local_text, parse_moment, progress_bar
 from app.settings import Settings
 from app.wiring import open_ledger_from_settings
+from projections.clickhouse.moments import (
+    KINDS,
+    MomentKind,
+    drop_moment_tables,
+    list_moment_tables,
+    moment_suffix,
+)
 from projections.clickhouse.queries import current_ranking
 from projections.clickhouse.schema import write_ddl_files
 from projections.clickhouse.writer import ClickHouseWriter
@@ -83,11 +90,47 @@ def follow_cmd(
     console.print(f"stopped at position {follower.position}")
 
 
-def replay_cmd(as_of: AsOf = None) -> None:
-    """Dựng lại: rebuild every ClickHouse table from the ledger into new tables and swap them
-    in; with --as-of, the tables as they stood then (events recorded by then, scored then)."""
+AsRecorded = Annotated[str | None, typer.Option(
+    "--as-recorded", help="RFC 3339 moment or date: what the ledger knew then (the log up to "
+    "the last event recorded by then), scored then — the ranking exactly as it was shown")]
+
+
+def replay_cmd(
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="RFC 3339 moment or date: what had happened by then (events whose "
+        "time `at` is at or before it), scored then")] = None,
+    as_recorded: AsRecorded = None,
+    list_: Annotated[bool, typer.Option(
+        "--list", help="list the tables rebuilt as of a moment")] = False,
+    remove: Annotated[bool, typer.Option(
+        "--remove", help="drop the tables rebuilt with the --as-of/--as-recorded given")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json", help="--list as JSON")] = False,
+) -> None:
+    """Dựng lại: rebuild every ClickHouse table from the ledger and swap the live ones for
+    them. With --as-of or --as-recorded the live tables are left alone: the rebuild goes
+    into tables of its own, named after the moment, that `live-rank` reads with the same
+    option; --list shows them and --remove drops them."""
+    if as_of is not None and as_recorded is not None:
+        fail("give --as-of or --as-recorded, not both")
     settings = Settings()
-    moment: datetime | None = parse_moment(as_of) if as_of else None
+    if list_:
+        _list_moments(settings, as_json)
+        return
+    kind, moment = _moment(as_of, as_recorded)
+    if remove:
+        if kind is None or moment is None:
+            fail("--remove needs the --as-of or --as-recorded moment of the tables to drop")
+        client = open_olap(settings)
+        try:
+            dropped = drop_moment_tables(client, moment_suffix(kind, moment))
+        finally:
+            client.close()
+        if not dropped:
+            fail(f"no tables rebuilt {KINDS[kind]} {local_text(moment)}")
+        console.print(f"đã xoá {dropped} bảng {KINDS[kind]} {local_text(moment)}",
+                      highlight=False)
+        return
     client = open_olap(settings)
     ledger = open_ledger_from_settings(settings)
     try:
@@ -100,16 +143,56 @@ def replay_cmd(as_of: AsOf = None) -> None:
                 progress.update(tasks[stage], advance=n, total=total)
 
             result = replay(ledger, client, pseudonym_key=settings.pseudonym_key.encode(),
-                            as_of=moment, progress=advance)
+                            as_of=moment if kind == "asof" else None,
+                            as_recorded=moment if kind == "asrec" else None,
+                            progress=advance)
     finally:
         ledger.close()
         client.close()
     rate = result.events / result.seconds if result.seconds else 0.0
     console.print(f"replayed {result.events} events to position {result.position}: "
                   f"{result.scores} scores, {result.rows} rows in {result.seconds:.2f}s "
-                  f"({rate:,.0f} events/s), as of {result.as_of.isoformat()}")
+                  f"({rate:,.0f} events/s), evaluated at {local_text(result.as_of)}",
+                  highlight=False)
+    if kind is None or moment is None:
+        console.print("the live tables now hold the rebuild", highlight=False)
+    else:
+        console.print(f"into tables of their own (the live ones are unchanged); read them "
+                      f"with: dossier live-rank -p PERIOD {KINDS[kind]} {moment.isoformat()}",
+                      highlight=False)
     console.print("time per stage: " + ", ".join(
         f"{stage} {seconds:.2f}s" for stage, seconds in result.stages.items()), style="dim")
+
+
+def _moment(as_of: str | None, as_recorded: str | None
+            ) -> tuple[MomentKind | None, datetime | None]:
+    if as_of is not None:
+        return "asof", parse_moment(as_of)
+    if as_recorded is not None:
+        return "asrec", parse_moment(as_recorded, option="--as-recorded")
+    return None, None
+
+
+def _list_moments(settings: Settings, as_json: bool) -> None:
+    client = open_olap(settings)
+    try:
+        found = list_moment_tables(client)
+    finally:
+        client.close()
+    if as_json:
+        out.print_json(data=[{"option": m.option, "moment": local_text(m.moment),
+                              "suffix": m.suffix, "position": m.position,
+                              "scores": m.scores} for m in found])
+        return
+    if not found:
+        console.print("no tables rebuilt as of a moment (dossier replay --as-of T makes one)")
+        return
+    table = Table(title="Bảng dựng lại theo thời điểm")
+    for column in ("option", "thời điểm", "vị trí", "điểm số"):
+        table.add_column(column, no_wrap=True)
+    for m in found:
+        table.add_row(m.option, local_text(m.moment), str(m.position), str(m.scores))
+    out.print(table)
 
 
 def live_rank_cmd(

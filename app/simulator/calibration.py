@@ -3,9 +3,10 @@
 Anchors (public reports of the provincial one-stop centre): Quảng Ninh received 1,094,919
 dossiers and resolved 1,062,504 from 1 January to 15 November 2022 (319 days), ≥ 99.6 % on
 time, about 70 % handled online, with 1,552 procedures offered online of which 625 fully;
-nationally far fewer dossiers are filed online (about 17 % in mid-2024). Every other province gets a latent quality drawn from the
-seed, and each parameter is interpolated between a weak and a strong value from it, so that the
-100-point ranking spreads from about 45 to 95 and drifts from day to day.
+nationally far fewer dossiers are filed online (about 17 % in mid-2024). Every other province
+gets a latent quality drawn from the seed, and each parameter is interpolated between a weak
+and a strong value from it, so that the 100-point ranking spreads from about 45 to 95 and
+drifts from day to day.
 """
 
 from __future__ import annotations
