@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,11 @@ from ledger.config import StoreConfig
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 EXAMPLE_EVENTS = FIXTURES / "example-events.jsonl"
+# Every workload a test makes starts at a fixed moment (a Monday with no holiday in its week),
+# and every score a test compares is evaluated at a fixed moment after it: nothing depends on
+# the day or hour the suite runs.
+WORKLOAD_START = datetime(2026, 10, 5, 8, 0, tzinfo=timezone(timedelta(hours=7)))
+WORKLOAD_AS_OF = "2026-10-12T12:00:00+07:00"
 PG_DSN = os.environ.get("DOSSIER_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

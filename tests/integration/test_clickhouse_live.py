@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from app.simulator.runner import Simulation
 from ledger.application import DossierLedger
 from ledger.config import StoreConfig
 from projections.clickhouse.schema import TABLES
+from tests.conftest import WORKLOAD_AS_OF, WORKLOAD_START
 
 ROOT = Path(__file__).resolve().parents[2]
 # The live commands on their own Typer app (independent of what app/cli.py registers).
@@ -73,29 +74,39 @@ def olap_command(data_dir: Path, sql: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def simulate(data_dir: Path, *, days: float = 2, start: datetime | None = None,
-             scale: float = 0.002) -> int:
-    """A small realistic workload in the SQLite ledger under ``data_dir``; returns the head."""
-    ledger = DossierLedger(StoreConfig("sqlite", sqlite_path=data_dir / "ledger.sqlite"))
+def simulate(data_dir: Path, *, days: float = 2, start: datetime = WORKLOAD_START,
+             scale: float = 0.002, recorded_at: datetime | None = None) -> int:
+    """A small realistic workload in the SQLite ledger under ``data_dir``; returns the head.
+
+    Nothing reads the real clock: the workload starts at a fixed moment and the ledger
+    records it at ``recorded_at`` (default: a day after the workload's end)."""
+    clock_at = recorded_at or start + timedelta(days=days + 1)
+    ledger = DossierLedger(StoreConfig("sqlite", sqlite_path=data_dir / "ledger.sqlite"),
+                           clock=lambda: clock_at)
     try:
         summary = Simulation(ledger, seed=0, days=days, start=start, scale=scale,
-                             provinces=["22", "01"]).run()
+                             provinces=["22", "01"], clock=lambda: clock_at).run()
         assert summary.events_rejected == 0, summary.errors[:3]
         return ledger.max_position()
     finally:
         ledger.close()
 
 
-def snapshot(data_dir: Path) -> dict[str, list[list[Any]]]:
-    """The tables as FINAL shows them, minus what legitimately differs between a live run
-    and a rebuild (when a score was computed, and at which position an unchanged score was
-    last written); score history is compared through its latest row per key instead."""
+def snapshot(data_dir: Path, suffix: str = "") -> dict[str, list[list[Any]]]:
+    """The tables (or those of ``suffix``) as FINAL shows them, minus what legitimately
+    differs between a live run and a rebuild (when a score was computed, and at which
+    position an unchanged score was last written); score history is compared through its
+    latest row per key instead."""
     return {
-        "events": olap(data_dir, "SELECT * FROM dossier_events FINAL ORDER BY position"),
-        "facts": olap(data_dir, "SELECT * FROM dossier_facts FINAL ORDER BY dossier_id"),
+        "events": olap(data_dir, f"SELECT * FROM dossier_events{suffix} FINAL "
+                       "ORDER BY position"),
+        "facts": olap(data_dir, f"SELECT * FROM dossier_facts{suffix} FINAL "
+                      "ORDER BY dossier_id"),
         "rankings": olap(data_dir, "SELECT * EXCEPT (position, computed_at) "
-                         "FROM rankings_current FINAL ORDER BY rulebook_id, kind, period, unit"),
-        "tracking": olap(data_dir, "SELECT runner, position FROM runner_tracking FINAL"),
+                         f"FROM rankings_current{suffix} FINAL "
+                         "ORDER BY rulebook_id, kind, period, unit"),
+        "tracking": olap(data_dir, "SELECT runner, position FROM "
+                         f"runner_tracking{suffix} FINAL"),
     }
 
 
@@ -114,7 +125,7 @@ def history_agrees_with_rankings(data_dir: Path) -> None:
 def test_verify_scores_passes_after_a_workload_and_names_an_altered_row(
         tmp_path: Path) -> None:
     head = simulate(tmp_path)
-    dossier(tmp_path, "follow", "--once", "--quiet")
+    dossier(tmp_path, "follow", "--once", "--quiet", "--as-of", WORKLOAD_AS_OF)
     assert olap(tmp_path, "SELECT max(position) FROM runner_tracking") == [[head]]
     assert olap(tmp_path, "SELECT count() FROM dossier_events FINAL") == [[head]]
     # personal references never reach ClickHouse in clear
@@ -163,7 +174,3 @@ def test_deploy_ddl_matches_the_schema_module() -> None:
     assert [f.name.split("_", 1)[1][:-4] for f in files] == [t.name for t in TABLES]
     for path, table in zip(files, TABLES, strict=True):
         assert table.ddl() in path.read_text(encoding="utf-8")
-
-
-def days_ago(days: float) -> datetime:
-    return datetime.now(UTC) - timedelta(days=days)

@@ -4,7 +4,7 @@ verifies, and a second run continues the first."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import typer
@@ -15,17 +15,21 @@ from app.simulator.runner import Simulation
 from ledger.application import DossierLedger
 from ledger.audit import verify
 from ledger.config import StoreConfig
+from tests.conftest import WORKLOAD_START
+
+RECORDED_AT = WORKLOAD_START + timedelta(days=10)
 
 
 def sqlite_ledger(path: Path) -> DossierLedger:
-    return DossierLedger(StoreConfig("sqlite", sqlite_path=path / "ledger.sqlite"))
+    return DossierLedger(StoreConfig("sqlite", sqlite_path=path / "ledger.sqlite"),
+                         clock=lambda: RECORDED_AT)
 
 
 def test_a_small_run_is_accepted_verified_and_a_second_run_continues(tmp_path: Path) -> None:
     ledger = sqlite_ledger(tmp_path)
-    start = datetime.now(UTC) - timedelta(days=5)
+    start = WORKLOAD_START
     first = Simulation(ledger, seed=5, days=2, start=start, scale=0.01,
-                       provinces=["22", "46"])
+                       provinces=["22", "46"], clock=lambda: RECORDED_AT)
     began = time.perf_counter()
     summary = first.run()
     elapsed = time.perf_counter() - began
@@ -37,7 +41,7 @@ def test_a_small_run_is_accepted_verified_and_a_second_run_continues(tmp_path: P
           f"{summary.events_per_second:,.0f} events/s writing)")
 
     second = Simulation(ledger, seed=6, days=2, start=start, scale=0.01,
-                        provinces=["22", "46"])
+                        provinces=["22", "46"], clock=lambda: RECORDED_AT)
     assert second.shortened and second.start > first.start
     again = second.run()
     assert again.events_rejected == 0, again.errors[:3]
@@ -58,7 +62,7 @@ def test_the_command_prints_a_json_summary(tmp_path: Path, monkeypatch) -> None:
     simulate_cmds.register(cli)
     cli.command("noop")(lambda: None)  # a group, as in the real CLI
     result = CliRunner().invoke(cli, ["simulate", "--days", "1", "--seed", "2", "-p", "22",
-                                      "--json"])
+                                      "--start", "2026-10-05", "--json"])
     assert result.exit_code == 0, result.output
     assert '"events_rejected": 0' in result.output
     assert '"22"' in result.output
