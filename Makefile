@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml setup.py $(wildcard projections/*.pyx projections/*.pxd
 	@touch $(STAMP)
 
 demo: setup
-	$(BIN)/dossier demo
+	$(BIN)/dossier demo --fresh
 
 test: setup
 	$(BIN)/ruff check .

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from rich import box
@@ -110,13 +110,14 @@ def run_demo(
     *,
     speed: float | None,
     on_refresh: Callable[[DemoState], None],
+    idle_gap: timedelta | None = None,
 ) -> DemoState:
     """Run the simulation paced, fold what it writes, and refresh the ranking on a timer."""
     state = DemoState()
     scores.catch_up()
     last_refresh = 0.0
     report: BatchReport | None = None
-    for report in simulation.iter_run(speed=speed):
+    for report in simulation.iter_run(speed=speed, idle_gap=idle_gap):
         state.events += len(report.recorded)
         state.dossiers = report.stats.dossiers
         state.sim_time = report.sim_time
@@ -138,13 +139,18 @@ def _refresh(state: DemoState, scores: LiveScores, sim_time: datetime) -> None:
     state.update(scores.ranking(period, sim_time))
 
 
-def ranking_table(state: DemoState) -> Group:
-    """The live ranking: rank, province, total, band, the six groups, and movement."""
-    when = state.sim_time.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if state.sim_time \
-        else "—"
+def ranking_table(state: DemoState, top: int | None = None) -> Group:
+    """The live ranking: rank, province, total, band, the six groups, and movement (the
+    ``top`` rows only, when given), with the groups' legend."""
+    when = state.sim_time.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M %z") \
+        if state.sim_time else "—"
+    shown = state.ranking if top is None else state.ranking[:top]
+    more = len(state.ranking) - len(shown)
     table = Table(title="Bảng xếp hạng chỉ số phục vụ người dân, doanh nghiệp\n"
                   f"kỳ {state.period} · tính đến {when}",
-                  caption=f"{state.events:,} sự kiện (events) ghi sổ",
+                  caption=f"{state.events:,} sự kiện ghi sổ"
+                  + (f" · {more} tỉnh khác: dossier live-rank -p {state.period}" if more
+                     else ""),
                   expand=False, box=box.SIMPLE_HEAD, padding=(0, 0), show_edge=False)
     # 76 columns wide: it fits an 80-column terminal with no column squeezed to nothing.
     table.add_column("Hạng", justify="right", no_wrap=True, min_width=4)
@@ -154,12 +160,16 @@ def ranking_table(state: DemoState) -> Group:
     table.add_column("Xếp loại", no_wrap=True, min_width=10)
     for code in GROUP_CODES:
         table.add_column(code, justify="right", no_wrap=True, min_width=5)
-    for score in state.ranking:
+    for score in shown:
         groups = {g.code: g.points for g in score.groups}
         table.add_row(str(score.rank), _movement(state, score), _short_name(score.unit_name),
                       f"{score.rounded_total:.2f}", _band(score.band),
                       *(f"{groups.get(code, 0.0):.2f}" for code in GROUP_CODES))
-    return Group(table)
+    return Group(table, Text(LEGEND, style="dim"))
+
+
+LEGEND = ("G1 Công khai, minh bạch · G2 Tiến độ giải quyết · G3a Dịch vụ công trực tuyến\n"
+          "G3b Thanh toán trực tuyến · G4 Số hóa hồ sơ · G5 Mức độ hài lòng")
 
 
 def _short_name(name: str) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import orjson
@@ -11,6 +14,7 @@ from rich.console import Console
 from rich.live import Live
 
 from app.commands.live_hooks import open_olap
+from app.console import fail, local_text
 from app.demo import (
     DemoState,
     EngineScores,
@@ -20,16 +24,21 @@ from app.demo import (
     ranking_table,
     run_demo,
 )
-from app.settings import Settings
+from app.settings import Settings, Store
 from app.simulator.calibration import DEFAULT_SCALE
 from app.simulator.runner import Simulation
 from app.wiring import open_ledger_from_settings, store_config
+from domain.calendar import LOCAL_TZ, local_date
 from ledger.application import DossierLedger
 from projections.clickhouse.writer import ClickHouseWriter
 from streams.follower import Follower
 
 console = Console(stderr=True)
-SECONDS_PER_MINUTE_FOR_A_WEEK = 7 * 86400 / 60  # a simulated week in about a minute
+WORKING_DAYS = 5  # the demo replays the last five working days up to now
+BUSY_HOURS_PER_DAY = 11  # one-stop counters and their back offices, 07:00–18:00
+DEMO_SECONDS = 60  # the busy hours of those days take about a minute
+IDLE_GAP = timedelta(minutes=20)  # nights, weekends and holidays flash by
+MARKER = "DEMO"  # written into a data directory the demo created
 
 
 def register(cli: typer.Typer) -> None:
@@ -37,11 +46,13 @@ def register(cli: typer.Typer) -> None:
 
 
 def demo_cmd(
-    days: Annotated[float, typer.Option(help="simulated days")] = 7.0,
-    speed: Annotated[float, typer.Option(
-        help="simulated seconds per real second (default: a week in about a minute; 0: as fast "
-        "as possible)")
-    ] = SECONDS_PER_MINUTE_FOR_A_WEEK,
+    days: Annotated[float | None, typer.Option(
+        help="simulated days up to now (default: back to the start of the fifth working "
+        "day before now, so that a run on a Sunday night or after a holiday still shows "
+        "working days)")] = None,
+    speed: Annotated[float | None, typer.Option(
+        help="simulated seconds per real second (default: the working hours in about a "
+        "minute; 0: as fast as possible); nights and weekends are skipped over")] = None,
     seed: Annotated[int, typer.Option(help="random seed of the workload")] = 0,
     scale: Annotated[float, typer.Option(help="share of real-world volume simulated")
                      ] = DEFAULT_SCALE,
@@ -50,32 +61,103 @@ def demo_cmd(
         "standard output (the `dossier rank --json` format)")] = False,
     olap: Annotated[bool, typer.Option(
         help="write the live scores to ClickHouse (chDB under the data directory)")] = True,
+    fresh: Annotated[bool, typer.Option(
+        help="start a new demo ledger: clears a data directory that an earlier demo made "
+        "(refuses any other)")] = False,
 ) -> None:
     """Simulate the 34 provinces' one-stop centres, score them live on the 100-point index
-    and show the ranking refreshed as events arrive. A second run continues the same ledger."""
+    and show the ranking refreshed as events arrive. A second run continues the same ledger
+    (it can add only what happened since the first: the ledger refuses actions from the
+    future); --fresh starts a new one."""
     settings = Settings()
+    if fresh:
+        _clear_demo(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ledger = open_ledger_from_settings(settings)
+    if ledger.max_position() == 0 and settings.ledger_store is Store.SQLITE:
+        (settings.data_dir / MARKER).write_text(
+            "This data directory was made by `dossier demo`; `dossier demo --fresh` may "
+            "clear it.\n", encoding="utf-8")
+    now = datetime.now(UTC)
+    start = now - timedelta(days=days) if days else _working_days_back(ledger, now)
+    span = (now - start).days + 1 if days is None else days
+    simulation = Simulation(ledger, seed=seed, days=span, start=start, scale=scale)
+    if simulation.end - simulation.start < timedelta(hours=1):
+        ledger.close()
+        fail(f"the ledger already reaches now (its last event is at "
+             f"{local_text(simulation.start)}): the demo cannot simulate the future, so a "
+             "run right after another has nothing to add. Start a new demo ledger with "
+             f"`{_dossier()} demo --fresh`, or wait.", code=1)
+    if simulation.shortened:
+        console.print("sổ cái đã có dữ liệu mô phỏng; lần chạy này tiếp tục từ "
+                      f"{local_text(simulation.start)}", highlight=False)
+    pace = _speed(ledger, simulation, speed)
     scores: LiveScores = live_scores(ledger, settings, olap)
-    pace = speed if speed > 0 else None
     try:
-        simulation = Simulation(ledger, seed=seed, days=days, scale=scale)
-        if simulation.shortened:
-            console.print("the ledger already holds a simulation; this run continues it from "
-                          f"{simulation.start:%Y-%m-%d %H:%M}", highlight=False)
         if headless:
-            state = run_demo(simulation, scores, speed=pace, on_refresh=_progress_line)
+            state = run_demo(simulation, scores, speed=pace, on_refresh=_progress_line,
+                             idle_gap=IDLE_GAP)
         else:
-            with Live(console=console, refresh_per_second=4, transient=False) as live:
-                state = run_demo(simulation, scores, speed=pace,
+            with Live(console=console, refresh_per_second=4, transient=True) as live:
+                state = run_demo(simulation, scores, speed=pace, idle_gap=IDLE_GAP,
                                  on_refresh=lambda s: live.update(ranking_table(s)))
     finally:
         scores.close()
         ledger.close()
-    _summary(state, settings)
     if headless:
+        _summary(state, settings)
         sys.stdout.buffer.write(orjson.dumps(ranking_json(state), option=orjson.OPT_INDENT_2))
         sys.stdout.buffer.write(b"\n")
+    else:
+        console.print(ranking_table(state, top=TOP_ROWS))
+        _summary(state, settings)
+
+
+TOP_ROWS = 10  # the final ranking's top rows stay on screen above the summary
+
+
+def _working_days_back(ledger: DossierLedger, now: datetime) -> datetime:
+    """07:00 local of the fifth working day before now (today counts when it is one)."""
+    calendar = ledger.calendar
+    day = local_date(now)
+    if not calendar.is_working_day(day):
+        day = calendar.previous_working_day(day)
+    for _ in range(WORKING_DAYS - 1):
+        day = calendar.previous_working_day(day)
+    return datetime.combine(day, time(7, 0), tzinfo=LOCAL_TZ)
+
+
+def _speed(ledger: DossierLedger, simulation: Simulation, speed: float | None
+           ) -> float | None:
+    if speed is not None:
+        return speed if speed > 0 else None
+    calendar = ledger.calendar
+    first, last = local_date(simulation.start), local_date(simulation.end)
+    working = sum(calendar.is_working_day(first + timedelta(days=i))
+                  for i in range((last - first).days + 1))
+    busy = max(1, working) * BUSY_HOURS_PER_DAY * 3600
+    return busy / DEMO_SECONDS
+
+
+def _clear_demo(settings: Settings) -> None:
+    """Remove what an earlier demo left in the data directory, and nothing else."""
+    directory = settings.data_dir
+    if not directory.exists():
+        return
+    if settings.ledger_store is not Store.SQLITE:
+        fail("--fresh clears only the embedded SQLite ledger of a demo; the ledger here is "
+             f"{settings.ledger_store.value}")
+    held = {p.name for p in directory.iterdir()}
+    if held and MARKER not in held:
+        fail(f"--fresh refuses to clear {directory}: it was not made by `dossier demo` (no "
+             f"{MARKER} file in it). Point DOSSIER_DATA_DIR at another directory.")
+    for name in held:
+        path = directory / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    console.print(f"đã xoá dữ liệu demo cũ trong {directory}", highlight=False)
 
 
 def live_scores(ledger: DossierLedger, settings: Settings, olap: bool) -> LiveScores:
@@ -91,26 +173,40 @@ def live_scores(ledger: DossierLedger, settings: Settings, olap: bool) -> LiveSc
 
 def _progress_line(state: DemoState) -> None:
     leader = state.ranking[0] if state.ranking else None
-    when = f"{state.sim_time:%Y-%m-%d %H:%M}" if state.sim_time else "—"
+    when = local_text(state.sim_time)[:16] if state.sim_time else "—"
     best = f"{leader.unit_name} {leader.rounded_total:.2f}" if leader else "—"
-    console.print(f"{when}  events {state.events:>8,}  dossiers {state.dossiers:>6,}  "
-                  f"period {state.period}  #1 {best}", highlight=False)
+    console.print(f"{when}  sự kiện {state.events:>8,}  hồ sơ {state.dossiers:>6,}  "
+                  f"kỳ {state.period}  #1 {best}", highlight=False)
+
+
+def _dossier() -> str:
+    """How to run ``dossier`` from here: the bare name when it is on PATH, else the path of
+    the one running now (``.venv/bin/dossier`` from the project's folder)."""
+    if shutil.which("dossier"):
+        return "dossier"
+    running = Path(sys.argv[0])
+    if running.name != "dossier":
+        running = Path(sys.executable).with_name("dossier")
+    try:
+        return str(running.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(running.resolve())
 
 
 def _summary(state: DemoState, settings: Settings) -> None:
     ranked = sum(1 for s in state.ranking if s.rank is not None)
+    d, p = _dossier(), state.period
+    env = "" if settings.data_dir == Path("data") else f"DOSSIER_DATA_DIR={settings.data_dir} "
     console.print(
-        f"\n[bold]Done.[/bold] {state.events:,} events written this run "
-        f"({state.dossiers:,} dossiers); {ranked} provinces ranked for {state.period}.\n"
-        f"Ledger: {store_config(settings).describe()}\n"
-        f"Scores: ClickHouse {settings.clickhouse_url or settings.olap_path} (tables "
-        "score_history, rankings_current, dossier_facts, dossier_events)\n"
-        f"Query:  dossier rank --kind province --period {state.period} [--json|--csv]\n"
-        f"        dossier score --unit 22 --period {state.period}\n"
-        f"        dossier explain --unit 22 --period {state.period} --indicator 2.1\n"
-        f"        dossier live-rank -p {state.period}   (from ClickHouse)\n"
-        f"Audit:  dossier verify · dossier verify --scores · dossier history <mã hồ sơ>\n"
-        f"Replay: dossier replay [--as-of TIME]   (rebuilds ClickHouse from the ledger)\n"
-        f"Run again to continue the same ledger (data dir: {settings.data_dir}).",
+        f"[bold]Xong.[/bold] {state.events:,} sự kiện, {state.dossiers:,} hồ sơ; "
+        f"{ranked} tỉnh được xếp hạng kỳ {p}.\n"
+        f"Sổ cái: {store_config(settings).describe()} · ClickHouse: "
+        f"{settings.clickhouse_url or settings.olap_path}\n"
+        f"Xem:     {env}{d} live-rank -p {p}  ·  {d} rank -p {p} --csv\n"
+        f"         {env}{d} score --unit 22 -p {p}  ·  {d} explain --unit 22 -p {p} "
+        "--indicator 2.1\n"
+        f"Kiểm tra: {env}{d} verify  ·  {d} verify --scores  ·  {d} history <mã hồ sơ>\n"
+        f"Dựng lại: {env}{d} replay [--as-of T | --as-recorded T]\n"
+        "Chạy lại `make demo` để mô phỏng lại từ đầu (dữ liệu demo cũ được xoá).",
         highlight=False,
     )

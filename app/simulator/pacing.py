@@ -22,7 +22,8 @@ class Pacer:
 
     def __init__(self, sim_start: datetime, speed: float | None = None, *,
                  clock: Callable[[], datetime] = utc_now,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 idle_gap: timedelta | None = None) -> None:
         if speed is not None and speed <= 0:
             raise ValueError(f"speed must be positive, got {speed}")
         self.sim_start = sim_start
@@ -30,6 +31,11 @@ class Pacer:
         self.clock = clock
         self.sleep = sleep
         self.real_start = clock()
+        # With ``idle_gap``, a quiet stretch (a night, a weekend, a holiday) longer than it
+        # is paced as if it lasted ``idle_gap``: a paced run spends its time where things
+        # happen.
+        self.idle_gap = idle_gap
+        self._last: datetime | None = None
 
     def release_time(self, moment: datetime) -> datetime:
         """The real moment from which ``moment`` may be written."""
@@ -41,6 +47,11 @@ class Pacer:
 
     def wait_for(self, moment: datetime) -> float:
         """Sleep until ``moment`` may be written; return the seconds slept."""
+        if self.idle_gap is not None and self._last is not None:
+            quiet = moment - self._last
+            if quiet > self.idle_gap:
+                self.sim_start += quiet - self.idle_gap
+        self._last = max(moment, self._last) if self._last else moment
         delay = (self.release_time(moment) - self.clock()).total_seconds()
         if delay > 0:
             self.sleep(delay)

@@ -136,11 +136,13 @@ class Simulation:
         self.summary = SimulationSummary(seed, scale, self.marker, self.start, self.end,
                                          stats=self.engine.stats)
 
-    def iter_run(self, speed: float | None = None) -> Iterator[BatchReport]:
-        """Write the workload batch by batch (paced when ``speed`` is given)."""
+    def iter_run(self, speed: float | None = None,
+                 idle_gap: timedelta | None = None) -> Iterator[BatchReport]:
+        """Write the workload batch by batch (paced when ``speed`` is given; quiet stretches
+        longer than ``idle_gap`` are paced as if they lasted ``idle_gap``)."""
         if self.end <= self.start:
             return
-        pacer = Pacer(self.start, speed, clock=self.clock)
+        pacer = Pacer(self.start, speed, clock=self.clock, idle_gap=idle_gap)
         writer = LedgerWriter(self.ledger)
         summary = self.summary
         for steps in self.engine.batches(self.batch_size, Pacer.batch_span(speed)):

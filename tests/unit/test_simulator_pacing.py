@@ -42,3 +42,16 @@ def test_the_simulated_clock_never_passes_the_real_clock() -> None:
     pacer.wait_for(T0 + timedelta(minutes=10))
     assert clock.now == T0 + timedelta(minutes=10)
     assert pacer.simulated_now() <= clock.now
+
+
+def test_a_quiet_weekend_is_paced_as_a_short_gap() -> None:
+    clock = FakeClock(T0)
+    friday = T0 - timedelta(days=7)
+    pacer = Pacer(friday, speed=3600, clock=clock, sleep=clock.sleep,
+                  idle_gap=timedelta(hours=2))
+    pacer.wait_for(friday + timedelta(hours=1))
+    monday = friday + timedelta(days=3)
+    pacer.wait_for(monday)
+    pacer.wait_for(monday + timedelta(hours=1))
+    # an hour, then the weekend as two hours, then an hour
+    assert round(sum(clock.slept), 3) == 1.0 + 2.0 + 1.0
