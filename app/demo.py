@@ -139,7 +139,7 @@ def _refresh(state: DemoState, scores: LiveScores, sim_time: datetime) -> None:
     state.update(scores.ranking(period, sim_time))
 
 
-def ranking_table(state: DemoState, top: int | None = None) -> Group:
+def ranking_table(state: DemoState, top: int | None = None, dossier: str = "dossier") -> Group:
     """The live ranking: rank, province, total, band, the six groups, and movement (the
     ``top`` rows only, when given), with the groups' legend."""
     when = state.sim_time.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M %z") \
@@ -149,7 +149,7 @@ def ranking_table(state: DemoState, top: int | None = None) -> Group:
     table = Table(title="Bảng xếp hạng chỉ số phục vụ người dân, doanh nghiệp\n"
                   f"kỳ {state.period} · tính đến {when}",
                   caption=f"{state.events:,} sự kiện ghi sổ"
-                  + (f" · {more} tỉnh khác: dossier live-rank -p {state.period}" if more
+                  + (f" · {more} tỉnh khác: {dossier} live-rank -p {state.period}" if more
                      else ""),
                   expand=False, box=box.SIMPLE_HEAD, padding=(0, 0), show_edge=False)
     # 76 columns wide: it fits an 80-column terminal with no column squeezed to nothing.

@@ -98,9 +98,11 @@ def demo_cmd(
             state = run_demo(simulation, scores, speed=pace, on_refresh=_progress_line,
                              idle_gap=IDLE_GAP)
         else:
+            # As many rows as the terminal holds: a taller table could not be cleared.
+            rows = max(5, console.height - 10)
             with Live(console=console, refresh_per_second=4, transient=True) as live:
                 state = run_demo(simulation, scores, speed=pace, idle_gap=IDLE_GAP,
-                                 on_refresh=lambda s: live.update(ranking_table(s)))
+                                 on_refresh=lambda s: live.update(ranking_table(s, rows)))
     finally:
         scores.close()
         ledger.close()
@@ -109,11 +111,13 @@ def demo_cmd(
         sys.stdout.buffer.write(orjson.dumps(ranking_json(state), option=orjson.OPT_INDENT_2))
         sys.stdout.buffer.write(b"\n")
     else:
-        console.print(ranking_table(state, top=TOP_ROWS))
+        # the final ranking's top rows stay on screen above the summary's dozen lines
+        console.print(ranking_table(state, top=max(3, console.height - SUMMARY_LINES),
+                                    dossier=_dossier()))
         _summary(state, settings)
 
 
-TOP_ROWS = 10  # the final ranking's top rows stay on screen above the summary
+SUMMARY_LINES = 19  # the summary, the table's title, header, caption and legend
 
 
 def _working_days_back(ledger: DossierLedger, now: datetime) -> datetime:
@@ -196,17 +200,21 @@ def _dossier() -> str:
 def _summary(state: DemoState, settings: Settings) -> None:
     ranked = sum(1 for s in state.ranking if s.rank is not None)
     d, p = _dossier(), state.period
-    env = "" if settings.data_dir == Path("data") else f"DOSSIER_DATA_DIR={settings.data_dir} "
-    console.print(
+    lines = [
         f"[bold]Xong.[/bold] {state.events:,} sự kiện, {state.dossiers:,} hồ sơ; "
-        f"{ranked} tỉnh được xếp hạng kỳ {p}.\n"
-        f"Sổ cái: {store_config(settings).describe()} · ClickHouse: "
-        f"{settings.clickhouse_url or settings.olap_path}\n"
-        f"Xem:     {env}{d} live-rank -p {p}  ·  {d} rank -p {p} --csv\n"
-        f"         {env}{d} score --unit 22 -p {p}  ·  {d} explain --unit 22 -p {p} "
-        "--indicator 2.1\n"
-        f"Kiểm tra: {env}{d} verify  ·  {d} verify --scores  ·  {d} history <mã hồ sơ>\n"
-        f"Dựng lại: {env}{d} replay [--as-of T | --as-recorded T]\n"
+        f"{ranked} tỉnh được xếp hạng kỳ {p}.",
+        f"Sổ cái: {store_config(settings).describe()}",
+        f"Điểm số: ClickHouse {settings.clickhouse_url or settings.olap_path}",
+    ]
+    if settings.data_dir != Path("data"):
+        lines.append(f"Trước các lệnh: export DOSSIER_DATA_DIR={settings.data_dir}")
+    lines += [
+        f"Xem:      {d} live-rank -p {p}",
+        f"          {d} rank -p {p} --csv",
+        f"          {d} explain --unit 22 -p {p} --indicator 2.1",
+        f"Kiểm tra: {d} verify --scores",
+        f"          {d} history <mã hồ sơ>",
+        f"Dựng lại: {d} replay [--as-of T | --as-recorded T]",
         "Chạy lại `make demo` để mô phỏng lại từ đầu (dữ liệu demo cũ được xoá).",
-        highlight=False,
-    )
+    ]
+    console.print("\n".join(lines), highlight=False, soft_wrap=True)
