@@ -7,8 +7,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-import orjson
-
 from domain.base import LedgerRuleError
 from domain.units import UnitError
 from ledger.application import DossierLedger
@@ -16,7 +14,7 @@ from ledger.chain import canonical_json
 from ledger.codec import REQUEST_STREAM
 from ledger.errors import ImportRejected
 from ledger.unit_of_work import RecordedEvent
-from ledger.wire import WireError
+from ledger.wire import JsonError, WireError, decode_json
 
 Progress = Callable[[int], None]
 
@@ -56,9 +54,9 @@ def import_lines(
         if not line.strip():
             continue
         try:
-            raw = orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            raise ImportRejected(number, "json", f"not valid JSON: {error}") from None
+            raw = decode_json(line)
+        except JsonError as error:
+            raise ImportRejected(number, "json", str(error)) from None
         try:
             work.apply(raw, require_seq=True)
         except WireError as error:

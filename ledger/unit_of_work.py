@@ -149,13 +149,13 @@ class UnitOfWork:
         aggregate = apply_event(held.aggregate, envelope, data, self)
         (event,) = aggregate.collect_events()
         self._remember_catalogue(envelope, data)
-        out = {
+        out: dict[str, Any] = {
             "type": wire_type_of(type(event)),  # type: ignore[arg-type]
             "stream": envelope.stream,
             "id": envelope.id,
             "seq": event.originator_version,
-            "at": raw["at"],
-            "data": self._stored_data(raw, event),
+            "at": wire.canonical_instant(envelope.at),
+            "data": self._stored_data(raw, data, event),
             "prev_hash": held.head_hash,
         }
         self._check_given_chain(raw, held, out)
@@ -168,7 +168,7 @@ class UnitOfWork:
     def add_request(self, key: str, fingerprint: str, result: list[RecordedEvent]) -> None:
         """Record an idempotency key with the command's fingerprint and result, atomically with
         the command's events (a second use of the key finds it)."""
-        out = {
+        out: dict[str, Any] = {
             "type": "request.accepted",
             "stream": REQUEST_STREAM,
             "id": key,
@@ -195,13 +195,19 @@ class UnitOfWork:
         self.recorded.append(recorded)
         return recorded
 
-    def _stored_data(self, raw: dict[str, Any], event: Any) -> dict[str, Any]:
-        data: dict[str, Any] = raw["data"]
-        if raw["type"] == "dossier.received" and data.get("due_at") is None:
+    def _stored_data(self, raw: dict[str, Any], data: wire.Data, event: Any
+                     ) -> dict[str, Any]:
+        """The data as given, with its timestamps in their canonical text."""
+        stored: dict[str, Any] = dict(raw["data"])
+        for name in ("due_at", "new_due_at"):
+            moment = getattr(data, name, None)
+            if moment is not None:
+                stored[name] = wire.canonical_instant(moment)
+        if raw["type"] == "dossier.received" and stored.get("due_at") is None:
             # The computed due date is recorded, so replays never depend on the calendar
             # (holiday dates change between releases of `holidays`).
-            data = data | {"due_at": event.due_at.isoformat()}
-        return data
+            stored["due_at"] = event.due_at.isoformat()
+        return stored
 
     def _check_given_chain(self, raw: dict[str, Any], held: _Held, out: dict[str, Any]) -> None:
         given_hash, given_prev = raw.get("hash"), raw.get("prev_hash")

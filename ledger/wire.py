@@ -1,17 +1,91 @@
-"""The canonical JSON event format of docs/events.md, validated with pydantic (strict types,
-unknown fields refused, timestamps with an offset)."""
+"""The canonical JSON event format of docs/events.md, validated with pydantic: strict types,
+unknown fields and duplicate keys refused, one timestamp form within a sane range, bounded
+integers and strings — whatever is accepted can be read back by every command."""
 
 from __future__ import annotations
 
-from datetime import date
+import json
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 from pydantic import ValidationError as PydanticValidationError
 
-NonNegInt = Annotated[StrictInt, Field(ge=0)]
-Text = Annotated[str, Field(min_length=1)]
+# -- limits (docs/events.md, "Limits on what is accepted") -----------------------------------
+
+MAX_LINE_BYTES = 65_536
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)  # exclusive
+MAX_STATUTORY_DAYS = 365
+MAX_VND = 1_000_000_000_000
+MAX_COUNT = 1_000_000_000
+MAX_COMPONENTS = 100
+_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+_TEXT_CONTROL = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"  # free text may hold tabs and line breaks
+_INSTANT = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-](?:0\d|1[0-4]):[0-5]\d)")
+_NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _instant(value: Any) -> datetime:
+    """RFC 3339 with an explicit offset, exactly (upper-case T and Z, at most 6 fractional
+    digits, offset at most ±14:00), between 2000 and 2100."""
+    if not isinstance(value, str):
+        raise ValueError(f"a timestamp must be a string such as 2026-10-05T08:30:00+07:00, "
+                         f"got {type(value).__name__}")
+    if _NAIVE.fullmatch(value):
+        raise ValueError(f"naive timestamp {value!r} (an offset such as +07:00 is required)")
+    if not _INSTANT.fullmatch(value):
+        raise ValueError(f"{value[:64]!r} is not an RFC 3339 timestamp with an offset "
+                         "(write e.g. 2026-10-05T08:30:00+07:00)")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a valid time: {error}") from None
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(f"{value!r} is outside 2000-01-01 … 2099-12-31")
+    return moment
+
+
+def _date(value: Any) -> date:
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise ValueError(f"{str(value)[:64]!r} is not a date written YYYY-MM-DD")
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a valid date: {error}") from None
+    if not 2000 <= day.year <= 2099:
+        raise ValueError(f"{value!r} is outside 2000-01-01 … 2099-12-31")
+    return day
+
+
+def canonical_instant(moment: datetime) -> str:
+    """The one text a stored timestamp has: ISO format with its offset as ±HH:MM (Z becomes
+    +00:00; fractions are written with 6 digits, or not at all)."""
+    return moment.isoformat()
+
+
+Instant = Annotated[datetime, BeforeValidator(_instant)]
+Day = Annotated[date, BeforeValidator(_date)]
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
+Vnd = Annotated[StrictInt, Field(ge=0, le=MAX_VND)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_NO_CONTROL)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=_NO_CONTROL)]
+FreeText = Annotated[str, StringConstraints(max_length=2000, pattern=_TEXT_CONTROL)]
+Ref = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=_NO_CONTROL)]
+Text = Code  # the ids and codes of units, procedures, dossiers, petitions
+NonNegInt = Count
 
 
 class Data(BaseModel):
@@ -24,8 +98,8 @@ class Empty(Data):
 
 # unit stream
 class UnitRegistered(Data):
-    name: Text
-    parent: str | None = None
+    name: Name
+    parent: Code | None = None
     kind: Literal["province", "department", "commune", "ministry", "agency"]
 
 
@@ -37,18 +111,18 @@ class UnitCapabilitySet(Data):
 # procedure stream
 class ProcedureRegistered(Data):
     code: Text
-    name: Text
+    name: Name
     unit: Text
-    statutory_days: NonNegInt
-    fee_vnd: NonNegInt
+    statutory_days: Annotated[StrictInt, Field(ge=0, le=MAX_STATUTORY_DAYS)]
+    fee_vnd: Vnd
     requires_result_document: StrictBool
     full_online_eligible: StrictBool
     citizen_target: StrictBool
-    legal_basis_effective_on: date
+    legal_basis_effective_on: Day
 
 
 class DecisionIssued(Data):
-    decision_on: date
+    decision_on: Day
 
 
 class Published(Data):
@@ -65,7 +139,7 @@ class PaymentIntegrated(Data):
 
 # dossier stream
 class Component(Data):
-    name: str
+    name: FreeText
     digitized: StrictBool
     reused: StrictBool
     from_personal_store: StrictBool
@@ -78,17 +152,17 @@ class Submitted(Data):
     unit: Text
     channel: Literal["direct", "online", "postal"]
     applicant_kind: Literal["citizen", "business"]
-    applicant_ref: Text
+    applicant_ref: Ref
     vneid_verified: StrictBool
-    components: list[Component]
+    components: Annotated[list[Component], Field(max_length=MAX_COMPONENTS)]
 
 
 class Received(Data):
-    due_at: AwareDatetime | None = None
+    due_at: Instant | None = None
 
 
 class Reason(Data):
-    reason: str
+    reason: FreeText
 
 
 class Transferred(Data):
@@ -97,15 +171,15 @@ class Transferred(Data):
 
 
 class ByStaff(Data):
-    by: str
+    by: FreeText
 
 
 class FeeRequested(Data):
-    amount_vnd: NonNegInt
+    amount_vnd: Vnd
 
 
 class FeePaid(Data):
-    amount_vnd: NonNegInt
+    amount_vnd: Vnd
     method: Literal["national_portal", "local_gateway", "cash"]
 
 
@@ -119,8 +193,8 @@ class ResultReturned(Data):
 
 
 class ApologyIssued(Data):
-    new_due_at: AwareDatetime
-    reason: str
+    new_due_at: Instant
+    reason: FreeText
 
 
 class Rated(Data):
@@ -131,7 +205,7 @@ class Rated(Data):
 class PetitionReceived(Data):
     unit: Text
     kind: Literal["procedure_rule", "staff_conduct"]
-    dossier: str | None = None
+    dossier: Code | None = None
 
 
 class PetitionRated(Data):
@@ -182,16 +256,16 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    type: str
+    type: Annotated[str, StringConstraints(max_length=64)]
     stream: Literal["dossier", "procedure", "petition", "unit"]
     id: Text
-    seq: StrictInt | None = Field(None, ge=1)
-    at: AwareDatetime
+    seq: Annotated[StrictInt, Field(ge=1, le=MAX_COUNT)] | None = None
+    at: Instant
     data: dict[str, Any]
     position: StrictInt | None = None
-    recorded_at: str | None = None
-    prev_hash: str | None = None
-    hash: str | None = None
+    recorded_at: Annotated[str, StringConstraints(max_length=64)] | None = None
+    prev_hash: Annotated[str, StringConstraints(max_length=64)] | None = None
+    hash: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 
 class WireError(ValueError):
@@ -233,6 +307,59 @@ def _wire_error(error: PydanticValidationError, prefix: str) -> WireError:
         problem = "unknown field"
     elif first["type"] == "missing":
         problem = "missing field"
-    elif first["type"] == "timezone_aware":
-        problem = f"naive timestamp {first.get('input')!r} (an offset such as +07:00 is required)"
+    elif first["type"] == "string_pattern_mismatch":
+        problem = "holds a control character (none is allowed here)"
+    elif first["type"] == "value_error":
+        problem = problem.removeprefix("Value error, ")
     return WireError(field.rstrip("."), problem)
+
+
+# -- decoding a line ---------------------------------------------------------------------------
+
+class JsonError(ValueError):
+    """A line that is not one well-formed JSON object within the limits."""
+
+
+_KEY_END = re.compile(rb'"[ \t\r\n]*:')
+
+
+def decode_json(text: bytes | str) -> Any:
+    """One JSON value, refusing lines over MAX_LINE_BYTES and duplicate keys at any depth
+    (orjson keeps the last of two equal keys; another reader may keep the first)."""
+    raw = text.encode() if isinstance(text, str) else text
+    if len(raw) > MAX_LINE_BYTES:
+        raise JsonError(f"{len(raw):,} bytes; an event is at most {MAX_LINE_BYTES:,} bytes")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise JsonError(f"not valid JSON: {error}") from None
+    # Every key of valid JSON ends with `"` then `:`; only an escaped quote inside a string
+    # can add a match. So equal counts prove there is no duplicate: the fast path.
+    if len(_KEY_END.findall(raw)) != _count_keys(value):
+        _find_duplicate(raw)
+    return value
+
+
+def _count_keys(value: Any) -> int:
+    count, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            count += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+def _find_duplicate(raw: bytes) -> None:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                raise JsonError(f"duplicate key {key!r}")
+            seen.add(key)
+        return dict(items)
+
+    json.loads(raw, object_pairs_hook=pairs)
+
