@@ -11,6 +11,7 @@ from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
+    ApplicationRecorder,
     IntegrityError,
     InternalError,
     Mapper,
@@ -27,6 +28,7 @@ from ledger.config import StoreConfig
 from ledger.dispatch import ProcedureInfo
 from ledger.errors import ConcurrencyConflict, IdempotencyConflict
 from ledger.positions import position_of
+from ledger.recorders import SealedPOPOApplicationRecorder
 from ledger.unit_of_work import AggregateCache, RecordedEvent, UnitOfWork, fingerprint
 
 PAGE = 1000
@@ -66,6 +68,11 @@ class DossierLedger(Application[str]):
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
                 time.sleep(random.uniform(0.01, 0.05))
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        if self.store.kind == "memory":
+            return SealedPOPOApplicationRecorder()
+        return super().construct_recorder()
 
     def construct_mapper(self) -> Mapper[str]:
         return EnvelopeMapper(transcoder=self.construct_transcoder())
@@ -149,7 +156,7 @@ class DossierLedger(Application[str]):
 
     def insert(self, stored: list[StoredEvent]) -> list[int]:
         try:
-            positions = self.recorder.insert_events(stored)
+            positions = self.recorder.insert_events(stored, recorded_at=self.clock())
         except IntegrityError as error:
             raise RecordConflictError(str(error)) from error
         if not positions or len(positions) != len(stored):
@@ -233,12 +240,15 @@ class DossierLedger(Application[str]):
 
     def last_position_recorded_by(self, moment: datetime) -> int:
         """The position of the last event recorded at or before ``moment`` (0: none): what
-        the ledger knew then is the prefix of the log up to it. Reads only each stored
-        event's ``recorded_at`` (its text sits at a fixed place in the canonical JSON)."""
-        last = 0
-        for row in self.read_stored():
-            if recorded_at_of(row.state) <= moment:
-                last = row.id
+        the ledger knew then is the prefix of the log up to it. Reads the log chain's rows
+        (recorded times follow positions, so the scan stops at the first later one)."""
+        last, start = 0, 1
+        while rows := self.recorder.select_log(start, PAGE):  # type: ignore[attr-defined]
+            for row in rows:
+                if datetime.fromisoformat(row.recorded_at) > moment:
+                    return last
+                last = row.position
+            start = rows[-1].position + 1
         return last
 
     def stream_envelopes(self, stream: str, key: str) -> list[dict[str, Any]]:
@@ -259,17 +269,6 @@ class DossierLedger(Application[str]):
             )
             for e in data["events"]
         ]
-
-
-_RECORDED_AT = b'"recorded_at":"'
-
-
-def recorded_at_of(state: bytes) -> datetime:
-    """The ``recorded_at`` of a stored event, read from its canonical JSON without decoding
-    the rest."""
-    # The last occurrence: top-level keys are sorted and only seq, stream, type follow it.
-    start = state.rindex(_RECORDED_AT) + len(_RECORDED_AT)
-    return datetime.fromisoformat(state[start:state.index(b'"', start)].decode())
 
 
 def _with_stream(event: dict[str, Any]) -> dict[str, Any]:

@@ -3,18 +3,22 @@ of any moment."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
+from eventsourcing.persistence import DatabaseError
 
 from domain.dossier import Dossier
 from ledger.application import DossierLedger
 from ledger.chain import GENESIS, event_hash
 from ledger.codec import REQUEST_STREAM, topic_of
 from ledger.errors import DossierNotFound
+from ledger.log_chain import GENESIS as LOG_GENESIS
+from ledger.log_chain import LogRow, hash_of, log_hash, recorded_at_of
 from ledger.positions import position_of
 
 
@@ -48,7 +52,15 @@ class VerifyReport:
         if self.problem is not None:
             return f"FAILED after {self.events} good events: {self.problem}"
         return (f"OK: {self.events} events checked in {self.aggregates} aggregates, "
-                f"chain intact up to position {self.head_position}")
+                f"chain intact up to position {self.head_position}; positions contiguous, "
+                "recorded times in order, log chain intact")
+
+
+NOT_COVERED = (
+    "Not covered without a checkpoint kept outside the ledger: events deleted from the end "
+    "of the log (with their log entries), and events appended by hand with correctly "
+    "computed hashes."
+)
 
 
 @dataclass
@@ -58,21 +70,92 @@ class _Head:
 
 
 def verify(ledger: DossierLedger, progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Re-read every stored event, re-hash its content and its chain; stop at the first bad one."""
+    """Re-read every stored event and its log entry: re-hash its content and its aggregate's
+    chain, and check the log chain over positions and recorded times (contiguous positions,
+    recorded times that never go backwards). Stops at the first bad event; a store that
+    cannot be read is reported as the problem too."""
     report = VerifyReport()
+    try:
+        _verify(ledger, report, progress)
+    except (sqlite3.DatabaseError, DatabaseError, OSError) as error:
+        where = report.head_position + 1
+        report.problem = Problem("", "", 0, where, f"the store cannot be read ({error})")
+    return report
+
+
+def _verify(ledger: DossierLedger, report: VerifyReport,
+            progress: Callable[[int], None] | None) -> None:
     heads: dict[str, _Head] = {}
+    log = _LogCursor(ledger)
     for row in ledger.read_stored():
         stream, _, key = str(row.originator_id).partition(":")
-        problem = _check_row(row, stream, key, heads)
+        problem = _check_row(row, stream, key, heads) or log.check(row)
         if problem is not None:
             report.problem = Problem(stream, key, row.originator_version, row.id, problem)
-            return report
+            return
         report.events += 1
         report.head_position = row.id
         if progress is not None and report.events % 1000 == 0:
             progress(1000)
+    extra = log.extra()
+    if extra is not None:
+        report.problem = Problem("", "", 0, extra, "the log has an entry for this position "
+                                 "but no event is stored there (events deleted from the end)")
+        return
     report.aggregates = len(heads)
-    return report
+
+
+class _LogCursor:
+    """Walks the log chain beside the stored events, recomputing it."""
+
+    def __init__(self, ledger: DossierLedger) -> None:
+        self.recorder: Any = ledger.recorder
+        self.rows: list[LogRow] = []
+        self.index = 0
+        self.position = 0
+        self.chain = LOG_GENESIS
+        self.recorded: datetime | None = None
+
+    def _next(self) -> LogRow | None:
+        if self.index >= len(self.rows):
+            self.rows = self.recorder.select_log(self.position + 1, 1000)
+            self.index = 0
+            if not self.rows:
+                return None
+        row = self.rows[self.index]
+        self.index += 1
+        return row
+
+    def check(self, stored: Any) -> str | None:
+        expected = self.position + 1
+        if stored.id != expected:
+            return (f"position gap: positions {expected}…{stored.id - 1} hold no event "
+                    "(deleted)")
+        entry = self._next()
+        if entry is None or entry.position != stored.id:
+            return "no log entry for this position (the log chain does not cover it)"
+        recorded_text, event = recorded_at_of(stored.state), hash_of(stored.state)
+        if recorded_text != entry.recorded_at:
+            return (f"recorded_at altered (stored {recorded_text!r}, the log says "
+                    f"{entry.recorded_at!r})")
+        try:
+            recorded = datetime.fromisoformat(recorded_text)
+        except ValueError:
+            return f"recorded_at {recorded_text!r} is not a time"
+        if self.recorded is not None and recorded < self.recorded:
+            return (f"recorded time goes backwards ({recorded_text} after "
+                    f"{self.recorded.isoformat()})")
+        if event != entry.event_hash:
+            return "event hash altered (the log holds another hash for this position)"
+        self.chain = log_hash(self.chain, stored.id, recorded_text, event)
+        if self.chain != entry.log_hash:
+            return "log chain broken (the log entry's hash does not follow from the previous)"
+        self.position, self.recorded = stored.id, recorded
+        return None
+
+    def extra(self) -> int | None:
+        entry = self._next()
+        return None if entry is None else entry.position
 
 
 def _check_row(row: Any, stream: str, key: str, heads: dict[str, _Head]) -> str | None:

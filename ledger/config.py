@@ -29,6 +29,8 @@ class StoreConfig:
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.sqlite_path),
                 "SQLITE_LOCK_TIMEOUT": "30",
+                "APPLICATION_RECORDER_TOPIC":
+                    "ledger.recorders:SealedSQLiteApplicationRecorder",
             }
         elif self.kind == "postgres":
             env |= postgres_environment(self.pg_dsn or "")
@@ -61,7 +63,7 @@ def postgres_environment(dsn: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": str(parts.get("password", "")),
         "POSTGRES_POOL_SIZE": "4",
         "POSTGRES_LOCK_TIMEOUT": "10",
-        "APPLICATION_RECORDER_TOPIC": "ledger.pg_recorder:ChunkedPostgresApplicationRecorder",
+        "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SealedPostgresApplicationRecorder",
     }
     return env
 

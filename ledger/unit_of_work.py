@@ -20,6 +20,7 @@ from ledger.chain import GENESIS, canonical_json, event_hash
 from ledger.codec import REQUEST_STREAM, topic_of, wire_type_of
 from ledger.dispatch import ProcedureInfo, apply_event
 from ledger.errors import ChainError, FutureEvent, SequenceError
+from ledger.log_chain import stamp_text
 
 if TYPE_CHECKING:
     from ledger.application import DossierLedger
@@ -98,7 +99,7 @@ class UnitOfWork:
     new_procedures: dict[str, ProcedureInfo] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._recorded_at_text = self.recorded_at.isoformat()
+        self._recorded_at_text = stamp_text(self.recorded_at)  # stamped again at commit
         self._latest_allowed = self.recorded_at + MAX_AHEAD
 
     # -- the Context the dispatcher needs -------------------------------------------------------
