@@ -26,12 +26,13 @@ from ledger.chain import GENESIS
 from ledger.codec import REQUEST_STREAM, EnvelopeMapper, decode_state, to_domain_event
 from ledger.config import StoreConfig
 from ledger.dispatch import ProcedureInfo
-from ledger.errors import ConcurrencyConflict, IdempotencyConflict
+from ledger.errors import ConcurrencyConflict, IdempotencyConflict, IdempotencyReserved
 from ledger.positions import position_of
 from ledger.recorders import SealedPOPOApplicationRecorder
 from ledger.unit_of_work import AggregateCache, RecordedEvent, UnitOfWork, fingerprint
 
 PAGE = 1000
+RESERVED_KEY_PREFIX = "import:"  # the idempotency keys of imports (a file's content hash)
 MAX_ATTEMPTS = 20
 
 
@@ -98,6 +99,8 @@ class DossierLedger(Application[str]):
         (its rules are checked again); after a few attempts ``ConcurrencyConflict`` is raised.
         """
         commands = [_with_stream(e) for e in events]
+        if idempotency_key is not None and idempotency_key.startswith(RESERVED_KEY_PREFIX):
+            raise IdempotencyReserved(idempotency_key)
         digest = fingerprint(commands) if idempotency_key else ""
         fresh = False
         for attempt in range(MAX_ATTEMPTS):

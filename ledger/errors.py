@@ -22,6 +22,13 @@ class IdempotencyConflict(LedgerError):
         self.key = key
 
 
+class IdempotencyReserved(LedgerError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"idempotency key {key!r}: keys starting with 'import:' are reserved "
+                         "for imports (a file's content hash); choose another key")
+        self.key = key
+
+
 class ConcurrencyConflict(LedgerError):
     def __init__(self, detail: str) -> None:
         super().__init__(f"another writer changed the same aggregate at the same time: {detail}; "

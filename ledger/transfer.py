@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from eventsourcing.persistence import RecordConflictError
+
 from domain.base import LedgerRuleError
 from domain.units import UnitError
-from ledger.application import DossierLedger
+from ledger.application import RESERVED_KEY_PREFIX, DossierLedger
 from ledger.chain import canonical_json
 from ledger.codec import REQUEST_STREAM
-from ledger.errors import ImportRejected
+from ledger.errors import ConcurrencyConflict, ImportRejected
 from ledger.unit_of_work import RecordedEvent
 from ledger.wire import JsonError, WireError, decode_json
 
@@ -27,30 +31,49 @@ class ImportResult:
     already_imported: bool = False
 
 
+Lines = Iterable[bytes] | Callable[[], Iterable[bytes]]
+IMPORT_KEY_PREFIX = RESERVED_KEY_PREFIX  # imports' request keys: clients cannot use them
+ATTEMPTS = 5
+
+
 def import_lines(
     ledger: DossierLedger,
-    lines: Iterable[bytes],
+    lines: Lines,
     *,
     progress: Progress | None = None,
     key: str | None = None,
 ) -> ImportResult:
     """Append a file of events, all or nothing.
 
-    Every line is validated and applied to aggregates held in memory (each aggregate is read
-    from the store at most once), then everything is recorded in one transaction. The file's
-    content hash is recorded as an idempotency key: importing the same file again records
-    nothing and says so.
+    ``lines`` is a sequence of lines or a callable that opens them anew (a file is then read
+    as a stream, twice: once for its content hash, once to apply it). Every line is
+    validated and applied to aggregates held in memory (each aggregate is read from the
+    store at most once), then everything is recorded in one transaction. The file's content
+    hash is recorded as an idempotency key: importing the same file again records nothing
+    and says so. When another writer changed one of the file's aggregates meanwhile, the
+    whole file is checked again on the new state.
     """
-    content = list(lines)
+    source: Callable[[], Iterable[bytes]] = lines if callable(lines) else (lambda: lines)
     digest = hashlib.sha256()
-    for line in content:
+    for line in source():
         digest.update(line)
-    request_key = key or f"import:{digest.hexdigest()}"
-    if ledger.stream_envelopes(REQUEST_STREAM, request_key):
-        return ImportResult(0, None, None, already_imported=True)
+    request_key = key or f"{IMPORT_KEY_PREFIX}{digest.hexdigest()}"
+    for attempt in range(ATTEMPTS):
+        if ledger.stream_envelopes(REQUEST_STREAM, request_key):
+            return ImportResult(0, None, None, already_imported=True)
+        try:
+            return _import_once(ledger, source(), request_key, digest.hexdigest(), progress)
+        except RecordConflictError:
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+    raise ConcurrencyConflict("other writers kept changing the file's aggregates while it was "
+                              f"imported ({ATTEMPTS} attempts)")
+
+
+def _import_once(ledger: DossierLedger, lines: Iterable[bytes], request_key: str, digest: str,
+                 progress: Progress | None) -> ImportResult:
     work = ledger.unit_of_work(assume_empty=ledger.max_position() == 0)
     count = 0
-    for number, line in enumerate(content, start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -70,7 +93,7 @@ def import_lines(
             progress(1000)
     if progress is not None:
         progress(count % 1000)
-    work.add_request(request_key, digest.hexdigest(), [])
+    work.add_request(request_key, digest, [])
     recorded = work.commit()
     if not recorded:
         return ImportResult(0, None, None)
