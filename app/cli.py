@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from app.commands import demo_cmds, ledger_cmds, live_cmds, scoring_cmds, simulate_cmds
+from app.console import unexpected
 
 cli = typer.Typer(
     name="dossier",
@@ -20,5 +23,14 @@ simulate_cmds.register(cli)
 live_cmds.register(cli)
 demo_cmds.register(cli)
 
+
 def main() -> None:
-    cli()
+    """The ``dossier`` command. Errors the commands foresee end in one line of their own; any
+    other becomes one line too (``error: <what>``, exit 1), with its traceback only under
+    DOSSIER_DEBUG=1."""
+    try:
+        cli()
+    except Exception as error:  # the last resort: no traceback reaches a user
+        if os.environ.get("DOSSIER_DEBUG", "") not in ("", "0"):
+            raise
+        unexpected(error)

@@ -9,21 +9,30 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from app.console import fail, parse_moment, progress_bar
+from app.commands import labels
+from app.commands.stores import ledger_to_read, require_ledger
+from app.console import (
+    Col,
+    err,
+    fail,
+    fitted_table,
+    local_time,
+    out,
+    parse_moment,
+    progress_bar,
+    say,
+)
+from app.settings import Settings
 from app.wiring import open_ledger_from_settings
 from domain.base import LedgerRuleError
-from domain.calendar import LOCAL_TZ
 from ledger.audit import History, history, verify
 from ledger.errors import LedgerError
 from ledger.transfer import import_lines, write_export
 from ledger.wire import WireError
 
-console = Console(stderr=True)
-out = Console()
+console = err
 
 
 def register(cli: typer.Typer) -> None:
@@ -87,7 +96,7 @@ def export_cmd(
 ) -> None:
     """Write the ledger's events as JSON lines on standard output, with position,
     recorded_at, prev_hash and hash."""
-    ledger = open_ledger_from_settings()
+    ledger = ledger_to_read(doing="export")
     try:
         write_export(ledger, sys.stdout.buffer, since=since)
         sys.stdout.buffer.flush()
@@ -103,9 +112,13 @@ def verify_cmd(
     if scores:
         from app.commands import live_hooks
 
-        live_hooks.verify_scores()
+        settings = Settings()
+        require_ledger(settings, doing="verify")
+        live_hooks.refuse_missing_olap(settings)
+        with live_hooks.missing_tables_refused(settings):
+            live_hooks.verify_scores()
         return
-    ledger = open_ledger_from_settings()
+    ledger = ledger_to_read(doing="verify")
     try:
         with progress_bar() as progress:
             task = progress.add_task("verifying", total=ledger.max_position())
@@ -127,7 +140,7 @@ def history_cmd(
 ) -> None:
     """A dossier's timeline and its state (status, due date, open supplement, late so far)."""
     moment = parse_moment(as_of)
-    ledger = open_ledger_from_settings()
+    ledger = ledger_to_read(doing="show")
     try:
         result = history(ledger, dossier, moment)
     except LedgerError as error:
@@ -141,35 +154,53 @@ def history_cmd(
 
 
 def _show_history(result: History) -> None:
-    table = Table(title=f"Hồ sơ {result.code} ({result.dossier_id}) — as of "
-                  f"{result.as_of.isoformat(timespec='seconds')}")
-    table.add_column("#", justify="right")
-    table.add_column("pos.", justify="right")
-    table.add_column("sự kiện / event", no_wrap=True)
-    table.add_column("at", no_wrap=True)
-    table.add_column("recorded_at", no_wrap=True)
-    table.add_column("data", overflow="fold")
-    table.add_column("hash", no_wrap=True)
-    for e in result.events:
-        table.add_row(str(e["seq"]), str(e.get("position") or ""), e["type"].split(".", 1)[1],
-                      _local(e["at"]), _local(e["recorded_at"]), _short(e["data"]),
-                      e["hash"][:10])
-    out.print(table)
-    state = Table(title="Trạng thái / state", show_header=False)
-    for key, value in result.state.items():
-        state.add_row(key, "—" if value is None else str(value))
-    out.print(state)
+    say(f"Hồ sơ {result.code} ({result.dossier_id}) — tính đến "
+        f"{local_time(result.as_of, seconds=True)}", style="bold")
+    columns = [Col("#", numeric=True), Col("Vị trí", numeric=True, drop=1),
+               Col("Sự kiện", fold_to=12), Col("Xảy ra / ghi sổ", whole=True),
+               Col("Nội dung", fold_to=24), Col("Mã băm", whole=True, drop=2)]
+    rows = [[str(e["seq"]), str(e.get("position") or ""), labels.event_label(e["type"]),
+             f"{local_time(e['at'])}\n{local_time(e['recorded_at'])}", _short(e["data"]),
+             e["hash"][:10]]
+            for e in result.events]
+    out.print(fitted_table(columns, rows))
+    state = [[labels.STATE_FIELDS.get(key, key), _state_value(key, value)]
+             for key, value in result.state.items()]
+    out.print(fitted_table([Col("Trạng thái hồ sơ", whole=True), Col("", fold_to=20)], state))
 
 
-def _local(moment: str) -> str:
-    return datetime.fromisoformat(moment).astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+def _state_value(key: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "có" if value else "không"
+    if key in ("status", "ended_by"):
+        return labels.status_label(str(value))
+    if key == "channel":
+        return labels.CHANNELS.get(str(value), str(value))
+    return _shown(value)
+
+
+def _shown(value: Any) -> str:
+    """A field's value: moments in local time with their offset, the rest as it is."""
+    return local_time(value) if _is_moment(value) else str(value)
+
+
+def _is_moment(value: Any) -> bool:
+    if not (isinstance(value, str) and len(value) >= 20 and value[10:11] == "T"):
+        return False
+    try:
+        return datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def _short(data: dict[str, Any]) -> str:
-    if "components" in data:
-        data = {k: v for k, v in data.items() if k != "components"} | {
-            "components": len(data["components"])}
-    text = ", ".join(f"{k}={v}" for k, v in data.items())
-    return text if len(text) < 90 else text[:87] + "…"
-
-
+    """An event's fields on one line: its papers counted, its code left out (the heading
+    names it)."""
+    data = {k: v for k, v in data.items() if k not in ("code", "components")} | (
+        {"components": len(data["components"])} if "components" in data else {})
+    # a moment in one piece ("T"), so that folding never parts its date from its time
+    text = "; ".join(f"{k}: {_shown(v).replace(' ', 'T', 1) if _is_moment(v) else v}"
+                     for k, v in data.items())
+    return text if len(text) <= 160 else text[:159] + "…"

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import TaskID
 from rich.table import Table
 
-from app.commands.live_hooks import open_olap
-from app.console import fail, local_text, parse_moment, progress_bar
+from app.commands.live_hooks import live_tables, open_olap
+from app.commands.rankings import (
+    check_ranking_options,
+    nothing_to_rank,
+    print_ranking,
+    print_ranking_json,
+    ranking_csv,
+    ranking_title,
+    rulebook_and_period,
+)
+from app.commands.stores import require_ledger
+from app.console import fail, local_text, out, parse_moment, progress_bar
 from app.settings import Settings
 from app.wiring import open_ledger_from_settings
 from projections.clickhouse.moments import (
@@ -22,14 +32,14 @@ from projections.clickhouse.moments import (
     list_moment_tables,
     moment_suffix,
 )
-from projections.clickhouse.queries import current_ranking
+from projections.clickhouse.queries import StoredScore, ranked_periods, ranking_scores
 from projections.clickhouse.schema import write_ddl_files
 from projections.clickhouse.writer import ClickHouseWriter
+from projections.periods import to_datetime, to_instant
 from streams.follower import Cycle, Follower, wall_clock
 from streams.rebuild import replay
 
 console = Console(stderr=True)
-out = Console()
 
 
 def register(cli: typer.Typer) -> None:
@@ -60,10 +70,13 @@ def follow_cmd(
     """Theo dõi sổ cái: fold new ledger events into scores and write them to ClickHouse."""
     settings = Settings()
     fixed = parse_moment(as_of) if as_of else None
+    require_ledger(settings, doing="follow")
     client = open_olap(settings)
     ledger = open_ledger_from_settings(settings)
+    backlog = _CatchUpBar()
 
     def report(cycle: Cycle) -> None:
+        backlog.advance(cycle)
         if not quiet and (cycle.events or cycle.scores):
             console.print(f"{'refresh' if cycle.refresh else 'events'} "
                           f"{cycle.first_position}–{cycle.position}: {cycle.events} events, "
@@ -80,14 +93,44 @@ def follow_cmd(
         with progress_bar() as progress:
             task = progress.add_task("rebuilding engine state", total=None)
             resumed = follower.resume(lambda n: progress.advance(task, n))
-        console.print(f"resumed at position {resumed} (ledger head {ledger.max_position()})")
+        head = ledger.max_position()
+        console.print(f"resumed at position {resumed} (ledger head {head})")
+        backlog.start(resumed, head)
         follower.run(once=once)
     except KeyboardInterrupt:
         follower.stop()
     finally:
+        backlog.stop()
         ledger.close()
         client.close()
     console.print(f"stopped at position {follower.position}")
+
+
+class _CatchUpBar:
+    """A progress bar over the backlog found at start (what the ledger holds beyond the
+    resumed position), gone once the runner has caught up with it."""
+
+    def __init__(self) -> None:
+        self.progress = progress_bar()
+        self.task: TaskID | None = None
+        self.first = self.head = 0
+
+    def start(self, resumed: int, head: int) -> None:
+        if head > resumed:
+            self.first, self.head = resumed, head
+            self.task = self.progress.add_task("catching up", total=head - resumed)
+            self.progress.start()
+
+    def advance(self, cycle: Cycle) -> None:
+        if self.task is not None and not cycle.refresh:
+            self.progress.update(self.task, completed=min(cycle.position, self.head) - self.first)
+            if cycle.position >= self.head:
+                self.stop()
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.progress.stop()
+            self.task = None
 
 
 AsRecorded = Annotated[str | None, typer.Option(
@@ -131,6 +174,7 @@ def replay_cmd(
         console.print(f"đã xoá {dropped} bảng {KINDS[kind]} {local_text(moment)}",
                       highlight=False)
         return
+    require_ledger(settings, doing="replay")
     client = open_olap(settings)
     ledger = open_ledger_from_settings(settings)
     try:
@@ -196,26 +240,52 @@ def _list_moments(settings: Settings, as_json: bool) -> None:
 
 
 def live_rank_cmd(
-    period: Annotated[str, typer.Option("--period", "-p", help="2026-10, 2026-Q4 or 2026")],
-    kind: Annotated[str, typer.Option("--kind", "-k")] = "province",
-    province: Annotated[str | None, typer.Option(help="peer group of departments/communes")]
-    = None,
-    rulebook: Annotated[str, typer.Option("--rulebook", "-r")] = "vn-766",
+    period: Annotated[str, typer.Option(
+        "--period", "-p", help="month 2026-10, quarter 2026-Q4 or year 2026 (local time)")],
+    kind: Annotated[str, typer.Option("--kind", "-k", help="province, department or commune")]
+    = "province",
+    province: Annotated[str | None, typer.Option(
+        "--province", help="only the departments or communes of this province")] = None,
+    rulebook: Annotated[str, typer.Option(
+        "--rulebook", "-r", help="rulebook id (vn-766, vn-766-online12)")] = "vn-766",
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="print JSON: `rank --json` objects with their ledger position")] = False,
+    as_csv: Annotated[bool, typer.Option(
+        "--csv", help="print CSV: `rank --csv` columns, then as_of and position")] = False,
 ) -> None:
-    """Bảng xếp hạng trực tiếp: the current ranking as stored in ClickHouse."""
-    client = open_olap(Settings())
-    try:
-        rows = current_ranking(client, period=period, kind=kind, rulebook=rulebook,
-                               province=province)
-    finally:
-        client.close()
-    table = Table(title=f"{rulebook} — {kind} — {period}")
-    for column in ("Hạng", "Đơn vị", "Tên", "Điểm", "Xếp loại", "position"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row("—" if row.rank is None else str(row.rank), row.unit, row.unit_name,
-                      f"{row.total:.2f}", row.band, str(row.position))
-    out.print(table)
+    """Bảng xếp hạng trực tiếp: the ranking as stored in ClickHouse (by `dossier follow` or
+    `dossier replay`), with the moment and the ledger position it reflects."""
+    check_ranking_options(kind, province, as_json, as_csv)
+    book, span = rulebook_and_period(rulebook, period)
+    suffix = ""
+    with live_tables(Settings()) as client:
+        stored = ranking_scores(client, period=span.key, kind=kind, rulebook=book.id,
+                                province=province, suffix=suffix)
+        held = [] if stored else ranked_periods(client, kind=kind, rulebook=book.id,
+                                                suffix=suffix)
+    if not stored:
+        nothing_to_rank(kind, span.key, province, "in the live tables" + (
+            f" (they hold {kind} rankings for {', '.join(held)})" if held else ""))
+    rows = [_live_row(s) for s in stored]
+    if as_json:
+        print_ranking_json(rows)
+    elif as_csv:
+        print(ranking_csv(rows, extra=("as_of", "position")), end="")
+    else:
+        as_of = max(datetime.fromisoformat(row["as_of"]) for row in rows)
+        evaluated = to_datetime(span.evaluation_time(to_instant(as_of)))
+        print_ranking(rows, title=ranking_title(kind, span.key, evaluated, province,
+                                                heading="Bảng xếp hạng trực tiếp"),
+                      caption=f"{book.id}@{book.version} · theo sổ cái đến vị trí "
+                              f"{max(s.position for s in stored)} · ClickHouse",
+                      province=province)
+
+
+def _live_row(stored: StoredScore) -> dict[str, Any]:
+    """A stored score as ``rank --json`` prints it, its moment in local time, and the ledger
+    position it reflects."""
+    as_of = local_text(datetime.fromisoformat(stored.score["as_of"]))
+    return stored.score | {"as_of": as_of, "position": stored.position}
 
 
 def ddl_cmd(

@@ -2,25 +2,47 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from app.console import fail, parse_moment
-from domain.units import UnitError, UnitKind
-from projections.engine import ScoringEngine
-from projections.periods import InvalidPeriod, Period, parse_period
-from projections.rulebook import DEFAULT_RULEBOOK, Rulebook, RulebookError, load_rulebook
-from projections.scores import UnitScore, display_round
-
-console = Console(stderr=True)
-out = Console()
+from app.commands.labels import kind_label
+from app.commands.rankings import (
+    check_ranking_options,
+    nothing_to_rank,
+    points,
+    print_ranking,
+    print_ranking_json,
+    ranking_csv,
+    ranking_title,
+    rulebook_and_period,
+)
+from app.commands.stores import ledger_to_read
+from app.console import (
+    Col,
+    fail,
+    fitted_table,
+    local_time,
+    out,
+    parse_moment,
+    progress_bar,
+    say,
+)
+from domain.units import UnitError
+from projections.engine import Explanation, ScoringEngine
+from projections.periods import Period, to_datetime, to_instant
+from projections.rulebook import (
+    DEFAULT_RULEBOOK,
+    Indicator,
+    Measure,
+    Rulebook,
+    RulebookError,
+)
+from projections.scores import UnitScore
 
 
 def register(cli: typer.Typer) -> None:
@@ -35,6 +57,10 @@ AsOfOption = Annotated[str | None, typer.Option(
     "--as-of", help="evaluation moment (RFC 3339 or a date); default: now")]
 RulebookOption = Annotated[str, typer.Option(
     "--rulebook", "-r", help="rulebook id (vn-766, vn-766-online12)")]
+KindOption = Annotated[str, typer.Option(
+    "--kind", "-k", help="province, department or commune")]
+ProvinceOption = Annotated[str | None, typer.Option(
+    "--province", help="only the departments or communes of this province")]
 
 
 def score_cmd(
@@ -57,31 +83,29 @@ def score_cmd(
 
 def rank_cmd(
     period: PeriodOption,
-    kind: Annotated[str, typer.Option("--kind", "-k", help="province, department or commune")]
-    = "province",
-    province: Annotated[str | None, typer.Option(
-        "--province", help="only the departments or communes of this province")] = None,
+    kind: KindOption = "province",
+    province: ProvinceOption = None,
     as_of: AsOfOption = None,
     rulebook: RulebookOption = DEFAULT_RULEBOOK,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="print CSV")] = False,
 ) -> None:
     """Xếp hạng: scores of every unit of a kind, ranked among their peers."""
-    if kind not in {k.value for k in UnitKind}:
-        fail(f"unknown unit kind {kind!r} (use one of: {', '.join(k.value for k in UnitKind)})")
-    if as_json and as_csv:
-        fail("choose one of --json and --csv")
+    check_ranking_options(kind, province, as_json, as_csv)
     book, span, moment = _inputs(rulebook, period, as_of)
     engine = _engine(book)
-    if province is not None:
-        _check_unit(engine, province)
     scores = engine.rank(kind, span, moment, book.id, province=province)
+    if not scores:
+        nothing_to_rank(kind, span.key, province, f"in the ledger as of {local_time(moment)}")
+    rows = [s.to_json() for s in scores]
     if as_json:
-        out.print_json(orjson.dumps([s.to_json() for s in scores]).decode())
+        print_ranking_json(rows)
     elif as_csv:
-        print(_rank_csv(scores, book), end="")
+        print(ranking_csv(rows), end="")
     else:
-        out.print(_rank_table(scores, book, span))
+        print_ranking(rows, title=ranking_title(kind, span.key, scores[0].evaluated_at,
+                                                province),
+                      caption=f"{book.id}@{book.version}: {book.name}", province=province)
 
 
 def explain_cmd(
@@ -92,53 +116,59 @@ def explain_cmd(
     rulebook: RulebookOption = DEFAULT_RULEBOOK,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Giải trình: the dossiers, procedures or petitions behind one indicator's counts."""
+    """Giải trình: the dossiers (by code, mã hồ sơ), procedures or petitions behind one
+    indicator's counts, each with the fact that put it in or out; why an empty one is empty."""
     book, span, moment = _inputs(rulebook, period, as_of)
     try:
-        book.indicator(indicator)
+        spec = book.indicator(indicator)
     except RulebookError as error:
         fail(str(error))
     engine = _engine(book)
     _check_unit(engine, unit)
     explanation = engine.explain(unit, span, indicator, moment, book.id)
+    items = _items(engine, explanation)
+    kind = engine.facts.units.get(unit).kind
+    evaluated = to_datetime(span.evaluation_time(to_instant(moment)))
+    empty = None if items else _why_empty(spec, kind)
     if as_json:
-        out.print_json(orjson.dumps(explanation.to_json()).decode())
+        data = explanation.to_json() | {"items": items}
+        if empty is not None:
+            data["empty_reason"] = empty
+        out.print_json(orjson.dumps(data).decode())
         return
-    table = Table(title=f"{explanation.indicator} {explanation.name} — {unit}, {span.key}: "
-                  f"{explanation.numerator}/{explanation.denominator}")
-    for column in ("Loại", "Mã", "Tử số", "Lý do"):
-        table.add_column(column)
-    for entry in explanation.entries:
-        table.add_row(entry.kind, entry.item, "✓" if entry.numerator else "✗", entry.reason)
-    out.print(table)
+    name = engine.facts.units.get(unit).name
+    title = (f"{explanation.indicator} {explanation.name} — {name} ({unit}), kỳ {span.key}, "
+             f"tính đến {local_time(evaluated, seconds=True)}: "
+             f"{explanation.numerator}/{explanation.denominator}")
+    say(title, style="bold")
+    if empty is not None:
+        say(empty)
+        return
+    out.print(_explain_table(items))
+    say("Tử số: ✓ có tính vào tử số, ✗ không; mọi mục đều thuộc mẫu số.", style="dim")
 
 
 def _inputs(rulebook: str, period: str, as_of: str | None) -> tuple[Rulebook, Period, datetime]:
-    try:
-        book = load_rulebook(rulebook)
-    except RulebookError as error:
-        fail(str(error))
-    try:
-        span = parse_period(period)
-    except InvalidPeriod as error:
-        fail(str(error))
+    book, span = rulebook_and_period(rulebook, period)
     return book, span, parse_moment(as_of)
 
 
-def _engine(book: Rulebook) -> ScoringEngine:
-    from app.wiring import open_ledger_from_settings
+READ_STEP = 4096  # events read between two moves of the progress bar
 
+
+def _engine(book: Rulebook) -> ScoringEngine:
     engine = ScoringEngine([book])
-    ledger: Any = open_ledger_from_settings()
+    ledger = ledger_to_read(doing="score")
     try:
-        with console.status("Đang đọc sổ cái…"):
-            for envelope in ledger.read_envelopes():
+        with progress_bar() as progress:
+            task = progress.add_task("đọc sổ cái", total=ledger.max_position())
+            for count, envelope in enumerate(ledger.read_envelopes(), start=1):
                 engine.apply(envelope)
+                if count % READ_STEP == 0:
+                    progress.advance(task, READ_STEP)
             engine.flush()
     finally:
-        close = getattr(ledger, "close", None)
-        if close is not None:
-            close()
+        ledger.close()
     return engine
 
 
@@ -149,51 +179,100 @@ def _check_unit(engine: ScoringEngine, unit: str) -> None:
         fail(str(error))
 
 
-def _fmt(value: float | None, digits: int = 2) -> str:
-    if value is None:
-        return "—"
-    return f"{display_round(value):.{digits}f}" if digits == 2 else f"{value:.{digits}f}"
-
-
 def _score_table(score: UnitScore) -> Table:
-    rank = "—" if score.rank is None else str(score.rank)
-    table = Table(title=f"{score.unit_name} ({score.unit}) — kỳ {score.period}, "
-                  f"tính đến {score.evaluated_at:%Y-%m-%d %H:%M}",
-                  caption=f"Tổng điểm {_fmt(score.total)}/100 · {score.band} · hạng {rank} · "
-                  f"{score.rulebook_id}@{score.rulebook_version}")
-    for column, justify in (("Mã", "left"), ("Nhóm / chỉ số", "left"), ("Tử số", "right"),
-                            ("Mẫu số", "right"), ("Tỷ lệ", "right"), ("Điểm", "right"),
-                            ("Tối đa", "right")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    rank = "không xếp hạng" if score.rank is None else f"hạng {score.rank}"
+    columns = [Col("Mã", whole=True), Col("Nhóm / chỉ số", fold_to=20),
+               Col("Tử số", numeric=True), Col("Mẫu số", numeric=True),
+               Col("Tỷ lệ", numeric=True), Col("Điểm", numeric=True),
+               Col("Tối đa", numeric=True)]
+    rows: list[list[str | Text]] = []
     for group in score.groups:
-        table.add_row(group.code, f"[bold]{group.name}[/bold]", "", "", "",
-                      f"[bold]{_fmt(group.points)}[/bold]", _fmt(group.max))
+        rows.append([Text(group.code, style="bold"), Text(group.name, style="bold"), "", "", "",
+                     Text(points(group.points), style="bold"), points(group.max)])
         for i in group.indicators:
             if not i.applicable:
-                table.add_row(i.code, f"  {i.name}", "—", "—", "không áp dụng", "—", _fmt(i.max))
+                rows.append([i.code, f"  {i.name} (không áp dụng)", "—", "—", "—", "—",
+                             points(i.max)])
                 continue
-            table.add_row(i.code, f"  {i.name}", str(i.numerator), str(i.denominator),
-                          "—" if i.ratio is None else f"{i.ratio:.1%}", _fmt(i.points),
-                          _fmt(i.max))
-    return table
+            rows.append([i.code, f"  {i.name}", str(i.numerator), str(i.denominator),
+                         "—" if i.ratio is None else f"{i.ratio:.1%}", points(i.points),
+                         points(i.max)])
+    return fitted_table(
+        columns, rows,
+        title=f"{score.unit_name} ({score.unit}) — kỳ {score.period}, tính đến "
+              f"{local_time(score.evaluated_at, seconds=True)}",
+        caption=f"Tổng điểm {points(score.total)}/100 · {score.band} · {rank} · "
+                f"{score.rulebook_id}@{score.rulebook_version}")
 
 
-def _rank_table(scores: list[UnitScore], book: Rulebook, span: Period) -> Table:
-    table = Table(title=f"Xếp hạng kỳ {span.key} — {book.name}")
-    for column in ("Hạng", "Mã", "Đơn vị", "Tổng điểm", "Xếp loại",
-                   *(g.code for g in book.groups)):
-        table.add_column(column)
-    for s in scores:
-        table.add_row("—" if s.rank is None else str(s.rank), s.unit, s.unit_name,
-                      _fmt(s.total), s.band, *(_fmt(g.points) for g in s.groups))
-    return table
+ITEM_KINDS = {"dossier": "hồ sơ", "procedure": "thủ tục", "petition": "phản ánh",
+              "unit": "xã"}
+CODE_HEADERS = {"dossier": "Mã hồ sơ", "procedure": "Mã thủ tục", "petition": "Mã phản ánh",
+                "unit": "Mã xã"}
 
 
-def _rank_csv(scores: list[UnitScore], book: Rulebook) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["unit", "name", "rank", "total", "band", *(g.code for g in book.groups)])
-    for s in scores:
-        writer.writerow([s.unit, s.unit_name, "" if s.rank is None else s.rank,
-                         _fmt(s.total), s.band, *(_fmt(g.points) for g in s.groups)])
-    return buffer.getvalue()
+def _items(engine: ScoringEngine, explanation: Explanation) -> list[dict[str, Any]]:
+    """The entries with the code people know them by (mã hồ sơ, mã thủ tục), sorted."""
+    facts = engine.facts
+    items = []
+    for entry in explanation.entries:
+        code = entry.item
+        if entry.kind == "dossier" and entry.item in facts.dossiers:
+            code = facts.dossiers[entry.item].code
+        elif entry.kind == "procedure" and entry.item in facts.procedures:
+            code = facts.procedures[entry.item].code
+        items.append(entry.to_json() | {"code": code})
+    order = list(ITEM_KINDS)
+    items.sort(key=lambda item: (order.index(item["kind"]) if item["kind"] in order
+                                 else len(order), item["code"], item["id"]))
+    return items
+
+
+def _explain_table(items: list[dict[str, Any]]) -> Table:
+    kinds = {item["kind"] for item in items}
+    header = CODE_HEADERS.get(next(iter(kinds)), "Mã") if len(kinds) == 1 else "Mã"
+    columns = [Col("Loại", whole=True, drop=1), Col(header, whole=True),
+               Col("Tử số", whole=True), Col("Lý do", fold_to=16)]
+    rows = [[ITEM_KINDS.get(item["kind"], item["kind"]), item["code"],
+             "✓ có" if item["numerator"] else "✗ không", item["reason"]] for item in items]
+    return fitted_table(columns, rows)
+
+
+EMPTY_BECAUSE = {
+    Measure.PROCEDURES_PUBLISHED_ON_TIME: "không có quyết định công bố thủ tục nào trong kỳ",
+    Measure.PROCEDURES_PUBLIC_ON_TIME: "không có quyết định công bố thủ tục nào trong kỳ",
+    Measure.PUBLIC_PROCEDURES_COMPLETE: "không có thủ tục nào đã công khai",
+    Measure.DOSSIERS_SYNCED: "không có hồ sơ tiếp nhận trong kỳ",
+    Measure.DOSSIERS_ON_TIME: "không có hồ sơ tiếp nhận trong kỳ (hay còn tồn từ kỳ trước)",
+    Measure.PROCEDURES_ONLINE: "đơn vị không có thủ tục nào đang áp dụng",
+    Measure.ONLINE_PROCEDURES_USED: "không có thủ tục nào cung cấp dịch vụ công trực tuyến",
+    Measure.DOSSIERS_ONLINE: "không có hồ sơ tiếp nhận trong kỳ",
+    Measure.FULL_ONLINE_DOSSIERS:
+        "không có hồ sơ tiếp nhận trong kỳ thuộc thủ tục trực tuyến toàn trình",
+    Measure.DOSSIERS_PAID_ONLINE: "không có hồ sơ có phí, lệ phí tiếp nhận trong kỳ",
+    Measure.PROCEDURES_PAID_ONLINE: "không có thủ tục nào có phí, lệ phí",
+    Measure.PROCEDURES_PAYMENT_INTEGRATED: "không có thủ tục nào có phí, lệ phí",
+    Measure.ELECTRONIC_RESULTS:
+        "không có hồ sơ giải quyết xong trong kỳ thuộc thủ tục có kết quả là văn bản",
+    Measure.DOSSIERS_DIGITIZED: "không có hồ sơ tiếp nhận trong kỳ",
+    Measure.COMMUNES_E_CERTIFIED_COPY: "không có xã, phường trực thuộc",
+    Measure.DOSSIERS_REUSED: "không có hồ sơ tiếp nhận trong kỳ",
+    Measure.DOSSIERS_PERSONAL_STORE: "không có hồ sơ tiếp nhận trong kỳ",
+    Measure.PROCEDURES_POPULATION_DB: "không có thủ tục nào dành cho công dân",
+    Measure.DOSSIERS_POPULATION_DB: "không có hồ sơ tiếp nhận trong kỳ",
+    Measure.PETITIONS_ON_TIME: "không có phản ánh, kiến nghị phải xử lý trong kỳ",
+    Measure.PETITION_SATISFACTION: "không có phản ánh, kiến nghị tiếp nhận trong kỳ",
+    Measure.DOSSIER_SATISFACTION: "không có hồ sơ tiếp nhận trong kỳ",
+}
+"""Why an indicator's denominator is empty, by what it counts."""
+
+ON_EMPTY = {"zero": "chỉ số được 0 điểm", "full": "chỉ số được tính đủ điểm",
+            "split": "chỉ số nhận phần điểm theo tỷ lệ điểm nhóm đạt được"}
+
+
+def _why_empty(spec: Indicator, kind: str) -> str:
+    if not spec.applies(kind):
+        return f"Chỉ số {spec.code} không áp dụng cho cấp {kind_label(kind)}."
+    because = EMPTY_BECAUSE.get(spec.measure, "không có mục nào được tính")
+    return f"Chỉ số trống (0/0): {because}; theo bộ chỉ số, {ON_EMPTY[spec.on_empty]}."
+

@@ -6,19 +6,17 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from app.console import fail, parse_moment
+from app.commands.labels import status_label
+from app.console import Col, err, fail, fitted_table, local_time, out, parse_moment, say
 from app.simulator.calibration import DEFAULT_SCALE, POPULATION_THOUSANDS
 from app.simulator.runner import BatchReport, Simulation, SimulationSummary
 from app.wiring import open_ledger_from_settings
-from domain.calendar import LOCAL_TZ
 from domain.units import builtin_units
 
-console = Console(stderr=True)
-out = Console()
+console = err
 
 
 def register(cli: typer.Typer) -> None:
@@ -56,9 +54,8 @@ def simulate_cmd(
         except ValueError as error:
             fail(str(error))
         if simulation.shortened:
-            began = simulation.start.astimezone(LOCAL_TZ)
-            console.print(f"the ledger already holds events up to {began:%Y-%m-%d %H:%M}; "
-                          "this run continues from there", highlight=False)
+            console.print(f"sổ cái đã có sự kiện đến {local_time(simulation.start)}; lần "
+                          "chạy này tiếp tục từ đó", highlight=False)
         summary = _run_with_progress(simulation, speed)
     finally:
         ledger.close()
@@ -73,13 +70,13 @@ def _run_with_progress(simulation: Simulation, speed: float | None) -> Simulatio
     with Progress(TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.fields[events]:>8,} events  {task.fields[dossiers]:>7,} "
                              "dossiers"), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        task = progress.add_task("simulating", total=span, events=0, dossiers=0)
+                  console=console, transient=True, disable=not console.is_terminal
+                  ) as progress:
+        task = progress.add_task("mô phỏng", total=span, events=0, dossiers=0)
 
         def advance(report: BatchReport) -> None:
             done = (report.sim_time - simulation.start).total_seconds()
-            local = report.sim_time.astimezone(LOCAL_TZ)
-            progress.update(task, completed=done, description=f"{local:%Y-%m-%d %H:%M}",
+            progress.update(task, completed=done, description=local_time(report.sim_time),
                             events=simulation.summary.events_written,
                             dossiers=report.stats.dossiers)
 
@@ -88,28 +85,29 @@ def _run_with_progress(simulation: Simulation, speed: float | None) -> Simulatio
 
 def _show(summary: SimulationSummary) -> None:
     data = summary.as_dict()
-    out.print(f"Simulated {summary.start.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M} → "
-              f"{summary.end.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M} (seed {summary.seed}, scale "
-              f"{summary.scale:g}): {summary.events_written:,} events, "
-              f"{summary.stats.dossiers:,} dossiers, {summary.events_rejected} refused, "
-              f"{summary.events_per_second:,.0f} events/s written", highlight=False)
-    statuses = Table(title="Hồ sơ theo trạng thái / dossiers by status")
-    statuses.add_column("status")
-    statuses.add_column("dossiers", justify="right")
-    for status, count in data["dossiers_by_status"].items():
-        statuses.add_row(status, f"{count:,}")
-    out.print(statuses)
+    say(f"Đã mô phỏng từ {local_time(summary.start)} đến {local_time(summary.end)} "
+        f"(hạt giống {summary.seed}, tỷ lệ {summary.scale:g}): "
+        f"{_count(summary.events_written)} sự kiện, {_count(summary.stats.dossiers)} hồ sơ, "
+        f"{_count(summary.events_rejected)} sự kiện bị từ chối, ghi "
+        f"{_count(round(summary.events_per_second))} sự kiện/giây")
+    statuses = [[status_label(status), _count(count)]
+                for status, count in data["dossiers_by_status"].items()]
+    if statuses:
+        out.print(fitted_table([Col("Trạng thái", fold_to=16), Col("Số hồ sơ", numeric=True)],
+                               statuses, title="Hồ sơ theo trạng thái"))
     names = builtin_units()
-    provinces = Table(title="Theo tỉnh / by province")
-    for column in ("code", "province", "dossiers", "events"):
-        provinces.add_column(column, justify="right" if column in ("dossiers", "events")
-                             else "left")
-    for code, counts in data["provinces"].items():
-        provinces.add_row(code, names[code].name, f"{counts['dossiers']:,}",
-                          f"{counts['events']:,}")
-    out.print(provinces)
+    provinces = [[code, names[code].name, _count(counts["dossiers"]), _count(counts["events"])]
+                 for code, counts in data["provinces"].items()]
+    out.print(fitted_table([Col("Mã", whole=True), Col("Tỉnh, thành phố", fold_to=12),
+                            Col("Hồ sơ", numeric=True), Col("Sự kiện", numeric=True)],
+                           provinces, title="Theo tỉnh, thành phố"))
     for message in summary.errors[:5]:
-        console.print(f"[yellow]refused:[/yellow] {message}", highlight=False)
+        console.print(f"[yellow]bị từ chối:[/yellow] {escape(message)}", highlight=False)
+
+
+def _count(number: int) -> str:
+    """A count as written in Vietnamese: 12.345 (a dot between thousands)."""
+    return f"{number:,}".replace(",", ".")
 
 
 def _provinces(codes: list[str] | None) -> list[str] | None:

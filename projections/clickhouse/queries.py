@@ -54,6 +54,42 @@ def current_ranking(client: Any, *, period: str, kind: str = "province",
     return [RankingRow(*row) for row in result.result_rows]
 
 
+def ranking_scores(client: Any, *, period: str, kind: str = "province",
+                   rulebook: str = "vn-766", province: str | None = None,
+                   suffix: str = "") -> list[StoredScore]:
+    """The stored scores of one peer group's latest ranking (``score`` is the unit's full
+    score object, as ``dossier rank --json`` prints it), best first."""
+    where, params = _peer_group(period=period, kind=kind, rulebook=rulebook,
+                                province=province)
+    result = client.query(
+        "SELECT rulebook_id, kind, period, unit, position, toUnixTimestamp64Micro(as_of), "
+        f"score_json FROM {schema.RANKINGS}{suffix} FINAL WHERE {where} "
+        "ORDER BY isNull(rank), rank, unit", parameters=params)
+    return [StoredScore(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), orjson.loads(r[6]))
+            for r in result.result_rows]
+
+
+def ranked_periods(client: Any, *, kind: str = "province", rulebook: str = "vn-766",
+                   suffix: str = "") -> list[str]:
+    """The periods a kind of unit is ranked for in the stored rankings."""
+    result = client.query(
+        f"SELECT DISTINCT period FROM {schema.RANKINGS}{suffix} "
+        "WHERE rulebook_id = {rulebook:String} AND kind = {kind:String} ORDER BY period",
+        parameters={"rulebook": rulebook, "kind": kind})
+    return [row[0] for row in result.result_rows]
+
+
+def _peer_group(*, period: str, kind: str, rulebook: str, province: str | None
+                ) -> tuple[str, dict[str, Any]]:
+    where = ["rulebook_id = {rulebook:String}", "kind = {kind:String}",
+             "period = {period:String}"]
+    params: dict[str, Any] = {"rulebook": rulebook, "kind": kind, "period": period}
+    if province is not None:
+        where.append("peer_group = {province:String}")
+        params["province"] = province
+    return " AND ".join(where), params
+
+
 def current_scores(client: Any, suffix: str = "") -> list[StoredScore]:
     """Every current score row (latest per rulebook, kind, period and unit)."""
     result = client.query(
