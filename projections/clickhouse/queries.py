@@ -109,3 +109,113 @@ def table_snapshot(client: Any, table: str, exclude: tuple[str, ...] = (),
     result = client.query(f"SELECT {', '.join(columns)} FROM {table}{suffix} FINAL "
                           f"ORDER BY {', '.join(columns)}")
     return [tuple(row) for row in result.result_rows]
+
+
+# -- reads of the auditors' check (``dossier verify --scores``) --------------------------
+
+ScoreKey = tuple[str, str, str, str]
+"""A ``rankings_current`` key: rulebook id, kind, period, unit."""
+HistoryKey = tuple[str, str, str]
+"""A unit score's ``score_history`` rows: rulebook id, unit, period (one row per indicator)."""
+
+
+def _columns(table: str) -> str:
+    return ", ".join(schema.BY_NAME[table].column_names)
+
+
+def score_positions(client: Any) -> list[tuple[int, str, str, str, str]]:
+    """(position, rulebook id, kind, period, unit) of every current score row, by position."""
+    result = client.query(
+        "SELECT position, rulebook_id, kind, period, unit "
+        f"FROM {schema.RANKINGS} FINAL ORDER BY position, rulebook_id, period, kind, unit")
+    return [(int(r[0]), r[1], r[2], r[3], r[4]) for r in result.result_rows]
+
+
+def score_rows(client: Any, keys: list[ScoreKey]) -> list[tuple[Any, ...]]:
+    """The current ``rankings_current`` rows of ``keys`` (every column, schema order)."""
+    result = client.query(
+        f"SELECT {_columns(schema.RANKINGS)} FROM {schema.RANKINGS} FINAL "
+        "WHERE (rulebook_id, kind, period, unit) IN {keys:Array(Tuple(String, String, String, "
+        "String))}", parameters={"keys": keys})
+    return [tuple(row) for row in result.result_rows]
+
+
+def latest_history(client: Any, keys: list[HistoryKey]) -> list[tuple[Any, ...]]:
+    """The latest ``score_history`` row (FINAL, latest by position, as_of, computed_at) of
+    every indicator of the unit scores ``keys`` (every column, schema order)."""
+    result = client.query(
+        f"SELECT {_columns(schema.SCORE_HISTORY)} FROM {schema.SCORE_HISTORY} FINAL "
+        "WHERE (rulebook_id, unit, period) IN {keys:Array(Tuple(String, String, String))} "
+        "ORDER BY rulebook_id, unit, period, indicator, position DESC, as_of DESC, "
+        "computed_at DESC LIMIT 1 BY rulebook_id, unit, period, indicator",
+        parameters={"keys": keys})
+    return [tuple(row) for row in result.result_rows]
+
+
+def history_without_score(client: Any, limit: int = 1000) -> list[HistoryKey]:
+    """Unit scores that have ``score_history`` rows but no ``rankings_current`` row."""
+    result = client.query(
+        f"SELECT DISTINCT rulebook_id, unit, period FROM {schema.SCORE_HISTORY} "
+        "WHERE (rulebook_id, unit, period) NOT IN "
+        f"(SELECT rulebook_id, unit, period FROM {schema.RANKINGS}) "
+        "ORDER BY rulebook_id, unit, period LIMIT {limit:UInt32}", parameters={"limit": limit})
+    return [(r[0], r[1], r[2]) for r in result.result_rows]
+
+
+def archive_rows(client: Any, first: int, last: int) -> list[tuple[Any, ...]]:
+    """The ``dossier_events`` rows (FINAL) of positions ``first`` to ``last``, in order."""
+    result = client.query(
+        f"SELECT {_columns(schema.EVENTS)} FROM {schema.EVENTS} FINAL "
+        "WHERE position BETWEEN {first:UInt64} AND {last:UInt64} ORDER BY position",
+        parameters={"first": first, "last": last})
+    return [tuple(row) for row in result.result_rows]
+
+
+def archive_positions_after(client: Any, position: int, limit: int = 1000) -> list[int]:
+    """Positions in ``dossier_events`` after ``position`` (the first ``limit``)."""
+    result = client.query(
+        f"SELECT DISTINCT position FROM {schema.EVENTS} WHERE position > {{position:UInt64}} "
+        "ORDER BY position LIMIT {limit:UInt32}",
+        parameters={"position": position, "limit": limit})
+    return [int(r[0]) for r in result.result_rows]
+
+
+def fact_rows_after(client: Any, dossier_id: str, limit: int) -> list[tuple[Any, ...]]:
+    """The next ``limit`` ``dossier_facts`` rows (FINAL) after ``dossier_id``, by dossier id
+    (every column, schema order)."""
+    result = client.query(
+        f"SELECT {_columns(schema.DOSSIER_FACTS)} FROM {schema.DOSSIER_FACTS} FINAL "
+        "WHERE dossier_id > {after:String} ORDER BY dossier_id LIMIT {limit:UInt32}",
+        parameters={"after": dossier_id, "limit": limit})
+    return [tuple(row) for row in result.result_rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Extent:
+    """How much a table holds, as FINAL shows it: rows, and the highest position."""
+
+    rows: int
+    position: int
+
+
+def extent(client: Any, table: str) -> Extent:
+    """Rows (FINAL) and highest position of ``dossier_events``, ``dossier_facts`` or
+    ``rankings_current``."""
+    result = client.query(f"SELECT count(), max(position) FROM {table} FINAL")
+    rows, position = result.result_rows[0] if result.result_rows else (0, 0)
+    return Extent(int(rows or 0), int(position or 0))
+
+
+def latest_fact_evaluation(client: Any) -> int | None:
+    """The latest ``evaluated_at`` of ``dossier_facts`` in µs since the epoch (None: empty)."""
+    result = client.query(f"SELECT count(), toUnixTimestamp64Micro(max(evaluated_at)) "
+                          f"FROM {schema.DOSSIER_FACTS} FINAL")
+    rows, latest = result.result_rows[0]
+    return int(latest) if rows else None
+
+
+def tracked_positions(client: Any) -> int:
+    """The highest position any runner tracks as written (0: none)."""
+    result = client.query(f"SELECT max(position) FROM {schema.TRACKING}")
+    value = result.result_rows[0][0] if result.result_rows else 0
+    return int(value or 0)
