@@ -183,7 +183,9 @@ class UnitOfWork:
         self._stage(f"{REQUEST_STREAM}:{key}", out, topic="request.accepted")
 
     def _stage(self, oid: str, out: dict[str, Any], topic: str | None = None) -> RecordedEvent:
-        state = canonical_json(out | {"recorded_at": self._recorded_at_text})
+        # An exact-size copy: orjson's result keeps a 4 KiB buffer, and a whole imported file
+        # is held until it commits.
+        state = bytes(memoryview(canonical_json(out | {"recorded_at": self._recorded_at_text})))
         self.stored.append(
             StoredEvent(
                 originator_id=oid,
