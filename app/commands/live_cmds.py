@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import TaskID
 from rich.table import Table
 
-from app.commands.live_hooks import live_tables, open_olap
+from app.commands.live_hooks import WRITE_TABLES, live_tables, open_olap
 from app.commands.rankings import (
     check_ranking_options,
     nothing_to_rank,
@@ -252,19 +252,37 @@ def live_rank_cmd(
         "--json", help="print JSON: `rank --json` objects with their ledger position")] = False,
     as_csv: Annotated[bool, typer.Option(
         "--csv", help="print CSV: `rank --csv` columns, then as_of and position")] = False,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="read the tables `dossier replay --as-of` rebuilt for this moment "
+        "(what had happened by then)")] = None,
+    as_recorded: Annotated[str | None, typer.Option(
+        "--as-recorded", help="read the tables `dossier replay --as-recorded` rebuilt for "
+        "this moment (the ranking as it was shown then)")] = None,
 ) -> None:
     """Bảng xếp hạng trực tiếp: the ranking as stored in ClickHouse (by `dossier follow` or
-    `dossier replay`), with the moment and the ledger position it reflects."""
+    `dossier replay`), with the moment and the ledger position it reflects; with --as-of or
+    --as-recorded, the ranking a replay rebuilt for that moment."""
     check_ranking_options(kind, province, as_json, as_csv)
     book, span = rulebook_and_period(rulebook, period)
-    suffix = ""
-    with live_tables(Settings()) as client:
+    if as_of is not None and as_recorded is not None:
+        fail("give --as-of or --as-recorded, not both")
+    moment_kind, moment = _moment(as_of, as_recorded)
+    suffix, hint, hint_of = "", WRITE_TABLES, ""
+    if moment_kind is not None and moment is not None:
+        option = KINDS[moment_kind]
+        suffix = moment_suffix(moment_kind, moment)
+        hint_of = f"{option} {local_text(moment)}"
+        hint = (f"no tables were rebuilt {option} {local_text(moment)}: run `dossier replay "
+                f"{option} {moment.isoformat()}` first (`dossier replay --list` shows those "
+                "that exist)")
+    with live_tables(Settings(), hint=hint) as client:
         stored = ranking_scores(client, period=span.key, kind=kind, rulebook=book.id,
                                 province=province, suffix=suffix)
         held = [] if stored else ranked_periods(client, kind=kind, rulebook=book.id,
                                                 suffix=suffix)
     if not stored:
-        nothing_to_rank(kind, span.key, province, "in the live tables" + (
+        where = "in the live tables" if not suffix else f"in the tables rebuilt {hint_of}"
+        nothing_to_rank(kind, span.key, province, where + (
             f" (they hold {kind} rankings for {', '.join(held)})" if held else ""))
     rows = [_live_row(s) for s in stored]
     if as_json:
@@ -272,10 +290,13 @@ def live_rank_cmd(
     elif as_csv:
         print(ranking_csv(rows, extra=("as_of", "position")), end="")
     else:
-        as_of = max(datetime.fromisoformat(row["as_of"]) for row in rows)
-        evaluated = to_datetime(span.evaluation_time(to_instant(as_of)))
+        shown_at = max(datetime.fromisoformat(row["as_of"]) for row in rows)
+        evaluated = to_datetime(span.evaluation_time(to_instant(shown_at)))
+        heading = "Bảng xếp hạng trực tiếp" if not suffix else (
+            "Bảng xếp hạng dựng lại " + ("theo thời điểm" if moment_kind == "asof"
+                                          else "như đã hiển thị"))
         print_ranking(rows, title=ranking_title(kind, span.key, evaluated, province,
-                                                heading="Bảng xếp hạng trực tiếp"),
+                                                heading=heading),
                       caption=f"{book.id}@{book.version} · theo sổ cái đến vị trí "
                               f"{max(s.position for s in stored)} · ClickHouse",
                       province=province)
