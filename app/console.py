@@ -10,7 +10,7 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich import box
@@ -107,6 +107,26 @@ def say(text: str | Text, *, style: str | None = None) -> None:
     plain = text.plain if isinstance(text, Text) else text
     out.print(Text(wrapped(plain), style=style or (text.style if isinstance(text, Text)
                                                    else "")), soft_wrap=True)
+
+
+AS_OF_HELP = ("what had happened by this moment (events whose time `at` is at or before it), "
+              "evaluated then: RFC 3339 or a date (its end, local time); default now")
+AS_RECORDED_HELP = ("what the ledger knew at this moment (the log up to the last event "
+                    "recorded by then), evaluated then: the figures exactly as shown then")
+AsOfOption = Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)]
+AsRecordedOption = Annotated[str | None, typer.Option("--as-recorded", help=AS_RECORDED_HELP)]
+
+
+def parse_moments(as_of: str | None, as_recorded: str | None
+                  ) -> tuple[datetime, datetime | None]:
+    """The evaluation moment, and the recording moment when --as-recorded was given (the
+    two options exclude each other)."""
+    if as_of is not None and as_recorded is not None:
+        fail("give --as-of or --as-recorded, not both")
+    if as_recorded is not None:
+        moment = parse_moment(as_recorded, option="--as-recorded")
+        return moment, moment
+    return parse_moment(as_of), None
 
 
 def parse_moment(text: str | None, *, option: str = "--as-of", day_end: bool = True

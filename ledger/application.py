@@ -143,15 +143,17 @@ class DossierLedger(Application[str]):
     # -- what units of work need ---------------------------------------------------------------
 
     def load(
-        self, oid: str, *, until: datetime | None = None
+        self, oid: str, *, until: datetime | None = None, seqs: int | None = None
     ) -> tuple[StreamAggregate | None, str]:
-        """An aggregate from its stored events (those with ``at`` ≤ ``until``), and the hash at
-        the head of its chain."""
+        """An aggregate from its stored events (those with ``at`` ≤ ``until``, and only its
+        first ``seqs`` events when given), and the hash at the head of its chain."""
         aggregate: Any = None
         head = GENESIS
         for stored in self.recorder.select_events(oid):
             envelope = decode_state(stored.state)
             if until is not None and datetime.fromisoformat(envelope["at"]) > until:
+                break
+            if seqs is not None and envelope["seq"] > seqs:
                 break
             aggregate = to_domain_event(stored, envelope).mutate(aggregate)
             head = envelope["hash"]

@@ -222,14 +222,25 @@ def find_dossier_id(ledger: DossierLedger, ref: str) -> str:
     raise DossierNotFound(ref)
 
 
-def history(ledger: DossierLedger, ref: str, as_of: datetime) -> History:
+def history(ledger: DossierLedger, ref: str, as_of: datetime,
+            recorded_by: datetime | None = None) -> History:
+    """A dossier as it stood at ``as_of`` (its events whose ``at`` ≤ as_of); with
+    ``recorded_by``, only what the ledger had recorded by then (the log up to its last event
+    recorded by then), as it stood at that moment."""
     dossier_id = find_dossier_id(ledger, ref)
+    oid = f"dossier:{dossier_id}"
     envelopes = ledger.stream_envelopes("dossier", dossier_id)
+    for envelope in envelopes:
+        envelope["position"] = position_of(ledger.recorder, oid, envelope["seq"])
+    seqs = None
+    if recorded_by is not None:
+        cut = ledger.last_position_recorded_by(recorded_by)
+        envelopes = [e for e in envelopes if e["position"] <= cut]
+        seqs = len(envelopes)
+        if not envelopes:
+            raise DossierNotFound(ref, f"recorded by {recorded_by.isoformat()}")
     shown = [e for e in envelopes if datetime.fromisoformat(e["at"]) <= as_of]
-    for envelope in shown:
-        envelope["position"] = position_of(ledger.recorder, f"dossier:{dossier_id}",
-                                           envelope["seq"])
-    aggregate, _ = ledger.load(f"dossier:{dossier_id}", until=as_of)
+    aggregate, _ = ledger.load(oid, until=as_of, seqs=seqs)
     result = History(dossier_id, envelopes[0]["data"]["code"], as_of, shown)
     if isinstance(aggregate, Dossier):
         result.state = dossier_state(aggregate, as_of)

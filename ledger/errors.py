@@ -10,8 +10,8 @@ class LedgerError(Exception):
 
 
 class DossierNotFound(LedgerError):
-    def __init__(self, ref: str) -> None:
-        super().__init__(f"no dossier with id or code {ref!r}")
+    def __init__(self, ref: str, when: str = "") -> None:
+        super().__init__(f"no dossier with id or code {ref!r}" + (f" {when}" if when else ""))
         self.ref = ref
 
 

@@ -2,35 +2,40 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
+from eventsourcing.persistence import DatabaseError
 from rich.markup import escape
 
 from app.commands import labels
 from app.commands.stores import ledger_to_read, require_ledger
 from app.console import (
+    AsOfOption,
+    AsRecordedOption,
     Col,
     err,
     fail,
     fitted_table,
     local_time,
+    one_line,
     out,
-    parse_moment,
+    parse_moments,
     progress_bar,
     say,
 )
 from app.settings import Settings
 from app.wiring import open_ledger_from_settings
 from domain.base import LedgerRuleError
-from ledger.audit import History, history, verify
+from ledger.audit import NOT_COVERED, History, history, verify
 from ledger.errors import LedgerError
 from ledger.transfer import import_lines, write_export
-from ledger.wire import WireError
+from ledger.wire import JsonError, WireError, decode_json
 
 console = err
 
@@ -51,11 +56,11 @@ def record_cmd(
     ] = None,
 ) -> None:
     """Record one action (a wire-format event) and print where it landed, as JSON."""
-    text = sys.stdin.read() if event == "-" else event
+    text = sys.stdin.buffer.read() if event == "-" else event
     try:
-        raw = orjson.loads(text)
-    except orjson.JSONDecodeError as error:
-        fail(f"not valid JSON: {error}")
+        raw = decode_json(text)
+    except JsonError as error:
+        fail(f"[json] {error}")
     if not isinstance(raw, dict):
         fail("the action must be a JSON object")
     ledger = open_ledger_from_settings()
@@ -74,10 +79,14 @@ def import_cmd(
 ) -> None:
     """Append a file of events, all or nothing: one bad line rejects the whole file."""
     ledger = open_ledger_from_settings()
-    lines = file.read_bytes().splitlines(keepends=True)
+
+    def lines() -> Iterator[bytes]:  # streamed: read once for its hash, once to apply it
+        with file.open("rb") as stream:
+            yield from stream
+
     try:
         with progress_bar() as progress:
-            task = progress.add_task("importing", total=len(lines))
+            task = progress.add_task("importing", total=sum(1 for _ in lines()))
             result = import_lines(ledger, lines,
                                   progress=lambda n: progress.advance(task, n))
     except LedgerError as error:
@@ -118,7 +127,12 @@ def verify_cmd(
         with live_hooks.missing_tables_refused(settings):
             live_hooks.verify_scores()
         return
-    ledger = ledger_to_read(doing="verify")
+    try:
+        ledger = ledger_to_read(doing="verify")
+    except (sqlite3.DatabaseError, DatabaseError) as error:
+        out.print(f"[red]FAILED: the ledger cannot be opened: {escape(one_line(str(error)))}"
+                  "[/red]")
+        raise typer.Exit(1) from None
     try:
         with progress_bar() as progress:
             task = progress.add_task("verifying", total=ledger.max_position())
@@ -127,6 +141,7 @@ def verify_cmd(
         ledger.close()
     if report.ok:
         out.print(report.summary())
+        say(NOT_COVERED, style="dim")
     else:
         out.print(f"[red]{escape(report.summary())}[/red]")
         raise typer.Exit(1)
@@ -134,15 +149,17 @@ def verify_cmd(
 
 def history_cmd(
     dossier: Annotated[str, typer.Argument(help="the dossier's id or code (mã hồ sơ)")],
-    as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="show the dossier as it stood then (RFC 3339 or YYYY-MM-DD)")] = None,
+    as_of: AsOfOption = None,
+    as_recorded: AsRecordedOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """A dossier's timeline and its state (status, due date, open supplement, late so far)."""
-    moment = parse_moment(as_of)
+    """A dossier's timeline and its state (status, due date, open supplement, late so far)
+    as it stood at a moment: --as-of (what had happened by then) or --as-recorded (what the
+    ledger knew then)."""
+    moment, recorded_by = parse_moments(as_of, as_recorded)
     ledger = ledger_to_read(doing="show")
     try:
-        result = history(ledger, dossier, moment)
+        result = history(ledger, dossier, moment, recorded_by)
     except LedgerError as error:
         fail(str(error))
     finally:

@@ -126,8 +126,9 @@ def verify_scores() -> None:
             def advance(n: int, total: int) -> None:
                 progress.update(task, advance=n, total=total)
 
-            check = check_scores(ledger, client, pseudonym_key=settings.pseudonym_key.encode(),
-                                 progress=advance)
+            check = check_scores(
+                ledger, client, pseudonym_key=settings.pseudonym_key.encode(), progress=advance,
+                connect=lambda: open_client(settings.clickhouse_url, settings.olap_path))
     finally:
         ledger.close()
         client.close()

@@ -23,12 +23,15 @@ from app.commands.rankings import (
 )
 from app.commands.stores import ledger_to_read
 from app.console import (
+    AsOfOption,
+    AsRecordedOption,
     Col,
     fail,
     fitted_table,
+    local_text,
     local_time,
     out,
-    parse_moment,
+    parse_moments,
     progress_bar,
     say,
 )
@@ -53,8 +56,6 @@ def register(cli: typer.Typer) -> None:
 
 PeriodOption = Annotated[str, typer.Option(
     "--period", "-p", help="month 2026-10, quarter 2026-Q4 or year 2026 (local time)")]
-AsOfOption = Annotated[str | None, typer.Option(
-    "--as-of", help="evaluation moment (RFC 3339 or a date); default: now")]
 RulebookOption = Annotated[str, typer.Option(
     "--rulebook", "-r", help="rulebook id (vn-766, vn-766-online12)")]
 KindOption = Annotated[str, typer.Option(
@@ -67,12 +68,13 @@ def score_cmd(
     unit: Annotated[str, typer.Option("--unit", "-u", help="unit code: 22, 07090, 22.SXD")],
     period: PeriodOption,
     as_of: AsOfOption = None,
+    as_recorded: AsRecordedOption = None,
     rulebook: RulebookOption = DEFAULT_RULEBOOK,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Điểm Bộ chỉ số 766 của một đơn vị: a unit's score for a period, with its rank."""
-    book, span, moment = _inputs(rulebook, period, as_of)
-    engine = _engine(book)
+    book, span, moment, recorded_by = _inputs(rulebook, period, as_of, as_recorded)
+    engine = _engine(book, recorded_by)
     _check_unit(engine, unit)
     score = engine.score(unit, span, moment, book.id)
     if as_json:
@@ -86,14 +88,15 @@ def rank_cmd(
     kind: KindOption = "province",
     province: ProvinceOption = None,
     as_of: AsOfOption = None,
+    as_recorded: AsRecordedOption = None,
     rulebook: RulebookOption = DEFAULT_RULEBOOK,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="print CSV")] = False,
 ) -> None:
     """Xếp hạng: scores of every unit of a kind, ranked among their peers."""
     check_ranking_options(kind, province, as_json, as_csv)
-    book, span, moment = _inputs(rulebook, period, as_of)
-    engine = _engine(book)
+    book, span, moment, recorded_by = _inputs(rulebook, period, as_of, as_recorded)
+    engine = _engine(book, recorded_by)
     scores = engine.rank(kind, span, moment, book.id, province=province)
     if not scores:
         nothing_to_rank(kind, span.key, province, f"in the ledger as of {local_time(moment)}")
@@ -113,17 +116,18 @@ def explain_cmd(
     period: PeriodOption,
     indicator: Annotated[str, typer.Option("--indicator", "-i", help="indicator code, e.g. 2.1")],
     as_of: AsOfOption = None,
+    as_recorded: AsRecordedOption = None,
     rulebook: RulebookOption = DEFAULT_RULEBOOK,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Giải trình: the dossiers (by code, mã hồ sơ), procedures or petitions behind one
     indicator's counts, each with the fact that put it in or out; why an empty one is empty."""
-    book, span, moment = _inputs(rulebook, period, as_of)
+    book, span, moment, recorded_by = _inputs(rulebook, period, as_of, as_recorded)
     try:
         spec = book.indicator(indicator)
     except RulebookError as error:
         fail(str(error))
-    engine = _engine(book)
+    engine = _engine(book, recorded_by)
     _check_unit(engine, unit)
     explanation = engine.explain(unit, span, indicator, moment, book.id)
     items = _items(engine, explanation)
@@ -148,21 +152,30 @@ def explain_cmd(
     say("Tử số: ✓ có tính vào tử số, ✗ không; mọi mục đều thuộc mẫu số.", style="dim")
 
 
-def _inputs(rulebook: str, period: str, as_of: str | None) -> tuple[Rulebook, Period, datetime]:
+def _inputs(rulebook: str, period: str, as_of: str | None, as_recorded: str | None
+            ) -> tuple[Rulebook, Period, datetime, datetime | None]:
     book, span = rulebook_and_period(rulebook, period)
-    return book, span, parse_moment(as_of)
+    moment, recorded_by = parse_moments(as_of, as_recorded)
+    return book, span, moment, recorded_by
 
 
 READ_STEP = 4096  # events read between two moves of the progress bar
 
 
-def _engine(book: Rulebook) -> ScoringEngine:
+def _engine(book: Rulebook, recorded_by: datetime | None = None) -> ScoringEngine:
+    """The engine folded over the ledger (with ``recorded_by``, only over what it had
+    recorded by then)."""
     engine = ScoringEngine([book])
     ledger = ledger_to_read(doing="score")
     try:
+        stop = None
+        if recorded_by is not None:
+            stop = ledger.last_position_recorded_by(recorded_by)
+            if stop == 0:
+                fail(f"the ledger had recorded nothing by {local_text(recorded_by)}")
         with progress_bar() as progress:
-            task = progress.add_task("đọc sổ cái", total=ledger.max_position())
-            for count, envelope in enumerate(ledger.read_envelopes(), start=1):
+            task = progress.add_task("đọc sổ cái", total=stop or ledger.max_position())
+            for count, envelope in enumerate(ledger.read_envelopes(1, stop), start=1):
                 engine.apply(envelope)
                 if count % READ_STEP == 0:
                     progress.advance(task, READ_STEP)
