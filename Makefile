@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast test-clocks lint bench clean
 
 setup: $(STAMP)
 
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml setup.py $(wildcard projections/*.pyx projections/*.pxd
 	fi
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@command -v faketime >/dev/null 2>&1 || { apt-get update -qq && \
+	  apt-get install -y -qq faketime >/dev/null; } || \
+	  echo "faketime not installed: make test-clocks will not run"
 	@touch $(STAMP)
 
 demo: setup
@@ -26,6 +29,13 @@ test: setup
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# The whole suite again under a faked system clock (libfaketime, inherited by every process
+# the tests start): no test may depend on the day or hour it runs. CLOCK is UTC; the default
+# is Sunday 3 January 2027, 01:00 in Vietnam.
+CLOCK ?= 2027-01-02 18:00:00
+test-clocks: setup
+	TZ=UTC faketime '$(CLOCK)' $(BIN)/pytest -q -p no:cacheprovider
 
 test-fast: setup
 	$(BIN)/pytest -q tests/unit
