@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ledger.application import DossierLedger
+from projections.clickhouse import schema
 from projections.clickhouse.writer import Batch, ClickHouseWriter
 from streams.memory import building_state
 from streams.projector import Projector
@@ -22,7 +23,8 @@ def wall_clock() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Cycle:
-    """One write cycle: the positions it covered, what it wrote, and when it committed."""
+    """One write cycle: the positions it covered, what it wrote (unit scores, and rows in all
+    tables), and when it committed."""
 
     first_position: int
     position: int
@@ -40,8 +42,10 @@ class Follower:
     scores, because open dossiers turn late with no new event.
 
     Restart-safe: :meth:`resume` re-folds the ledger up to the tracking position stored with
-    the rows (no writes; the engine is deterministic), and writing continues after it. A cycle
-    killed half-way is written again: every table is keyed so that nothing duplicates.
+    the rows (the engine is deterministic) and reads what the tables hold, and writing
+    continues after it: a row equal to the stored one is not written again, so a restart
+    writes only what changed meanwhile (the clock moved) or what a killed cycle left unwritten.
+    A cycle killed half-way is written again: every table is keyed so that nothing duplicates.
     """
 
     def __init__(self, ledger: DossierLedger, writer: ClickHouseWriter, *,
@@ -60,14 +64,18 @@ class Follower:
         self.on_cycle = on_cycle
         self.projector = Projector(pseudonym_key)
         self.position = 0
+        self._archived = 0  # events archived ahead of the tracking row (a killed cycle)
         self._next_refresh = time.monotonic() + refresh_seconds
         self._stop = threading.Event()
 
     # -- starting ----------------------------------------------------------------------
     def resume(self, progress: Callable[[int], None] | None = None) -> int:
-        """Create missing tables, then rebuild the engine's state from the ledger up to the
-        stored tracking position, writing nothing. Costs one read-and-fold of that prefix
-        of the log (tens of thousands of events per second)."""
+        """Create missing tables, rebuild the engine's state from the ledger up to the stored
+        tracking position, and read the stored fact and score rows (the writer leaves out
+        rows equal to them). Then write the fact rows of the dossiers that differ at the
+        clock's time (a deadline passed, a dossier submitted later came due, a killed cycle);
+        scores wait for the first cycle or refresh. Costs one read-and-fold of that prefix of
+        the log (tens of thousands of events per second) and one read of the stored rows."""
         self.writer.ensure_schema()
         tracked = min(self.writer.tracked_position(), self.ledger.max_position())
         start = 1
@@ -79,7 +87,12 @@ class Follower:
                     progress(stop - start + 1)
                 start = stop + 1
         self.position = tracked
-        self.projector.watch_open_dossiers(self.clock())
+        self._archived = self.writer.archived_position()
+        self.writer.load_stored()
+        self.projector.stored = self.writer.stored
+        batch = Batch()
+        self.projector.fact_rows(batch, self.projector.dossier_positions, self.clock())
+        self.writer.write(batch)
         return tracked
 
     # -- running -----------------------------------------------------------------------
@@ -104,26 +117,29 @@ class Follower:
         envelopes = [envelope for envelope, _ in events]
         groups, dossiers = self.projector.fold(envelopes)
         now, batch = self.clock(), Batch(position=stop)
-        self.projector.event_rows(batch, events)
+        self.projector.event_rows(batch, events if first > self._archived else
+                                  [e for e in events if e[0]["position"] > self._archived])
         self.projector.fact_rows(batch, dossiers, now)
         self.projector.turned_rows(batch, now)
-        scores = self.projector.score_rows(batch, groups, now, wall_clock())
-        self.writer.write(batch)
+        self.projector.score_rows(batch, groups, now, wall_clock())
+        rows = self.writer.write(batch)
         self.position = stop
-        self._report(first, stop, len(envelopes), scores, len(batch), began, refresh=False)
+        self._report(first, stop, len(envelopes), batch.count(schema.RANKINGS), rows, began,
+                     refresh=False)
         return stop - first + 1
 
     def refresh(self) -> int:
-        """Rescore the current periods of every group seen, at the clock's time."""
+        """Rescore the current periods of every group seen, at the clock's time. Returns the
+        number of unit scores written (those that changed)."""
         began = time.perf_counter()
         now, batch = self.clock(), Batch()
         self.projector.fact_rows(batch, (), now)
         self.projector.turned_rows(batch, now)
-        scores = self.projector.score_rows(batch, self.projector.current_groups(now), now,
-                                           wall_clock())
-        self.writer.write(batch)
+        self.projector.score_rows(batch, self.projector.current_groups(now), now, wall_clock())
+        rows = self.writer.write(batch)
+        scores = batch.count(schema.RANKINGS)
         self._next_refresh = time.monotonic() + self.refresh_seconds
-        self._report(self.position, self.position, 0, scores, len(batch), began, refresh=True)
+        self._report(self.position, self.position, 0, scores, rows, began, refresh=True)
         return scores
 
     def run(self, *, once: bool = False) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from domain.units import UnitKind
 from projections.clickhouse import schema
 from projections.clickhouse.rows import FactRows, event_line, history_rows, ranking_row
-from projections.clickhouse.writer import Batch
+from projections.clickhouse.writer import SCORES, Batch, StoredRows
 from projections.engine import ScoringEngine
 from projections.judge import dossier_timeliness
 from projections.periods import Instant, Period, parse_period, to_datetime, to_instant
@@ -37,8 +37,10 @@ def clamp(as_of: datetime, period: Period) -> datetime:
 @dataclass
 class Projector:
     """Folds envelopes through one engine carrying every shipped rulebook, and turns what
-    they touched into rows; remembers what it last wrote so unchanged scores are not
-    rewritten."""
+    they touched into rows; remembers the scores it last gave rows for, so unchanged ones
+    are not rewritten. After a restart it knows none: ``stored`` (the rows the tables held)
+    tells which scores are as stored, and the writer leaves out any other row equal to the
+    stored one."""
 
     pseudonym_key: bytes
     rulebooks: Sequence[str] = SHIPPED
@@ -53,6 +55,7 @@ class Projector:
     _turns: list[tuple[Instant, str]] = field(default_factory=list)
     _turn_of: dict[str, Instant] = field(default_factory=dict)
     _rows: FactRows | CompiledFactRows | None = None
+    stored: StoredRows | None = None  # what the tables held when the runner resumed
 
     def __post_init__(self) -> None:
         self.engine = ScoringEngine([load_rulebook(r) for r in self.rulebooks])
@@ -166,8 +169,9 @@ class Projector:
     def score_rows(self, batch: Batch, groups: Iterable[Group], as_of: datetime,
                    computed_at: datetime, *, only_changed: bool = True) -> int:
         """Score every unit of the groups under every rulebook at ``as_of`` (clamped to each
-        period); add history and ranking rows for the scores that changed. Returns the number
-        of unit scores written."""
+        period); add history and ranking rows for the scores that changed since this projector
+        last gave rows for them (all of them without ``only_changed``). Returns the number of
+        unit scores given rows."""
         written = 0
         for kind, peer_group, period_key in sorted(groups):
             period = parse_period(period_key)
@@ -180,8 +184,11 @@ class Projector:
                     if only_changed and self._written.get(key) == digest:
                         continue
                     self._written[key] = digest
+                    ranking = ranking_row(score, peer_group, computed_at)
+                    if self.stored is not None and self.stored.unchanged(SCORES, ranking):
+                        continue  # as stored: no history rows to build
                     batch.add(schema.SCORE_HISTORY, history_rows(score, computed_at))
-                    batch.add(schema.RANKINGS, [ranking_row(score, peer_group, computed_at)])
+                    batch.add(schema.RANKINGS, [ranking])
                     written += 1
         return written
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +146,7 @@ class ClickHouseWriter:
         self.suffix = suffix
         self.rows_written = 0
         self.inserts = 0
+        self.stored: StoredRows | None = None
 
     def ensure_schema(self) -> None:
         """Create the tables that do not exist yet."""
@@ -152,13 +156,26 @@ class ClickHouseWriter:
     def table(self, name: str) -> str:
         return f"{name}{self.suffix}"
 
-    def write(self, batch: Batch) -> None:
-        """Insert the batch's rows table by table, then its tracking position."""
+    def load_stored(self) -> int:
+        """Read what the tables hold of the rows that later rows replace (each dossier's fact
+        row, each unit's current score); from then on :meth:`write` leaves out the rows equal
+        to them. A runner calls this when it resumes. Returns how many rows were read."""
+        self.stored = StoredRows.load(self.client, self.suffix)
+        return len(self.stored)
+
+    def write(self, batch: Batch) -> int:
+        """Insert the batch's rows table by table, then its tracking position. After
+        :meth:`load_stored`, the rows equal to the stored ones are first taken out of the batch
+        (rows still held as tuples; encoded lines are written as they are). Returns the number
+        of rows written, the tracking row aside."""
+        if self.stored is not None:
+            self.stored.leave_out_unchanged(batch)
         for name in WRITE_ORDER:
             self._insert(name, batch.encoded(name), batch.count(name))
         if batch.position:
             self._insert(schema.TRACKING,
                          orjson.dumps((self.runner, batch.position, utc_now())), 1)
+        return len(batch)
 
     def _insert(self, name: str, data: bytes, rows: int) -> None:
         if not rows:
@@ -174,6 +191,13 @@ class ClickHouseWriter:
         result = self.client.query(
             f"SELECT max(position) FROM {self.table(schema.TRACKING)} "
             "WHERE runner = {runner:String}", parameters={"runner": self.runner})
+        value = result.result_rows[0][0] if result.result_rows else 0
+        return int(value or 0)
+
+    def archived_position(self) -> int:
+        """The last position in the event archive (0: none). Every position up to it is there:
+        a cycle's events go in one insert, cycles in order, before their tracking row."""
+        result = self.client.query(f"SELECT max(position) FROM {self.table(schema.EVENTS)}")
         value = result.result_rows[0][0] if result.result_rows else 0
         return int(value or 0)
 
@@ -201,3 +225,183 @@ class ClickHouseWriter:
             "SELECT count() FROM system.tables WHERE database = currentDatabase() "
             "AND name = {name:String}", parameters={"name": table})
         return bool(result.result_rows[0][0])
+
+
+# -- rows that replace earlier ones: what the tables hold, so that equal rows are left out --
+
+Key = tuple[Any, ...]
+
+AS_OF_FIELD = '"as_of":"[^"]*",'
+"""A score's evaluation time in its JSON (``UnitScore.to_json``): bookkeeping like position and
+computed_at (a score that has not changed keeps the row it has). The same pattern for
+ClickHouse's re2 and Python's re; a quote inside a text is escaped, so only the field matches."""
+_AS_OF_FIELD = re.compile(AS_OF_FIELD.encode())
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _md5(data: bytes) -> bytes:
+    return hashlib.md5(data, usedforsecurity=False).digest()
+
+
+def _column(table: str, name: str) -> int:
+    return schema.BY_NAME[table].column_names.index(name)
+
+
+def _columns(table: str, names: tuple[str, ...]) -> Callable[[Row], Key]:
+    """The named columns of a row of ``table``, as a tuple."""
+    get = itemgetter(*(_column(table, name) for name in names))
+    return get if len(names) > 1 else lambda row: (get(row),)
+
+
+@dataclass(frozen=True, slots=True)
+class Replacing:
+    """A table whose rows replace the earlier rows of their key (``ReplacingMergeTree(version)``:
+    the highest version stays, the last written among equals), and how a row's content is
+    compared with the stored one's: a digest that leaves out bookkeeping, made the same way
+    from a new row's tuple (``digest``) and from what ``stored_sql`` reads (the key columns,
+    the version, then the columns ``stored_digest`` turns into the digest)."""
+
+    table: str
+    width: int  # how many key columns
+    key: Callable[[Row], Key]  # the key columns of a row, as a tuple
+    version: int  # index of the version column
+    stored_sql: str  # "{table}" stands for the (suffixed) table
+    digest: Callable[[Row], bytes]
+    stored_digest: Callable[[tuple[Any, ...]], bytes]
+
+    @classmethod
+    def of(cls, table: str, key: tuple[str, ...], version: str, content_sql: str,
+           digest: Callable[[Row], bytes], stored_digest: Callable[[tuple[Any, ...]], bytes]
+           ) -> Replacing:
+        sql = f"SELECT {', '.join(key)}, {version}, {content_sql} FROM {{table}} FINAL"
+        return cls(table, len(key), _columns(table, key), _column(table, version), sql,
+                   digest, stored_digest)
+
+
+_PEER_GROUP = _column(schema.RANKINGS, "peer_group")
+_SCORE_JSON = _column(schema.RANKINGS, "score_json")
+
+
+def score_digest(row: Row) -> bytes:
+    """A ``rankings_current`` row's content: its score's JSON without the evaluation time, and
+    its peer group (every other column is in the JSON, or follows from it or from the key)."""
+    text = row[_SCORE_JSON]
+    data = orjson.dumps(text) if isinstance(text, orjson.Fragment) else (
+        text.encode() if isinstance(text, str) else text)
+    return _md5(row[_PEER_GROUP].encode() + _AS_OF_FIELD.sub(b"", data, count=1))
+
+
+SCORES = Replacing.of(
+    schema.RANKINGS, ("rulebook_id", "kind", "period", "unit"), "position",
+    f"hex(MD5(concat(peer_group, replaceRegexpOne(score_json, '{AS_OF_FIELD}', ''))))",
+    score_digest, lambda stored: bytes.fromhex(stored[0]))
+
+FACT_BOOKKEEPING = ("evaluated_at",)
+"""When a fact row was evaluated; its position (the dossier's last event) is content."""
+_FACT_CONTENT = tuple((index, name, kind) for index, (name, kind)
+                      in enumerate(schema.DOSSIER_FACTS_TABLE.columns)
+                      if name not in FACT_BOOKKEEPING)
+
+
+def _fact_value(value: Any, kind: str) -> Any:
+    """A fact row's value as ClickHouse reads it back for :data:`FACTS` (times in µs)."""
+    if value is None:
+        return None
+    if "DateTime64" in kind:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return (moment - _EPOCH) // _MICROSECOND
+    return bool(value) if kind in ("Bool", "Nullable(Bool)") else value
+
+
+def fact_digest(row: Row) -> bytes:
+    """A ``dossier_facts`` row's content: every column but :data:`FACT_BOOKKEEPING`."""
+    return _md5(orjson.dumps([_fact_value(row[i], kind) for i, _, kind in _FACT_CONTENT]))
+
+
+FACTS = Replacing.of(
+    schema.DOSSIER_FACTS, ("dossier_id",), "position",
+    ", ".join(f"toUnixTimestamp64Micro({name})" if "DateTime64" in kind else name
+              for _, name, kind in _FACT_CONTENT),
+    fact_digest, lambda stored: _md5(orjson.dumps(stored)))
+
+REPLACING = (FACTS, SCORES)
+
+_SCORE_OF_ROW = {table: _columns(table, ("rulebook_id", "kind", "period", "unit", "position",
+                                           "as_of"))
+                 for table in (schema.RANKINGS, schema.SCORE_HISTORY)}
+"""The columns that tie a unit score's ``score_history`` rows to its ``rankings_current`` row."""
+
+
+class StoredRows:
+    """What the tables hold of the rows that later rows replace: per table and key, the stored
+    row's version and content digest. Each entry is consulted by the first row written for
+    its key with at least its version, then forgotten: from there on the runner itself
+    writes a row only when something changed (an event, a passing deadline, a score that
+    differs from the one it last wrote)."""
+
+    def __init__(self, entries: dict[str, dict[Key, tuple[int, bytes]]]) -> None:
+        self.entries = entries
+
+    @classmethod
+    def load(cls, client: Client, suffix: str = "") -> StoredRows:
+        """Read the latest row of every key of the :data:`REPLACING` tables (as FINAL)."""
+        entries: dict[str, dict[Key, tuple[int, bytes]]] = {}
+        for spec in REPLACING:
+            found = entries[spec.table] = {}
+            width = spec.width
+            for row in _rows(client, spec.stored_sql.format(table=f"{spec.table}{suffix}")):
+                found[tuple(row[:width])] = (int(row[width]),
+                                             spec.stored_digest(tuple(row[width + 1:])))
+        return cls(entries)
+
+    def __len__(self) -> int:
+        return sum(len(found) for found in self.entries.values())
+
+    def unchanged(self, spec: Replacing, row: Row) -> bool:
+        """Whether ``row`` need not be written: equal to the stored row of its key (consulted,
+        then forgotten), or older than it."""
+        found = self.entries.get(spec.table)
+        if not found:
+            return False
+        return not _changed(spec, found, row)
+
+    def leave_out_unchanged(self, batch: Batch) -> None:
+        """Take out of ``batch`` the rows equal to the stored ones, and those older than the
+        stored ones (the store keeps its newer row, and the runner reaches it again); a score
+        left out takes its ``score_history`` rows with it."""
+        scores_left_out: list[Row] = []
+        for spec in REPLACING:
+            rows, found = batch.rows.get(spec.table), self.entries.get(spec.table)
+            if rows and found:
+                kept: list[Row] = []
+                left_out: list[Row] = []
+                for row in rows:
+                    (kept if _changed(spec, found, row) else left_out).append(row)
+                batch.rows[spec.table] = kept
+                if spec is SCORES:
+                    scores_left_out = left_out
+        history = batch.rows.get(schema.SCORE_HISTORY)
+        if scores_left_out and history:
+            gone = set(map(_SCORE_OF_ROW[schema.RANKINGS], scores_left_out))
+            score_of = _SCORE_OF_ROW[schema.SCORE_HISTORY]
+            batch.rows[schema.SCORE_HISTORY] = [row for row in history
+                                                if score_of(row) not in gone]
+
+
+def _changed(spec: Replacing, found: dict[Key, tuple[int, bytes]], row: Row) -> bool:
+    key = spec.key(row)
+    stored = found.get(key)
+    if stored is None:
+        return True
+    version, digest = stored
+    if row[spec.version] < version:
+        return False
+    del found[key]
+    return spec.digest(row) != digest
+
+
+def _rows(client: Client, sql: str) -> Iterator[tuple[Any, ...]]:
+    with client.query_row_block_stream(sql) as stream:
+        for block in stream:
+            yield from block
