@@ -3,30 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.application import DossierLedger
 from projections.clickhouse import queries, schema
-from projections.clickhouse.queries import ScoreKey
 from projections.facts import FactStore
 from projections.recompute import SnapshotScores
 from streams.memory import building_state
 from streams.verify_rows import (
     Difference,
+    R,
+    Recomputed,
     compare_event,
     compare_facts,
-    compare_score,
+    compare_history,
+    history_without_score,
     missing_fact_rows,
+    recompute_score,
+    score_without_history,
 )
 
 CHUNK = 5_000  # ledger positions read, folded and compared with the archive at a time
-SCORE_PAGE = 2_000  # current score rows read (with their score_history rows) at a time
 FACT_PAGE = 10_000  # dossier_facts rows read at a time
 LISTED = 1_000  # differences listed per table (the others are counted)
 
 Progress = Callable[[int, int], None]
 """progress(rows checked since the last call, rows to check in all)."""
+Row = tuple[Any, ...]
 
 
 @dataclass
@@ -63,28 +68,34 @@ class ScoreCheck:
             self.differences.append(difference)
 
 
-def verify_scores(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
-                  progress: Progress | None = None) -> ScoreCheck:
+def verify_scores(ledger: DossierLedger, client: Any, *, connect: Callable[[], Any],
+                  pseudonym_key: bytes, progress: Progress | None = None) -> ScoreCheck:
     """Recompute every current row of ``rankings_current`` (every column), the latest
     ``score_history`` row of each of its indicators, every ``dossier_facts`` row and every
     ``dossier_events`` row from the ledger alone, and list the differences.
 
     The ledger is read once, in position order, and folded once by the pure-Python reference
-    (``FactStore(compiled=False)``: no compiled code of the live path that wrote the rows);
-    the score rows are checked in the order of their positions, each when the fold stands at
-    its position, with the auditors' scan of the facts (``projections.recompute``). Only a
-    chunk of the log, a page of rows and the facts are held at a time.
+    (``FactStore(compiled=False)``: no compiled code of the live path that wrote the rows).
+    The score rows are read as one stream in position order (through a second client,
+    ``connect()``) and each is recomputed when the fold stands at its position, with the
+    auditors' scan of the facts (``projections.recompute``); the latest history rows are read
+    last, as one stream, against the recomputed scores. A chunk of the log, the facts and the
+    recomputed scores (one per current score row) are what is held.
     """
-    with building_state(keep=False):
-        return _Audit(ledger, client, pseudonym_key, progress).run()
+    stream = connect()
+    try:
+        with building_state(keep=False):
+            return _Audit(ledger, client, stream, pseudonym_key, progress).run()
+    finally:
+        stream.close()
 
 
 class _Audit:
     """One pass of ``verify --scores`` (see :func:`verify_scores`)."""
 
-    def __init__(self, ledger: DossierLedger, client: Any, key: bytes,
+    def __init__(self, ledger: DossierLedger, client: Any, stream: Any, key: bytes,
                  progress: Progress | None) -> None:
-        self.ledger, self.client, self.key = ledger, client, key
+        self.ledger, self.client, self.stream, self.key = ledger, client, stream, key
         self.tell = progress or (lambda n, total: None)
         self.check = ScoreCheck()
         self.store = FactStore(compiled=False)  # the reference fold
@@ -92,58 +103,50 @@ class _Audit:
         self.last_touched: dict[str, int] = {}  # dossier -> last position of an event of it
         self.moved = True
         self.total = 0
+        self.scored: set[queries.ScoreKey] = set()
+        self.reported: set[Any] = set()
+        self.recomputed: dict[tuple[str, str, str], list[Recomputed]] = {}
 
     def run(self) -> ScoreCheck:
         client, check = self.client, self.check
         head = self.ledger.max_position()
         tracked = queries.tracked_positions(client)
-        index = queries.score_positions(client)
         events = queries.extent(client, schema.EVENTS)
         facts = queries.extent(client, schema.DOSSIER_FACTS)
-        self.total = events.rows + facts.rows + len(index)
-        self.scored = {row[1:] for row in index}
-        self.reported: set[Any] = set()
+        scores = queries.extent(client, schema.RANKINGS)
+        self.scored = queries.score_keys(client)
+        self.total = events.rows + facts.rows + 2 * scores.rows  # a score, then its history
         facts_at = min(head, max(tracked, facts.position))
-        last = index[-1][0] if index else 0
-        end = min(head, max(tracked, events.position, facts_at, last))
-        checkpoints = _by_position(index)
-        pending = next(checkpoints, None)
-        facts_done = False
-        for first, last_of_chunk, raw in self._chunks(end):
-            stored = {row[0]: row for row in queries.archive_rows(client, first,
-                                                                  last_of_chunk)}
-            compared = len(stored)
-            for envelope, _ in raw:
-                position = envelope["position"]
-                while pending is not None and pending[0] < position:
-                    self._scores_at(pending[0], pending[1])
-                    pending = next(checkpoints, None)
-                if not facts_done and facts_at < position:
-                    self._facts(facts_at)
-                    facts_done = True
-                check.add(compare_event(stored.pop(position, None), envelope, self.key,
-                                        required=position <= tracked))
-                self._fold(envelope)
-            check.add(_unexpected_events(stored))
-            check.events += compared
-            self.tell(compared, self.total)
-        while pending is not None:
-            if pending[0] > head:
-                self._beyond_head(pending[1], head)
-            else:
-                self._scores_at(pending[0], pending[1])
-            pending = next(checkpoints, None)
+        end = min(head, max(tracked, events.position, facts_at, scores.position))
+        with closing(queries.score_rows_by_position(self.stream)) as rows:
+            score = next(rows, None)
+            facts_done = False
+            for first, last, raw in self._chunks(end):
+                stored = {row[0]: row for row in queries.archive_rows(client, first, last)}
+                compared = len(stored)
+                for envelope, _ in raw:
+                    position = envelope["position"]
+                    while score is not None and score[R["position"]] < position:
+                        score = self._scores_at(score[R["position"]], score, rows)
+                    if not facts_done and facts_at < position:
+                        self._facts(facts_at)
+                        facts_done = True
+                    check.add(compare_event(stored.pop(position, None), envelope, self.key,
+                                            required=position <= tracked))
+                    self._fold(envelope)
+                check.add(_unexpected_events(stored))
+                check.events += compared
+                self.tell(compared, self.total)
+            while score is not None:
+                score = self._scores_at(score[R["position"]], score, rows, head)
         if not facts_done:
             self._facts(facts_at)
-        check.add(_unexpected_events({p: None for p in
-                                      queries.archive_positions_after(client, end)}))
-        check.add([Difference(schema.SCORE_HISTORY, f"{rulebook} {unit} {period}", "row",
-                              "present", "absent (no current score)")
-                   for rulebook, unit, period in queries.history_without_score(client)])
+        check.add(_unexpected_events(dict.fromkeys(queries.archive_positions_after(client,
+                                                                                   end))))
+        self._history()
         return check
 
-    def _chunks(self, end: int
-                ) -> Iterator[tuple[int, int, list[tuple[dict[str, Any], bytes]]]]:
+    def _chunks(self, end: int) -> Iterator[tuple[int, int, list[tuple[dict[str, Any], bytes]]]]:
         """(first, last, events) of each chunk of positions up to ``end``."""
         first = 1
         while first <= end:
@@ -162,33 +165,47 @@ class _Audit:
             if named:
                 self.last_touched[str(named)] = envelope["position"]
 
-    def _scores_at(self, position: int, keys: list[ScoreKey]) -> None:
-        """Check the score rows written at ``position``: the fold stands there."""
+    def _scores_at(self, position: int, row: Row, rows: Iterator[Row],
+                   head: int | None = None) -> Row | None:
+        """Recompute the score rows written at ``position`` (the fold stands there; beyond
+        ``head``, none can be) and return the first row of a later position."""
         if self.moved:
             self.scores.moved()
             self.moved = False
-        for start in range(0, len(keys), SCORE_PAGE):
-            page = keys[start:start + SCORE_PAGE]
-            rows = queries.score_rows(self.client, page)
-            history: dict[tuple[str, str, str], list[tuple[Any, ...]]] = {}
-            for row in queries.latest_history(self.client, sorted({(k[0], k[3], k[2])
-                                                                   for k in page})):
-                history.setdefault((row[0], row[2], row[4]), []).append(row)
-            for row in rows:
-                found = history.get((row[0], row[5], row[4]), [])  # rulebook, unit, period
-                self.check.add(compare_score(row, found, self.scores, self.scored,
-                                             self.reported))
-                self.check.history += len(found)
-            self.check.scores += len(rows)
-            self.tell(len(rows), self.total)
+        current: Row | None = row
+        checked = 0
+        while current is not None and current[R["position"]] == position:
+            recomputed, found = recompute_score(current, self.scores, self.scored,
+                                                self.reported, head)
+            self.check.add(found)
+            if recomputed is not None:
+                key = (recomputed.rulebook_id, recomputed.unit, recomputed.period.key)
+                self.recomputed.setdefault(key, []).append(recomputed)
+            checked += 1
+            current = next(rows, None)
+        self.check.scores += checked
+        self.tell(checked, self.total)
+        return current
 
-    def _beyond_head(self, keys: list[ScoreKey], head: int) -> None:
-        for row in queries.score_rows(self.client, keys):
-            key = f"{row[0]} {row[2]} {row[5]} {row[4]}"
-            self.check.add([Difference(schema.RANKINGS, key, "position", row[12],
-                                       f"at most {head} (the ledger's head)")])
-            self.check.scores += 1
-        self.tell(len(keys), self.total)
+    def _history(self) -> None:
+        """The latest score_history rows, key by key, against the recomputed scores."""
+        recomputed = self.recomputed
+        checked = 0
+        for key, rows in _by_key(queries.latest_history(self.stream)):
+            self.check.history += len(rows)
+            mine = recomputed.pop(key, None)
+            if mine is None:
+                self.check.add([history_without_score(key)])
+                continue
+            for score in mine:
+                self.check.add(compare_history(score, rows))
+            checked += len(mine)
+            if checked >= 1000:
+                self.tell(checked, self.total)
+                checked = 0
+        for scores in recomputed.values():
+            self.check.add([score_without_history(score) for score in scores])
+        self.tell(checked, self.total)
 
     def _facts(self, position: int) -> None:
         """Check every ``dossier_facts`` row against the fold standing at ``position`` (the
@@ -207,19 +224,19 @@ class _Audit:
         self.check.add(missing_fact_rows(self.store, seen, latest, position))
 
 
-def _by_position(index: list[tuple[int, str, str, str, str]]
-                 ) -> Iterator[tuple[int, list[ScoreKey]]]:
-    """The score keys of each position, in position order."""
-    keys: list[ScoreKey] = []
-    current = None
-    for position, *key in index:
-        if position != current and keys:
-            yield current or 0, keys
-            keys = []
-        current = position
-        keys.append((key[0], key[1], key[2], key[3]))
-    if keys:
-        yield current or 0, keys
+def _by_key(rows: Iterator[Row]) -> Iterator[tuple[tuple[str, str, str], list[Row]]]:
+    """The history rows of each unit score (rulebook, unit, period), in the order read."""
+    key: tuple[str, str, str] | None = None
+    found: list[Row] = []
+    for row in rows:
+        mine = (row[0], row[2], row[4])
+        if mine != key:
+            if key is not None:
+                yield key, found
+            key, found = mine, []
+        found.append(row)
+    if key is not None:
+        yield key, found
 
 
 def _unexpected_events(rows: dict[int, Any]) -> list[Difference]:

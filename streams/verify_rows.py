@@ -92,7 +92,8 @@ def _columns(table: str, stored: Row, recomputed: Row, key: str,
         return []
     names = schema.BY_NAME[table].column_names
     return [Difference(table, key, name, a, b, (source or {}).get(name, ""))
-            for name, a, b in zip(names, stored, recomputed, strict=True) if not same(a, b)]
+            for name, a, b in zip(names[:len(stored)], stored, recomputed, strict=True)
+            if not same(a, b)]
 
 
 # -- dossier_events ----------------------------------------------------------------------
@@ -188,57 +189,78 @@ COORDINATES = ("position", "as_of", "computed_at")
 was written): the ``rankings_current`` row and its ``score_history`` rows must agree."""
 
 
-def compare_score(stored: Row, history: Sequence[Row], scores: SnapshotScores,
-                  scored: set[ScoreKey], reported: set[Any]) -> list[Difference]:
-    """A current score row, and the latest ``score_history`` row of each of its indicators,
-    against the score recomputed at the row's position (the fold stands there) and as_of.
-    ``scored``: every current score key (a peer without a row is named once, in
-    ``reported``)."""
-    rulebook_id, kind, period_key, unit = (stored[R["rulebook_id"]], stored[R["kind"]],
-                                           stored[R["period"]], stored[R["unit"]])
-    as_of = _instant(stored[R["as_of"]])
-    name = (f"{rulebook_id} {kind} {unit} {period_key} @position {stored[R['position']]} "
-            f"as_of {_aware(stored[R['as_of']]).isoformat()}")
-    score, period, why = _recomputed(scores, rulebook_id, period_key, unit, as_of)
-    if score is None or period is None:
-        return [Difference(schema.RANKINGS, name, *why)]
-    found = _unscored_peers(scores, score, period, as_of, scored, reported)
-    coordinates = _agreed(stored, history)
-    t = period.evaluation_time(as_of)
-    units = scores.store.units
-    expected: Row = (
-        rulebook_id, score.rulebook_version, score.kind,
-        (units.province_of(unit) or "")
-        if score.kind in (UnitKind.DEPARTMENT, UnitKind.COMMUNE) else "",
-        period_key, unit, score.unit_name, score.total, display_round(score.total),
-        score.band, score.rank, stored[R["score_json"]], coordinates["position"],
-        _utc(min(as_of, period.last)), _utc(t), coordinates["computed_at"])
-    source = {c: "its score_history rows" for c in COORDINATES
-              if coordinates[c] != stored[R[c]]}
-    if not source.get("position") and scores.store.position != stored[R["position"]]:
-        expected = (*expected[:R["position"]], scores.store.position,
-                    *expected[R["position"] + 1:])
-        source["position"] = "the last scored event at or before it"
-    found += _columns(schema.RANKINGS, stored, expected, name, source)
-    found += _score_json(stored[R["score_json"]], score, name)
-    found += _history(history, score, period, coordinates, (rulebook_id, unit, period_key))
-    return found
+@dataclass(frozen=True, slots=True)
+class Recomputed:
+    """A current score row recomputed when the fold stood at its position, kept until its
+    ``score_history`` rows are read: the row's key and coordinates, the score, and the
+    position of the last scored event folded then."""
+
+    rulebook_id: str
+    kind: str
+    unit: str
+    period: Period
+    coordinates: tuple[Any, ...]  # the row's (position, as_of, computed_at)
+    score: UnitScore
+    fold_position: int
+
+    @property
+    def name(self) -> str:
+        position, as_of, _ = self.coordinates
+        return (f"{self.rulebook_id} {self.kind} {self.unit} {self.period.key} "
+                f"@position {position} as_of {_aware(as_of).isoformat()}")
 
 
-def _recomputed(scores: SnapshotScores, rulebook_id: str, period_key: str, unit: str,
-                as_of: int) -> tuple[UnitScore | None, Period | None, tuple[str, Any, Any]]:
-    """The recomputed score, or why there is none: (column, stored, what it should be)."""
-    if rulebook_id not in SHIPPED:
-        return None, None, ("rulebook_id", rulebook_id, f"one of {', '.join(SHIPPED)}")
+def _score_name(row: Row) -> str:
+    return (f"{row[R['rulebook_id']]} {row[R['kind']]} {row[R['unit']]} {row[R['period']]} "
+            f"@position {row[R['position']]} as_of {_aware(row[R['as_of']]).isoformat()}")
+
+
+def recompute_score(stored: Row, scores: SnapshotScores, scored: set[ScoreKey],
+                    reported: set[Any], head: int | None = None
+                    ) -> tuple[Recomputed | None, list[Difference]]:
+    """A current score row recomputed by the fold standing at the row's position (``head``:
+    the ledger ends there, the row lies beyond), and its differences but in the columns its
+    ``score_history`` rows tell (:data:`COORDINATES`, see :func:`compare_history`).
+    ``scored``: every current score key; a peer ranked with the unit (so written with it)
+    without a row is named once (``reported``)."""
+    rulebook_id, period_key, unit = (stored[R["rulebook_id"]], stored[R["period"]],
+                                     stored[R["unit"]])
+    position = stored[R["position"]]
+    store = scores.store
+    if head is not None and position > head:
+        why = ("position", position, f"at most {head} (the ledger's head)")
+    elif rulebook_id not in SHIPPED:
+        why = ("rulebook_id", rulebook_id, f"one of {', '.join(SHIPPED)}")
+    elif (period := _period(period_key)) is None:
+        why = ("period", period_key, "a month, quarter or year")
+    elif unit not in store.units:
+        why = ("unit", unit, f"a unit of the ledger (none such at position {store.position})")
+    else:
+        as_of = _instant(stored[R["as_of"]])
+        score = scores.score(unit, period, as_of, load_rulebook(rulebook_id))
+        kind = score.kind
+        peer_group = ((store.units.province_of(unit) or "")
+                      if kind in (UnitKind.DEPARTMENT, UnitKind.COMMUNE) else "")
+        recomputed = Recomputed(rulebook_id, stored[R["kind"]], unit, period,
+                                tuple(stored[R[c]] for c in COORDINATES), score,
+                                store.position)
+        expected: Row = (
+            rulebook_id, score.rulebook_version, kind, peer_group, period_key, unit,
+            score.unit_name, score.total, display_round(score.total), score.band, score.rank,
+            stored[R["score_json"]], position, _utc(min(as_of, period.last)),
+            _utc(period.evaluation_time(as_of)), stored[R["computed_at"]])
+        found = _unscored_peers(scores, score, period, as_of, scored, reported)
+        found += _columns(schema.RANKINGS, stored, expected, _score_name(stored)) \
+            if stored != expected else []
+        return recomputed, found + _score_json(stored, score)
+    return None, [Difference(schema.RANKINGS, _score_name(stored), *why)]
+
+
+def _period(key: str) -> Period | None:
     try:
-        period = parse_period(period_key)
+        return parse_period(key)
     except InvalidPeriod:
-        return None, None, ("period", period_key, "a month, quarter or year")
-    if unit not in scores.store.units:
-        return None, period, ("unit", unit,
-                              f"a unit of the ledger (none such at position "
-                              f"{scores.store.position})")
-    return scores.score(unit, period, as_of, load_rulebook(rulebook_id)), period, ("", "", "")
+        return None
 
 
 def _unscored_peers(scores: SnapshotScores, score: UnitScore, period: Period, as_of: int,
@@ -247,42 +269,35 @@ def _unscored_peers(scores: SnapshotScores, score: UnitScore, period: Period, as
     key = scores.peer_key(score.unit)
     if key is None:
         return []
-    group = (score.rulebook_id, period.key, key)
     peers = scores.peers(key, period.evaluation_time(as_of))
-    if (group, len(peers)) in reported:
+    group = (score.rulebook_id, period.key, key, len(peers))
+    if group in reported:
         return []
-    reported.add((group, len(peers)))
+    reported.add(group)
     return [Difference(schema.RANKINGS, f"{score.rulebook_id} {score.kind} {peer} {period.key}",
                        "row", "absent", f"present (ranked with {score.unit})")
             for peer in peers if (score.rulebook_id, score.kind, period.key, peer) not in scored]
 
 
-def _agreed(stored: Row, history: Sequence[Row]) -> dict[str, Any]:
-    """Each coordinate as most of the score's rows (ranking and history) have it."""
-    agreed = {}
-    for column in COORDINATES:
-        votes = Counter([stored[R[column]], *(row[H[column]] for row in history)])
-        value, count = votes.most_common(1)[0]
-        agreed[column] = value if count * 2 > len(history) + 1 else stored[R[column]]
-    return agreed
-
-
-def _score_json(text: str, score: UnitScore, name: str) -> list[Difference]:
+def _score_json(stored: Row, score: UnitScore) -> list[Difference]:
+    text = stored[R["score_json"]]
     try:
-        stored = orjson.loads(text)
+        found = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return [Difference(schema.RANKINGS, name, "score_json", text, "a JSON object")]
+        return [Difference(schema.RANKINGS, _score_name(stored), "score_json", text,
+                           "a JSON object")]
     fresh = score.to_json()
-    if isinstance(stored, dict) and isinstance(stored.get("as_of"), str):
+    if isinstance(found, dict) and isinstance(found.get("as_of"), str) \
+            and found["as_of"] != fresh["as_of"]:
         try:
-            if parse_instant(stored["as_of"]) == _instant(score.as_of):
-                fresh["as_of"] = stored["as_of"]  # the same instant, written in another offset
+            if parse_instant(found["as_of"]) == _instant(score.as_of):
+                fresh["as_of"] = found["as_of"]  # the same instant, written in another offset
         except ValueError:
             pass
-    if stored == fresh:
+    if found == fresh:
         return []
-    return [Difference(schema.RANKINGS, name, f"score_json{path}", a, b)
-            for path, a, b in _leaves(stored, fresh, "")]
+    return [Difference(schema.RANKINGS, _score_name(stored), f"score_json{path}", a, b)
+            for path, a, b in _leaves(found, fresh, "")]
 
 
 def _leaves(stored: Any, fresh: Any, path: str) -> list[tuple[str, Any, Any]]:
@@ -294,42 +309,92 @@ def _leaves(stored: Any, fresh: Any, path: str) -> list[tuple[str, Any, Any]]:
             found += _leaves(stored.get(k), fresh.get(k), f"{path}.{k}")
         return found
     if isinstance(stored, list) and isinstance(fresh, list):
-        def keyed(items: list[Any]) -> dict[str, Any]:
-            return {str(item["code"]) if isinstance(item, dict) and "code" in item else str(i):
-                    item for i, item in enumerate(items)}
-        mine, theirs = keyed(stored), keyed(fresh)
+        mine, theirs = _keyed(stored), _keyed(fresh)
         return [leaf for k in [*theirs, *(k for k in mine if k not in theirs)]
                 for leaf in _leaves(mine.get(k), theirs.get(k), f"{path}[{k}]")]
     return [] if same(stored, fresh) else [(path, stored, fresh)]
 
 
-def _history(history: Sequence[Row], score: UnitScore, period: Period,
-             coordinates: dict[str, Any], key: tuple[str, str, str]) -> list[Difference]:
-    """The latest ``score_history`` row of every indicator of the score."""
-    rulebook_id, unit, period_key = key
-    base = f"{rulebook_id} {unit} {period_key}"
-    expected: dict[str, Row] = {}
-    for group in score.groups:
-        for i in group.indicators:
-            expected[i.code] = (
-                rulebook_id, score.rulebook_version, unit, score.kind, period_key, group.code,
-                i.code, i.applicable, i.numerator, i.denominator, i.ratio, i.points, i.max,
-                group.points, score.total, score.band, score.rank, coordinates["position"],
-                coordinates["as_of"], None, coordinates["computed_at"])
+def _keyed(items: list[Any]) -> dict[str, Any]:
+    return {str(item["code"]) if isinstance(item, dict) and "code" in item else str(i): item
+            for i, item in enumerate(items)}
+
+
+def compare_history(recomputed: Recomputed, history: Sequence[Row]) -> list[Difference]:
+    """A recomputed score row's :data:`COORDINATES` (as most of its rows, the current one and
+    the latest ``score_history`` rows of its indicators, have them; its position is also the
+    last scored event at or before it), and those history rows against the score."""
+    agreed = _agreed(recomputed.coordinates, history)
     found: list[Difference] = []
-    source = {c: "its score's rows" for c in COORDINATES}
+    for column, mine, value in zip(COORDINATES, recomputed.coordinates, agreed, strict=True):
+        if mine != value:
+            found.append(Difference(schema.RANKINGS, recomputed.name, column, mine, value,
+                                    "its score_history rows"))
+        elif column == "position" and mine != recomputed.fold_position:
+            found.append(Difference(schema.RANKINGS, recomputed.name, column, mine,
+                                    recomputed.fold_position,
+                                    "the last scored event at or before it"))
+    return found + _history(history, recomputed.score, recomputed.period, agreed)
+
+
+def _agreed(coordinates: tuple[Any, ...], history: Sequence[Row]) -> tuple[Any, ...]:
+    """Each coordinate as most of the score's rows (ranking and history) have it."""
+    agreed = []
+    for column, value in zip(COORDINATES, coordinates, strict=True):
+        index = H[column]
+        if any(row[index] != value for row in history):
+            votes = Counter([value, *(row[index] for row in history)])
+            top, count = votes.most_common(1)[0]
+            if count * 2 > len(history) + 1:
+                value = top
+        agreed.append(value)
+    return tuple(agreed)
+
+
+def _history(history: Sequence[Row], score: UnitScore, period: Period,
+             coordinates: tuple[Any, ...]) -> list[Difference]:
+    """The latest ``score_history`` row of every indicator of the score, against the
+    recomputed score and the coordinates its rows agree on."""
+    position, as_of, computed_at = coordinates
+    head = (score.rulebook_id, score.rulebook_version, score.unit, score.kind, score.period)
+    evaluated = _utc(period.evaluation_time(_instant(as_of)))
+    tail = (score.total, score.band, score.rank, position, as_of, evaluated, computed_at)
+    expected = {i.code: (*head, group.code, i.code, i.applicable, i.numerator, i.denominator,
+                         i.ratio, i.points, i.max, group.points, *tail)
+                for group in score.groups for i in group.indicators}
+    found: list[Difference] = []
     for row in history:
-        code = row[H["indicator"]]
-        name = (f"{base} indicator {code} @position {row[H['position']]} "
-                f"as_of {_aware(row[H['as_of']]).isoformat()}")
-        want = expected.pop(code, None)
-        if want is None:
-            found.append(Difference(schema.SCORE_HISTORY, name, "row", "present",
-                                    "absent (no such indicator in the score)"))
+        want = expected.pop(row[H["indicator"]], None)
+        if want is not None and row == want:
             continue
-        evaluated = _utc(period.evaluation_time(_instant(row[H["as_of"]])))
-        want = (*want[:H["evaluated_at"]], evaluated, *want[H["evaluated_at"] + 1:])
-        found += _columns(schema.SCORE_HISTORY, row, want, name, source)
+        found += _history_row(row, want, period, as_of)
+    base = f"{score.rulebook_id} {score.unit} {score.period}"
     found += [Difference(schema.SCORE_HISTORY, f"{base} indicator {code}", "row", "absent",
                          "present") for code in expected]
     return found
+
+
+def _history_row(row: Row, want: Row | None, period: Period, as_of: datetime
+                 ) -> list[Difference]:
+    name = (f"{row[H['rulebook_id']]} {row[H['unit']]} {row[H['period']]} indicator "
+            f"{row[H['indicator']]} @position {row[H['position']]} "
+            f"as_of {_aware(row[H['as_of']]).isoformat()}")
+    if want is None:
+        return [Difference(schema.SCORE_HISTORY, name, "row", "present",
+                           "absent (no such indicator in the score)")]
+    if row[H["as_of"]] != as_of:  # its own as_of says when it was evaluated
+        evaluated = _utc(period.evaluation_time(_instant(row[H["as_of"]])))
+        want = (*want[:H["evaluated_at"]], evaluated, *want[H["evaluated_at"] + 1:])
+    return _columns(schema.SCORE_HISTORY, row, want, name,
+                    {c: "its score's other rows" for c in COORDINATES})
+
+
+def history_without_score(key: tuple[str, str, str]) -> Difference:
+    rulebook_id, unit, period = key
+    return Difference(schema.SCORE_HISTORY, f"{rulebook_id} {unit} {period}", "row",
+                      "present", "absent (no current score)")
+
+
+def score_without_history(recomputed: Recomputed) -> Difference:
+    return Difference(schema.SCORE_HISTORY, f"{recomputed.rulebook_id} {recomputed.unit} "
+                      f"{recomputed.period.key}", "row", "absent", "present")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,43 +124,34 @@ def _columns(table: str) -> str:
     return ", ".join(schema.BY_NAME[table].column_names)
 
 
-def score_positions(client: Any) -> list[tuple[int, str, str, str, str]]:
-    """(position, rulebook id, kind, period, unit) of every current score row, by position."""
-    result = client.query(
-        "SELECT position, rulebook_id, kind, period, unit "
-        f"FROM {schema.RANKINGS} FINAL ORDER BY position, rulebook_id, period, kind, unit")
-    return [(int(r[0]), r[1], r[2], r[3], r[4]) for r in result.result_rows]
+def score_keys(client: Any) -> set[ScoreKey]:
+    """The key of every current score row."""
+    result = client.query(f"SELECT rulebook_id, kind, period, unit FROM {schema.RANKINGS} FINAL")
+    return {(r[0], r[1], r[2], r[3]) for r in result.result_rows}
 
 
-def score_rows(client: Any, keys: list[ScoreKey]) -> list[tuple[Any, ...]]:
-    """The current ``rankings_current`` rows of ``keys`` (every column, schema order)."""
-    result = client.query(
-        f"SELECT {_columns(schema.RANKINGS)} FROM {schema.RANKINGS} FINAL "
-        "WHERE (rulebook_id, kind, period, unit) IN {keys:Array(Tuple(String, String, String, "
-        "String))}", parameters={"keys": keys})
-    return [tuple(row) for row in result.result_rows]
+def score_rows_by_position(client: Any, block_rows: int = 1000
+                           ) -> Generator[tuple[Any, ...], None, None]:
+    """Every current ``rankings_current`` row (every column, schema order), by position, read
+    as a stream of blocks of ``block_rows`` (the client runs no other query meanwhile)."""
+    sql = (f"SELECT {_columns(schema.RANKINGS)} FROM {schema.RANKINGS} FINAL "
+           "ORDER BY position, rulebook_id, period, kind, unit")
+    with client.query_row_block_stream(sql, settings={"max_block_size": block_rows}) as stream:
+        for block in stream:
+            yield from (tuple(row) for row in block)
 
 
-def latest_history(client: Any, keys: list[HistoryKey]) -> list[tuple[Any, ...]]:
-    """The latest ``score_history`` row (FINAL, latest by position, as_of, computed_at) of
-    every indicator of the unit scores ``keys`` (every column, schema order)."""
-    result = client.query(
-        f"SELECT {_columns(schema.SCORE_HISTORY)} FROM {schema.SCORE_HISTORY} FINAL "
-        "WHERE (rulebook_id, unit, period) IN {keys:Array(Tuple(String, String, String))} "
-        "ORDER BY rulebook_id, unit, period, indicator, position DESC, as_of DESC, "
-        "computed_at DESC LIMIT 1 BY rulebook_id, unit, period, indicator",
-        parameters={"keys": keys})
-    return [tuple(row) for row in result.result_rows]
-
-
-def history_without_score(client: Any, limit: int = 1000) -> list[HistoryKey]:
-    """Unit scores that have ``score_history`` rows but no ``rankings_current`` row."""
-    result = client.query(
-        f"SELECT DISTINCT rulebook_id, unit, period FROM {schema.SCORE_HISTORY} "
-        "WHERE (rulebook_id, unit, period) NOT IN "
-        f"(SELECT rulebook_id, unit, period FROM {schema.RANKINGS}) "
-        "ORDER BY rulebook_id, unit, period LIMIT {limit:UInt32}", parameters={"limit": limit})
-    return [(r[0], r[1], r[2]) for r in result.result_rows]
+def latest_history(client: Any, block_rows: int = 20_000
+                   ) -> Generator[tuple[Any, ...], None, None]:
+    """The latest ``score_history`` row (FINAL; latest by position, as_of, computed_at) of every
+    indicator of every unit score, by rulebook, unit, period and indicator (every column,
+    schema order), read as a stream of blocks (the client runs no other query meanwhile)."""
+    sql = (f"SELECT {_columns(schema.SCORE_HISTORY)} FROM {schema.SCORE_HISTORY} FINAL "
+           "ORDER BY rulebook_id, unit, period, indicator, position DESC, as_of DESC, "
+           "computed_at DESC LIMIT 1 BY rulebook_id, unit, period, indicator")
+    with client.query_row_block_stream(sql, settings={"max_block_size": block_rows}) as stream:
+        for block in stream:
+            yield from (tuple(row) for row in block)
 
 
 def archive_rows(client: Any, first: int, last: int) -> list[tuple[Any, ...]]:
