@@ -1,5 +1,5 @@
-"""Audit: verify the integrity chain of every stored event, and replay a dossier's history as
-of any moment."""
+"""Audit: verify the integrity chain of every stored event (and the Merkle tree at each
+checkpoint given), and replay a dossier's history as of any moment."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from ledger.codec import REQUEST_STREAM, topic_of
 from ledger.errors import DossierNotFound
 from ledger.log_chain import GENESIS as LOG_GENESIS
 from ledger.log_chain import LogRow, hash_of, log_hash, recorded_at_of
+from ledger.merkle import Frontier, log_leaf
 from ledger.positions import position_of
 
 
@@ -33,8 +34,21 @@ class Problem:
     what: str
 
     def __str__(self) -> str:
+        if not self.stream:
+            return f"at position {self.position}: {self.what}"
         return (f"event {self.stream} {self.id} seq {self.seq} at position {self.position}: "
                 f"{self.what}")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A checkpoint the log is checked against: its size, root and time (its signature is
+    checked by whoever gives it)."""
+
+    size: int
+    root: bytes
+    time: str
+    label: str = "the checkpoint"
 
 
 @dataclass
@@ -43,6 +57,7 @@ class VerifyReport:
     aggregates: int = 0
     head_position: int = 0
     problem: Problem | None = None
+    anchors: list[Anchor] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -51,15 +66,20 @@ class VerifyReport:
     def summary(self) -> str:
         if self.problem is not None:
             return f"FAILED after {self.events} good events: {self.problem}"
-        return (f"OK: {self.events} events checked in {self.aggregates} aggregates, "
+        text = (f"OK: {self.events} events checked in {self.aggregates} aggregates, "
                 f"chain intact up to position {self.head_position}; positions contiguous, "
                 "recorded times in order, log chain intact")
+        if self.anchors:
+            sizes = ", ".join(f"{a.size} ({a.label})" for a in self.anchors)
+            text += f"; Merkle root matches at {sizes}"
+        return text
 
 
 NOT_COVERED = (
     "Not covered without a checkpoint kept outside the ledger: events deleted from the end "
     "of the log (with their log entries), and events appended by hand with correctly "
-    "computed hashes."
+    "computed hashes. Check against one with: dossier verify --checkpoint FILE "
+    "(docs/proofs.md)."
 )
 
 
@@ -69,12 +89,16 @@ class _Head:
     hash: str
 
 
-def verify(ledger: DossierLedger, progress: Callable[[int], None] | None = None) -> VerifyReport:
+def verify(ledger: DossierLedger, progress: Callable[[int], None] | None = None,
+           anchors: list[Anchor] | None = None) -> VerifyReport:
     """Re-read every stored event and its log entry: re-hash its content and its aggregate's
     chain, and check the log chain over positions and recorded times (contiguous positions,
-    recorded times that never go backwards). Stops at the first bad event; a store that
-    cannot be read is reported as the problem too."""
-    report = VerifyReport()
+    recorded times that never go backwards). With ``anchors`` (checkpoints), also rebuild the
+    Merkle tree from the recomputed log hashes: at each anchor's size its root must be the
+    anchor's, the log must reach that size, and no event after it may be recorded before the
+    anchor's time. Stops at the first bad event; a store that cannot be read is reported as
+    the problem too."""
+    report = VerifyReport(anchors=sorted(anchors or [], key=lambda a: a.size))
     try:
         _verify(ledger, report, progress)
     except (sqlite3.DatabaseError, DatabaseError, OSError) as error:
@@ -86,7 +110,7 @@ def verify(ledger: DossierLedger, progress: Callable[[int], None] | None = None)
 def _verify(ledger: DossierLedger, report: VerifyReport,
             progress: Callable[[int], None] | None) -> None:
     heads: dict[str, _Head] = {}
-    log = _LogCursor(ledger)
+    log = _LogCursor(ledger, report.anchors)
     for row in ledger.read_stored():
         stream, _, key = str(row.originator_id).partition(":")
         problem = _check_row(row, stream, key, heads) or log.check(row)
@@ -102,19 +126,29 @@ def _verify(ledger: DossierLedger, report: VerifyReport,
         report.problem = Problem("", "", 0, extra, "the log has an entry for this position "
                                  "but no event is stored there (events deleted from the end)")
         return
+    short = next((a for a in report.anchors if a.size > report.head_position), None)
+    if short is not None:
+        report.problem = Problem("", "", 0, report.head_position + 1, (
+            f"the log ends at position {report.head_position}, but {short.label} (signed "
+            f"{short.time}) covers {short.size} events: events "
+            f"{report.head_position + 1}…{short.size} were deleted from the end of the log"))
+        return
     report.aggregates = len(heads)
 
 
 class _LogCursor:
     """Walks the log chain beside the stored events, recomputing it."""
 
-    def __init__(self, ledger: DossierLedger) -> None:
+    def __init__(self, ledger: DossierLedger, anchors: list[Anchor]) -> None:
         self.recorder: Any = ledger.recorder
         self.rows: list[LogRow] = []
         self.index = 0
         self.position = 0
         self.chain = LOG_GENESIS
         self.recorded: datetime | None = None
+        self.anchors = list(anchors)
+        self.tree = Frontier()
+        self.last_anchor: Anchor | None = None
 
     def _next(self) -> LogRow | None:
         if self.index >= len(self.rows):
@@ -151,6 +185,27 @@ class _LogCursor:
         if self.chain != entry.log_hash:
             return "log chain broken (the log entry's hash does not follow from the previous)"
         self.position, self.recorded = stored.id, recorded
+        return self._against_anchors(recorded_text)
+
+    def _against_anchors(self, recorded_text: str) -> str | None:
+        """Grow the tree while an anchor lies ahead; compare the root at each anchor."""
+        after = self.last_anchor
+        if after is not None and datetime.fromisoformat(recorded_text) < \
+                datetime.fromisoformat(after.time):
+            return (f"recorded at {recorded_text}, before {after.label} (signed {after.time}), "
+                    f"yet after its last position {after.size}: appended by hand, or moved "
+                    "from before the checkpoint")
+        if not self.anchors:
+            return None
+        self.tree.append(log_leaf(self.chain))
+        while self.anchors and self.anchors[0].size == self.position:
+            anchor = self.anchors.pop(0)
+            if self.tree.root() != anchor.root:
+                return (f"the log's first {anchor.size} events do not give the Merkle root of "
+                        f"{anchor.label} (signed {anchor.time}): an event up to here was "
+                        "removed, inserted, reordered or altered (and its chains rebuilt) "
+                        "since")
+            self.last_anchor = anchor
         return None
 
     def extra(self) -> int | None:

@@ -1,16 +1,20 @@
-"""The ledger's recorders: the library's, plus the log chain (:mod:`ledger.log_chain`) written
-in the same transaction as the events, under the same write lock.
+"""The ledger's recorders: the library's, plus the log chain (:mod:`ledger.log_chain`) and the
+Merkle tree over it (:mod:`ledger.merkle`) written in the same transaction as the events, under
+the same write lock.
 
 Each ``insert_events`` takes the write lock first, reads the log's head, stamps the events'
-``recorded_at`` at commit (never before the head's), stores them at the positions that follow
-the head without a gap, and writes their ``event_log`` rows. A ledger made before the log
-chain gets its rows once, when it is opened.
+``recorded_at`` at commit (never before the head's, nor before the last checkpoint's time),
+stores them at the positions that follow the head without a gap, writes their ``event_log``
+rows and the Merkle subtrees they complete (``merkle_nodes``). A ledger made before the log
+chain or the tree gets them once, when it is opened. Signed checkpoints are kept beside them
+(``checkpoints``), taken under the same write lock.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,15 +24,28 @@ from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicatio
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
+from ledger.checkpoints import StoredCheckpoint, stored_checkpoint
 from ledger.log_chain import LOG_TABLE, LogRow, as_row, rebuild_rows, seal
+from ledger.merkle import Node, TreeView, log_leaf
+from ledger.tree_tables import (
+    CHECKPOINT_TABLE,
+    TREE_TABLE,
+    MakeCheckpoint,
+    PostgresTree,
+    SQLiteTree,
+    TreeKeeper,
+    plant,
+)
 
 CHUNK = 2000
 REBUILD_PAGE = 10_000
 
 
-def _now(kwargs: dict[str, Any]) -> datetime:
+def _now(kwargs: dict[str, Any], floor: str | None = None) -> datetime:
     moment = kwargs.get("recorded_at")
-    return moment if isinstance(moment, datetime) else datetime.now(UTC)
+    now = moment if isinstance(moment, datetime) else datetime.now(UTC)
+    # never before the last checkpoint: what it did not cover was recorded after it
+    return max(now, datetime.fromisoformat(floor)) if floor else now
 
 
 def _restamped(stored: Sequence[StoredEvent], states: list[bytes]) -> list[StoredEvent]:
@@ -45,21 +62,48 @@ def _check_positions(expected: int, got: Sequence[int] | None, count: int) -> li
 
 
 class LogChainReader:
-    """What ``dossier verify`` needs of a recorder: the log rows in position order."""
+    """What ``dossier verify`` and the proofs need of a recorder: the log rows in position
+    order, the Merkle tree over them, the checkpoints."""
+
+    keeps_tree = True  # off only in the benchmark's baseline
 
     def select_log(self, start: int, limit: int) -> list[LogRow]:
         raise NotImplementedError
 
+    def tree(self) -> Any:
+        """A context giving a :class:`TreeView` of the stored tree (read only)."""
+        raise NotImplementedError
+
+    def insert_checkpoint(self, make: MakeCheckpoint) -> StoredCheckpoint:
+        """Make a checkpoint under the write lock and keep it."""
+        raise NotImplementedError
+
+    def select_checkpoints(self) -> list[StoredCheckpoint]:
+        """Every kept checkpoint, smallest tree first."""
+        raise NotImplementedError
+
 
 class SealedSQLiteApplicationRecorder(SQLiteApplicationRecorder, LogChainReader):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tree_keeper = TreeKeeper()
+
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(),
                 f"CREATE TABLE IF NOT EXISTS {LOG_TABLE} (position INTEGER PRIMARY KEY, "
-                "recorded_at TEXT NOT NULL, event_hash TEXT NOT NULL, log_hash TEXT NOT NULL)"]
+                "recorded_at TEXT NOT NULL, event_hash TEXT NOT NULL, log_hash TEXT NOT NULL)",
+                f"CREATE TABLE IF NOT EXISTS {TREE_TABLE} (level INTEGER NOT NULL, "
+                "idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) "
+                "WITHOUT ROWID",
+                f"CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (size INTEGER NOT NULL, "
+                "key_id TEXT NOT NULL, root TEXT NOT NULL, signed_at TEXT NOT NULL, "
+                "signer TEXT NOT NULL, note TEXT NOT NULL, PRIMARY KEY (size, key_id))"]
 
     def create_table(self) -> None:
         super().create_table()
         self._seal_unsealed()
+        if self.keeps_tree:
+            self._plant_tree()
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
                       ) -> Sequence[int] | None:
@@ -70,11 +114,15 @@ class SealedSQLiteApplicationRecorder(SQLiteApplicationRecorder, LogChainReader)
                 previous = self._head(cursor)
                 first = self._max_notification_id(cursor) or 0
                 states, rows = seal(previous, first + 1, [s.state for s in stored_events],
-                                    _now(kwargs))
+                                    _now(kwargs, self._checkpoint_time(cursor)))
                 got = self._insert_events(cursor, _restamped(stored_events, states))
                 positions = _check_positions(first + 1, got, len(stored_events))
                 cursor.executemany(f"INSERT INTO {LOG_TABLE} VALUES (?,?,?,?)",
                                    [r.as_tuple() for r in rows])
+                if self.keeps_tree:
+                    cursor.executemany(f"INSERT INTO {TREE_TABLE} VALUES (?,?,?)",
+                                       self._tree_keeper.grow(SQLiteTree(cursor), previous,
+                                                              rows))
             except sqlite3.IntegrityError as error:
                 conn.rollback()
                 raise IntegrityError(error) from error
@@ -93,11 +141,70 @@ class SealedSQLiteApplicationRecorder(SQLiteApplicationRecorder, LogChainReader)
                       "WHERE position >= ? ORDER BY position LIMIT ?", (start, limit))
             return [as_row(tuple(row)) for row in c.fetchall()]
 
+    @contextmanager
+    def tree(self) -> Iterator[TreeView]:
+        with self.datastore.transaction(commit=False) as cursor:
+            yield TreeView(SQLiteTree(cursor))
+
+    def insert_checkpoint(self, make: MakeCheckpoint) -> StoredCheckpoint:
+        with self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                latest = self._latest_checkpoint(cursor)
+                checkpoint = make(TreeView(SQLiteTree(cursor)), self._head(cursor), latest)
+                cursor.execute(f"INSERT OR IGNORE INTO {CHECKPOINT_TABLE} VALUES "
+                               "(?,?,?,?,?,?)", checkpoint.as_tuple())
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        return checkpoint
+
+    def select_checkpoints(self) -> list[StoredCheckpoint]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT size, key_id, root, signed_at, signer, note FROM "
+                      f"{CHECKPOINT_TABLE} ORDER BY size, key_id")
+            return [stored_checkpoint(tuple(row)) for row in c.fetchall()]
+
+    def _latest_checkpoint(self, cursor: Any) -> StoredCheckpoint | None:
+        cursor.execute(f"SELECT size, key_id, root, signed_at, signer, note FROM "
+                       f"{CHECKPOINT_TABLE} ORDER BY size DESC, signed_at DESC LIMIT 1")
+        row = cursor.fetchone()
+        return None if row is None else stored_checkpoint(tuple(row))
+
+    def _checkpoint_time(self, cursor: Any) -> str | None:
+        cursor.execute(f"SELECT MAX(signed_at) FROM {CHECKPOINT_TABLE}")
+        row = cursor.fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
     def _head(self, cursor: Any) -> LogRow | None:
         cursor.execute(f"SELECT position, recorded_at, event_hash, log_hash FROM {LOG_TABLE} "
                        "ORDER BY position DESC LIMIT 1")
         row = cursor.fetchone()
         return None if row is None else as_row(tuple(row))
+
+    def _plant_tree(self) -> None:
+        with self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                source, head = SQLiteTree(cursor), self._head(cursor)
+
+                def read_log(start: int) -> list[LogRow]:
+                    cursor.execute(f"SELECT position, recorded_at, event_hash, log_hash FROM "
+                                   f"{LOG_TABLE} WHERE position >= ? ORDER BY position "
+                                   "LIMIT ?", (start, REBUILD_PAGE))
+                    return [as_row(tuple(row)) for row in cursor.fetchall()]
+
+                def store(nodes: list[Node]) -> None:
+                    cursor.executemany(f"INSERT INTO {TREE_TABLE} VALUES (?,?,?)", nodes)
+
+                plant(source, source.covered(), head.position if head else 0, read_log, store)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
 
     def _seal_unsealed(self) -> None:
         with self.datastore.get_connection(commit=True) as conn:
@@ -128,14 +235,25 @@ class SealedPostgresApplicationRecorder(PostgresApplicationRecorder, LogChainRea
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sql_create_statements.append(SQL(
+        self._tree_keeper = TreeKeeper()
+        schema = Identifier(self.datastore.schema)
+        self.sql_create_statements.extend([SQL(
             "CREATE TABLE IF NOT EXISTS {0}.{1} (position bigint PRIMARY KEY, "
             "recorded_at text NOT NULL, event_hash text NOT NULL, log_hash text NOT NULL)"
-        ).format(Identifier(self.datastore.schema), Identifier(LOG_TABLE)))
+        ).format(schema, Identifier(LOG_TABLE)), SQL(
+            "CREATE TABLE IF NOT EXISTS {0}.{1} (level smallint NOT NULL, idx bigint NOT NULL, "
+            "hash bytea NOT NULL, PRIMARY KEY (level, idx))"
+        ).format(schema, Identifier(TREE_TABLE)), SQL(
+            "CREATE TABLE IF NOT EXISTS {0}.{1} (size bigint NOT NULL, key_id text NOT NULL, "
+            "root text NOT NULL, signed_at text NOT NULL, signer text NOT NULL, "
+            "note text NOT NULL, PRIMARY KEY (size, key_id))"
+        ).format(schema, Identifier(CHECKPOINT_TABLE))])
 
     def create_table(self) -> None:
         super().create_table()
         self._seal_unsealed()
+        if self.keeps_tree:
+            self._plant_tree()
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
                       ) -> Sequence[int] | None:
@@ -146,7 +264,7 @@ class SealedPostgresApplicationRecorder(PostgresApplicationRecorder, LogChainRea
             previous = self._head(curs)
             first = self._restart_positions(curs)
             states, rows = seal(previous, first + 1, [s.state for s in stored_events],
-                                _now(kwargs))
+                                _now(kwargs, self._checkpoint_time(curs)))
             stamped = _restamped(stored_events, states)
             for start in range(0, len(stamped), CHUNK):
                 chunk = stamped[start:start + CHUNK]
@@ -154,7 +272,66 @@ class SealedPostgresApplicationRecorder(PostgresApplicationRecorder, LogChainRea
                 positions.extend(self._fetch_ids_after_insert_events(curs, chunk) or ())
             _check_positions(first + 1, positions, len(stamped))
             self._insert_log(curs, rows)
+            if self.keeps_tree:
+                self._insert_nodes(curs, self._tree_keeper.grow(self._source(curs), previous,
+                                                                rows))
         return positions
+
+    @contextmanager
+    def tree(self) -> Iterator[TreeView]:
+        with self.datastore.transaction(commit=False) as curs:
+            yield TreeView(self._source(curs))
+
+    def insert_checkpoint(self, make: MakeCheckpoint) -> StoredCheckpoint:
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._lock_table(curs)
+            curs.execute(SQL("SELECT size, key_id, root, signed_at, signer, note FROM {0}.{1} "
+                             "ORDER BY size DESC, signed_at DESC LIMIT 1"
+                             ).format(*self._named(CHECKPOINT_TABLE)))
+            row = curs.fetchone()
+            latest = None if row is None else stored_checkpoint(tuple(row.values()))
+            checkpoint = make(TreeView(self._source(curs)), self._head(curs), latest)
+            curs.execute(SQL("INSERT INTO {0}.{1} VALUES (%s, %s, %s, %s, %s, %s) "
+                             "ON CONFLICT DO NOTHING").format(*self._named(CHECKPOINT_TABLE)),
+                         checkpoint.as_tuple())
+        return checkpoint
+
+    def select_checkpoints(self) -> list[StoredCheckpoint]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT size, key_id, root, signed_at, signer, note FROM {0}.{1} "
+                             "ORDER BY size, key_id").format(*self._named(CHECKPOINT_TABLE)))
+            return [stored_checkpoint(tuple(row.values())) for row in curs.fetchall()]
+
+    def _named(self, table: str) -> tuple[Any, Any]:
+        return Identifier(self.datastore.schema), Identifier(table)
+
+    def _source(self, curs: Any) -> PostgresTree:
+        return PostgresTree(curs, self._named(TREE_TABLE), self._log())
+
+    def _checkpoint_time(self, curs: Any) -> str | None:
+        curs.execute(SQL("SELECT MAX(signed_at) AS t FROM {0}.{1}"
+                         ).format(*self._named(CHECKPOINT_TABLE)))
+        row = curs.fetchone()
+        return None if row is None or row["t"] is None else str(row["t"])
+
+    def _insert_nodes(self, curs: Any, nodes: list[Node]) -> None:
+        if nodes:
+            curs.executemany(SQL("INSERT INTO {0}.{1} VALUES (%s, %s, %s)"
+                                 ).format(*self._named(TREE_TABLE)), nodes)
+
+    def _plant_tree(self) -> None:
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._lock_table(curs)
+            source, head = self._source(curs), self._head(curs)
+
+            def read_log(start: int) -> list[LogRow]:
+                curs.execute(SQL("SELECT position, recorded_at, event_hash, log_hash FROM "
+                                 "{0}.{1} WHERE position >= %s ORDER BY position LIMIT %s"
+                                 ).format(*self._log()), (start, REBUILD_PAGE))
+                return [as_row(tuple(row.values())) for row in curs.fetchall()]
+
+            plant(source, source.covered(), head.position if head else 0, read_log,
+                  lambda nodes: self._insert_nodes(curs, nodes))
 
     def select_log(self, start: int, limit: int) -> list[LogRow]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -209,24 +386,54 @@ class SealedPostgresApplicationRecorder(PostgresApplicationRecorder, LogChainRea
 
 
 class SealedPOPOApplicationRecorder(POPOApplicationRecorder, LogChainReader):
-    """In memory (tests): the same log rows, kept in a list."""
+    """In memory (tests): the same log rows, tree nodes and checkpoints, kept in Python."""
 
     def __init__(self) -> None:
         super().__init__()
         self._log: list[LogRow] = []
+        self._nodes: dict[tuple[int, int], bytes] = {}
+        self._checkpoints: list[StoredCheckpoint] = []
+        self._tree_keeper = TreeKeeper()
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
                       ) -> Sequence[int] | None:
         with self._database_lock:
             first = len(self._stored_events)
             previous = self._log[-1] if self._log else None
+            floor = max((c.signed_at for c in self._checkpoints), default=None)
             states, rows = seal(previous, first + 1, [s.state for s in stored_events],
-                                _now(kwargs))
+                                _now(kwargs, floor))
             positions = super().insert_events(_restamped(stored_events, states))
             _check_positions(first + 1, positions, len(stored_events))
             self._log.extend(rows)
+            for level, index, value in self._tree_keeper.grow(self, previous, rows):
+                self._nodes[(level, index)] = value
         return positions
 
     def select_log(self, start: int, limit: int) -> list[LogRow]:
         with self._database_lock:
             return self._log[max(start, 1) - 1:max(start, 1) - 1 + limit]
+
+    def stored_nodes(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        return {key: self._nodes[key] for key in keys if key in self._nodes}
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        return [log_leaf(row.log_hash) for row in self._log[start:end]]
+
+    @contextmanager
+    def tree(self) -> Iterator[TreeView]:
+        with self._database_lock:
+            yield TreeView(self)
+
+    def insert_checkpoint(self, make: MakeCheckpoint) -> StoredCheckpoint:
+        with self._database_lock:
+            latest = max(self._checkpoints, key=lambda c: (c.size, c.signed_at), default=None)
+            checkpoint = make(TreeView(self), self._log[-1] if self._log else None, latest)
+            if all((c.size, c.key_id) != (checkpoint.size, checkpoint.key_id)
+                   for c in self._checkpoints):
+                self._checkpoints.append(checkpoint)
+        return checkpoint
+
+    def select_checkpoints(self) -> list[StoredCheckpoint]:
+        with self._database_lock:
+            return sorted(self._checkpoints, key=lambda c: (c.size, c.key_id))
