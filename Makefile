@@ -15,7 +15,10 @@ $(STAMP): pyproject.toml setup.py $(wildcard projections/*.pyx projections/*.pxd
 	  { apt-get update -qq && apt-get install -y -qq python3-venv && $$PY -m venv $(VENV); }; \
 	fi
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	# grafana-client pulls niquests -> urllib3-future, whose wheel overwrites urllib3/ and
+	# breaks the libraries that import urllib3: build it from source, keeping urllib3 whole.
+	URLLIB3_NO_OVERRIDE=1 $(BIN)/python -m pip install -q --no-binary urllib3-future \
+	  -e '.[dev]'
 	@command -v faketime >/dev/null 2>&1 || { apt-get update -qq && \
 	  apt-get install -y -qq faketime >/dev/null; } || \
 	  echo "faketime not installed: make test-clocks will not run"

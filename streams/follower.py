@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ledger.application import DossierLedger
 from projections.clickhouse import schema
@@ -67,6 +67,8 @@ class Follower:
         self._archived = 0  # events archived ahead of the tracking row (a killed cycle)
         self._next_refresh = time.monotonic() + refresh_seconds
         self._stop = threading.Event()
+        self._head = 0
+        self._logs_cycles = not writer.suffix  # runner_cycles: the live runner's only
 
     # -- starting ----------------------------------------------------------------------
     def resume(self, progress: Callable[[int], None] | None = None) -> int:
@@ -77,6 +79,8 @@ class Follower:
         scores wait for the first cycle or refresh. Costs one read-and-fold of that prefix of
         the log (tens of thousands of events per second) and one read of the stored rows."""
         self.writer.ensure_schema()
+        if self._logs_cycles:
+            self.writer.client.command(schema.CYCLES_TABLE.ddl())
         tracked = min(self.writer.tracked_position(), self.ledger.max_position())
         start = 1
         with building_state(keep=True):
@@ -101,7 +105,7 @@ class Follower:
         ``batch_events``; up to ``catch_up_events`` while the backlog is more than twice
         ``batch_events``: the peer groups are rescored once per cycle, so a long backlog goes
         faster in fewer cycles). Returns how many positions it covered."""
-        head = self.ledger.max_position()
+        head = self._head = self.ledger.max_position()
         if head <= self.position:
             return 0
         began = time.perf_counter()
@@ -145,12 +149,17 @@ class Follower:
     def run(self, *, once: bool = False) -> None:
         """Poll until :meth:`stop` (or, with ``once``, until caught up with the head)."""
         while not self._stop.is_set():
-            covered = self.step()
-            if once and self.position >= self.ledger.max_position():
-                self.refresh()
-                return
-            if time.monotonic() >= self._next_refresh:
-                self.refresh()
+            began = time.perf_counter()
+            try:
+                covered = self.step()
+                if once and self.position >= self.ledger.max_position():
+                    self.refresh()
+                    return
+                if time.monotonic() >= self._next_refresh:
+                    self.refresh()
+            except Exception as error:  # logged for the pipeline dashboard, then raised
+                self._log_cycle(self.position + 1, 0, 0, 0, began, False, repr(error))
+                raise
             if not covered:
                 self._stop.wait(self.poll_seconds)
 
@@ -167,6 +176,19 @@ class Follower:
 
     def _report(self, first: int, position: int, events: int, scores: int, rows: int,
                 began: float, *, refresh: bool) -> None:
+        self._log_cycle(first, events, scores, rows, began, refresh, "")
         if self.on_cycle is not None:
             self.on_cycle(Cycle(first, position, events, scores, rows,
                                 time.perf_counter() - began, time.monotonic(), refresh))
+
+    def _log_cycle(self, first: int, events: int, scores: int, rows: int, began: float,
+                   refresh: bool, error: str) -> None:
+        """One ``runner_cycles`` row (wall-clock times; what the pipeline dashboard reads)."""
+        if not self._logs_cycles:
+            return
+        seconds = time.perf_counter() - began
+        row = (self.writer.runner, wall_clock() - timedelta(seconds=seconds), first,
+               self.position, max(self._head, self.position), events, scores, rows, seconds,
+               refresh, error)
+        self.writer.client.insert(schema.CYCLES, [row],
+                                  column_names=schema.CYCLES_TABLE.column_names)

@@ -11,6 +11,7 @@ DOSSIER_FACTS = "dossier_facts"
 SCORE_HISTORY = "score_history"
 RANKINGS = "rankings_current"
 TRACKING = "runner_tracking"
+CYCLES = "runner_cycles"
 
 TIME = "DateTime64(6, 'UTC')"
 
@@ -107,6 +108,21 @@ TABLES: tuple[Table, ...] = (EVENTS_TABLE, DOSSIER_FACTS_TABLE, SCORE_HISTORY_TA
                              RANKINGS_TABLE, TRACKING_TABLE)
 BY_NAME = {t.name: t for t in TABLES}
 
+CYCLES_TABLE = Table(
+    CYCLES,
+    (("runner", "LowCardinality(String)"), ("started_at", TIME),
+     ("first_position", "UInt64"), ("position", "UInt64"), ("ledger_head", "UInt64"),
+     ("events", "UInt32"), ("scores", "UInt32"), ("rows", "UInt32"), ("seconds", "Float64"),
+     ("refresh", "Bool"), ("error", "String")),
+    "ReplacingMergeTree", ("runner", "started_at"),
+    "One row per runner cycle (wall-clock start): what it covered and wrote, the ledger head "
+    "it saw, how long it took, the error that ended it; read by the pipeline dashboard",
+)
+"""Operations, not analytics: never rebuilt by a replay (which swaps :data:`TABLES` only)."""
+DEPLOYED: tuple[Table, ...] = (*TABLES, CYCLES_TABLE)
+"""Every table a server needs (deploy/clickhouse)."""
+SCHEMA_BY_NAME = {t.name: t for t in DEPLOYED}
+
 
 def all_ddl(suffix: str = "") -> Iterator[str]:
     for table in TABLES:
@@ -117,7 +133,7 @@ def write_ddl_files(directory: Path) -> list[Path]:
     """Write one ``.sql`` file per table (deploy/clickhouse) and return their paths."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for index, table in enumerate(TABLES, start=1):
+    for index, table in enumerate(DEPLOYED, start=1):
         path = directory / f"{index:02d}_{table.name}.sql"
         path.write_text("-- generated from projections/clickhouse/schema.py; do not edit\n"
                         f"{table.ddl()};\n", encoding="utf-8")

@@ -18,7 +18,7 @@ from typing import Any
 from app.simulator.runner import Simulation
 from ledger.application import DossierLedger
 from ledger.config import StoreConfig
-from projections.clickhouse.schema import TABLES
+from projections.clickhouse.schema import DEPLOYED
 from tests.conftest import WORKLOAD_AS_OF, WORKLOAD_START
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,6 +171,6 @@ def test_a_held_chdb_directory_is_named_in_the_error(tmp_path: Path) -> None:
 
 def test_deploy_ddl_matches_the_schema_module() -> None:
     files = sorted((ROOT / "deploy" / "clickhouse").glob("*.sql"))
-    assert [f.name.split("_", 1)[1][:-4] for f in files] == [t.name for t in TABLES]
-    for path, table in zip(files, TABLES, strict=True):
+    assert [f.name.split("_", 1)[1][:-4] for f in files] == [t.name for t in DEPLOYED]
+    for path, table in zip(files, DEPLOYED, strict=True):
         assert table.ddl() in path.read_text(encoding="utf-8")

@@ -1,0 +1,18 @@
+-- generated from projections/clickhouse/schema.py; do not edit
+CREATE TABLE IF NOT EXISTS runner_cycles
+(
+    runner         LowCardinality(String),
+    started_at     DateTime64(6, 'UTC'),
+    first_position UInt64,
+    position       UInt64,
+    ledger_head    UInt64,
+    events         UInt32,
+    scores         UInt32,
+    rows           UInt32,
+    seconds        Float64,
+    refresh        Bool,
+    error          String
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (runner, started_at)
+COMMENT 'One row per runner cycle (wall-clock start): what it covered and wrote, the ledger head it saw, how long it took, the error that ended it; read by the pipeline dashboard';
