@@ -37,29 +37,53 @@ def variable_values(client: Any, dashboard: dict[str, Any], state: dict[str, Any
     return values
 
 
+def query(client: Any, sql: str, expansion: Expansion) -> dict[str, Any]:
+    """Columns and types (from DESCRIBE, so an empty result has them too) and row count."""
+    try:
+        expanded = expand(sql, expansion)
+        described = client.query(f"DESCRIBE TABLE ({expanded})").result_rows
+        rows = client.query(expanded).result_rows
+    except Exception as error:  # reported per query, the test names it
+        return {"error": str(error)[:2000]}
+    return {"columns": [r[0] for r in described], "types": [r[1] for r in described],
+            "rows": len(rows)}
+
+
+def queries(directory: Path, states: dict[str, Any]
+            ) -> list[tuple[dict[str, Any], str, dict[str, Any] | None]]:
+    """(what, sql, dashboard) of every panel target and alert rule query under
+    ``directory``."""
+    found: list[tuple[dict[str, Any], str, dict[str, Any] | None]] = []
+    for path in sorted((directory / "dashboards").glob("*.json")):
+        dashboard = json.loads(path.read_text(encoding="utf-8"))
+        for panel in dashboard["panels"]:
+            for target in panel.get("targets", []):
+                found.append(({"dashboard": dashboard["uid"], "panel": panel["title"],
+                               "type": panel["type"], "format": target["format"]},
+                              target["rawSql"], dashboard))
+    for path in sorted((directory / "alerting").glob("*.json")):
+        for group in json.loads(path.read_text(encoding="utf-8"))["groups"]:
+            for rule in group["rules"]:
+                for data in rule["data"]:
+                    if "rawSql" in data["model"]:
+                        found.append(({"dashboard": "alerts", "panel": rule["title"],
+                                       "type": "alert", "format": data["model"]["format"]},
+                                      data["model"]["rawSql"], None))
+    return found
+
+
 def run(olap: Path, directory: Path, states: dict[str, Any]) -> list[dict[str, Any]]:
     client = open_client(None, olap)
     results = []
     try:
-        for path in sorted(directory.glob("*.json")):
-            dashboard = json.loads(path.read_text(encoding="utf-8"))
-            state = states[dashboard["uid"]]
-            values = variable_values(client, dashboard, state)
+        values_of: dict[str, dict[str, str]] = {}
+        for what, sql, dashboard in queries(directory, states):
+            state = states[what["dashboard"]]
+            if dashboard is not None and dashboard["uid"] not in values_of:
+                values_of[dashboard["uid"]] = variable_values(client, dashboard, state)
+            values = values_of.get(what["dashboard"], state.get("variables", {}))
             expansion = Expansion(state["start"], state["end"], state["interval_s"], values)
-            for panel in dashboard["panels"]:
-                for target in panel.get("targets", []):
-                    result: dict[str, Any] = {
-                        "dashboard": dashboard["uid"], "panel": panel["title"],
-                        "type": panel["type"], "format": target["format"],
-                        "variables": values}
-                    try:
-                        answer = client.query(expand(target["rawSql"], expansion))
-                        result |= {"columns": list(answer.column_names),
-                                   "types": [t.name for t in answer.column_types],
-                                   "rows": len(answer.result_rows)}
-                    except Exception as error:  # reported per panel, the test names it
-                        result["error"] = str(error)[:2000]
-                    results.append(result)
+            results.append(what | {"variables": values} | query(client, sql, expansion))
     finally:
         client.close()
     return results
