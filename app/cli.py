@@ -6,7 +6,14 @@ import os
 
 import typer
 
-from app.commands import demo_cmds, ledger_cmds, live_cmds, scoring_cmds, simulate_cmds
+from app.commands import (
+    demo_cmds,
+    ledger_cmds,
+    live_cmds,
+    proof_cmds,
+    scoring_cmds,
+    simulate_cmds,
+)
 from app.console import unexpected
 
 cli = typer.Typer(
@@ -22,6 +29,7 @@ scoring_cmds.register(cli)
 simulate_cmds.register(cli)
 live_cmds.register(cli)
 demo_cmds.register(cli)
+proof_cmds.register(cli)
 
 
 def main() -> None:

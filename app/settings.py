@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     weekend_workdays: bool = Field(
         False, description="count make-up Saturdays (ngày làm bù) as working days"
     )
+    signing_key_file: Path | None = Field(
+        None, description="the checkpoint signing key; default: <data_dir>/signing.key"
+    )
 
     @property
     def ledger_store(self) -> Store:
@@ -48,3 +51,7 @@ class Settings(BaseSettings):
     @property
     def olap_path(self) -> Path:
         return self.data_dir / "olap"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.signing_key_file or self.data_dir / "signing.key"

@@ -89,6 +89,20 @@ class _Head:
     hash: str
 
 
+def kept_anchors(ledger: DossierLedger) -> list[Anchor]:
+    """The ledger's own checkpoints (their signatures are checked when one is given from
+    outside, against the published key)."""
+    anchors = []
+    for kept in ledger.recorder.select_checkpoints():  # type: ignore[attr-defined]
+        try:
+            root = bytes.fromhex(kept.root)
+        except ValueError:
+            root = b""
+        anchors.append(Anchor(kept.size, root, kept.signed_at,
+                              f"the ledger's checkpoint of {kept.size} events"))
+    return anchors
+
+
 def verify(ledger: DossierLedger, progress: Callable[[int], None] | None = None,
            anchors: list[Anchor] | None = None) -> VerifyReport:
     """Re-read every stored event and its log entry: re-hash its content and its aggregate's
@@ -97,9 +111,11 @@ def verify(ledger: DossierLedger, progress: Callable[[int], None] | None = None,
     Merkle tree from the recomputed log hashes: at each anchor's size its root must be the
     anchor's, the log must reach that size, and no event after it may be recorded before the
     anchor's time. Stops at the first bad event; a store that cannot be read is reported as
-    the problem too."""
-    report = VerifyReport(anchors=sorted(anchors or [], key=lambda a: a.size))
+    the problem too. The ledger's own checkpoints are anchors too."""
+    report = VerifyReport()
     try:
+        report.anchors = sorted([*(anchors or []), *kept_anchors(ledger)],
+                                key=lambda a: a.size)
         _verify(ledger, report, progress)
     except (sqlite3.DatabaseError, DatabaseError, OSError) as error:
         where = report.head_position + 1
@@ -130,8 +146,9 @@ def _verify(ledger: DossierLedger, report: VerifyReport,
     if short is not None:
         report.problem = Problem("", "", 0, report.head_position + 1, (
             f"the log ends at position {report.head_position}, but {short.label} (signed "
-            f"{short.time}) covers {short.size} events: events "
-            f"{report.head_position + 1}…{short.size} were deleted from the end of the log"))
+            f"{short.time}) covers {short.size} events: "
+            f"{short.size - report.head_position} deleted since (from the end of the log, "
+            "or from the middle with the positions after them renumbered)"))
         return
     report.aggregates = len(heads)
 

@@ -32,7 +32,7 @@ from app.console import (
 from app.settings import Settings
 from app.wiring import open_ledger_from_settings
 from domain.base import LedgerRuleError
-from ledger.audit import NOT_COVERED, History, history, verify
+from ledger.audit import NOT_COVERED, Anchor, History, history, verify
 from ledger.errors import LedgerError
 from ledger.transfer import import_lines, write_export
 from ledger.wire import JsonError, WireError, decode_json
@@ -116,8 +116,15 @@ def export_cmd(
 def verify_cmd(
     scores: Annotated[bool, typer.Option(
         "--scores", help="recompute the score rows in ClickHouse from the ledger")] = False,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="also check the log against this signed checkpoint, kept outside the ledger",
+        dir_okay=False)] = None,
+    key: Annotated[str | None, typer.Option(
+        help="the published verifier key (or its file) that signed --checkpoint; default: "
+             "the one of the signing key in the settings")] = None,
 ) -> None:
-    """Re-hash every stored event and its chain; exit 1 naming the first altered event."""
+    """Re-hash every stored event and its chain, and check the Merkle tree at every
+    checkpoint (the ledger's own, and --checkpoint); exit 1 naming the first problem."""
     if scores:
         from app.commands import live_hooks
 
@@ -127,6 +134,7 @@ def verify_cmd(
         with live_hooks.missing_tables_refused(settings):
             live_hooks.verify_scores()
         return
+    outside = [] if checkpoint is None else [_outside_anchor(checkpoint, key)]
     try:
         ledger = ledger_to_read(doing="verify")
     except (sqlite3.DatabaseError, DatabaseError) as error:
@@ -136,15 +144,37 @@ def verify_cmd(
     try:
         with progress_bar() as progress:
             task = progress.add_task("verifying", total=ledger.max_position())
-            report = verify(ledger, progress=lambda n: progress.advance(task, n))
+            report = verify(ledger, progress=lambda n: progress.advance(task, n),
+                            anchors=outside)
     finally:
         ledger.close()
     if report.ok:
         out.print(report.summary())
-        say(NOT_COVERED, style="dim")
+        if not outside:
+            say(NOT_COVERED, style="dim")
     else:
         out.print(f"[red]{escape(report.summary())}[/red]")
         raise typer.Exit(1)
+
+
+def _outside_anchor(path: Path, key_text: str | None) -> Anchor:
+    """The checkpoint in ``path``, its signature checked by the given verifier key."""
+    from ledger.proofcheck import ProofError, parse_verifier_key, verify_note
+
+    if key_text is None:
+        from app.commands.proof_cmds import signing_key
+
+        key_text = signing_key(Settings().signing_key_path).verifier_key()
+    elif Path(key_text).is_file():
+        key_text = Path(key_text).read_text()
+    try:
+        note = path.read_text(encoding="utf-8")
+        body = verify_note(note, parse_verifier_key(key_text))
+    except (OSError, UnicodeDecodeError, ProofError) as error:
+        out.print(f"[red]FAILED: the checkpoint {escape(str(path))}: "
+                  f"{escape(one_line(str(error)))}[/red]")
+        raise typer.Exit(1) from None
+    return Anchor(body.size, body.root, body.time, f"the checkpoint {path.name}")
 
 
 def history_cmd(
