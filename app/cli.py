@@ -7,6 +7,7 @@ import os
 import typer
 
 from app.commands import (
+    dashboard_cmds,
     demo_cmds,
     ledger_cmds,
     live_cmds,
@@ -30,6 +31,7 @@ simulate_cmds.register(cli)
 live_cmds.register(cli)
 demo_cmds.register(cli)
 proof_cmds.register(cli)
+dashboard_cmds.register(cli)
 
 
 def main() -> None:
