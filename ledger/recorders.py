@@ -174,7 +174,8 @@ class SealedSQLiteApplicationRecorder(SQLiteApplicationRecorder, LogChainReader)
         return None if row is None else stored_checkpoint(tuple(row))
 
     def _checkpoint_time(self, cursor: Any) -> str | None:
-        cursor.execute(f"SELECT MAX(signed_at) FROM {CHECKPOINT_TABLE}")
+        cursor.execute(f"SELECT MAX(signed_at) FROM {CHECKPOINT_TABLE} WHERE size = "
+                       f"(SELECT MAX(size) FROM {CHECKPOINT_TABLE})")  # by the index
         row = cursor.fetchone()
         return None if row is None or row[0] is None else str(row[0])
 
@@ -309,8 +310,8 @@ class SealedPostgresApplicationRecorder(PostgresApplicationRecorder, LogChainRea
         return PostgresTree(curs, self._named(TREE_TABLE), self._log())
 
     def _checkpoint_time(self, curs: Any) -> str | None:
-        curs.execute(SQL("SELECT MAX(signed_at) AS t FROM {0}.{1}"
-                         ).format(*self._named(CHECKPOINT_TABLE)))
+        curs.execute(SQL("SELECT MAX(signed_at) AS t FROM {0}.{1} WHERE size = "
+                         "(SELECT MAX(size) FROM {0}.{1})").format(*self._named(CHECKPOINT_TABLE)))
         row = curs.fetchone()
         return None if row is None or row["t"] is None else str(row["t"])
 
