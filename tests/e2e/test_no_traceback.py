@@ -44,8 +44,9 @@ MINIMAL_ARGS: dict[str, list[str]] = {
     "live-rank": ["-p", "2026-10"],
     "clickhouse-ddl": ["{tmp}/ddl"],
     "demo": ["--headless", "--days", "0.05", "--speed", "0", "--scale", "0.001"],
+    "dashboards": ["build", "--out", "{tmp}/grafana"],
 }
-WRITERS = {"record", "import", "simulate", "clickhouse-ddl", "demo"}
+WRITERS = {"record", "import", "simulate", "clickhouse-ddl", "demo", "dashboards"}
 """Commands that create what they need; every other one reads, and refuses an empty place."""
 OLAP = {"follow", "replay", "live-rank", "verify --scores", "demo"}
 """Commands that open the chDB directory."""
