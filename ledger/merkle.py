@@ -210,8 +210,3 @@ def root_of(leaves: list[bytes]) -> bytes:
     k = split_point(len(leaves))
     return node_hash(root_of(leaves[:k]), root_of(leaves[k:]))
 
-
-def stored_frontier(size: int, source: TreeSource) -> Frontier:
-    """The frontier of a stored tree of ``size`` leaves (O(log n) reads)."""
-    return TreeView(source).frontier(size)
-

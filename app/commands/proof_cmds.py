@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from app.commands.stores import ledger_to_read
-from app.console import err, fail, out, say
+from app.console import err, fail, out
 from app.settings import Settings
 from ledger.checkpoints import SigningKey, SigningKeyError, new_signing_key, parse_signing_key
 from ledger.merkle import MissingNode
@@ -101,8 +101,9 @@ def checkpoint_cmd(
             partial.write_text(checkpoint.note, encoding="utf-8")
             partial.replace(out_file)
         state = "signed" if created else "unchanged since"
-        say(f"checkpoint {state}: {checkpoint.size} events, root {checkpoint.root}, "
-            f"{checkpoint.signed_at}, by {checkpoint.signer}", style="dim")
+        err.print(f"checkpoint {state}: {checkpoint.size} events, root {checkpoint.root}, "
+                  f"{checkpoint.signed_at}, by {checkpoint.signer}", style="dim",
+                  highlight=False)
         if every is None:
             sys.stdout.write(checkpoint.note)  # byte for byte: its signature covers it
             return
