@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py $(wildcard projections/*.pyx projections/*.pxd projections/clickhouse/*.pyx)
+$(STAMP): pyproject.toml setup.py tests/typecheck/package-lock.json $(wildcard projections/*.pyx projections/*.pxd projections/clickhouse/*.pyx)
 	@PY=$$(command -v $(PYTHON) || command -v python3); \
 	if [ ! -x $(BIN)/python ]; then \
 	  $$PY -m venv $(VENV) || \
@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml setup.py $(wildcard projections/*.pyx projections/*.pxd
 	# breaks the libraries that import urllib3: build it from source, keeping urllib3 whole.
 	URLLIB3_NO_OVERRIDE=1 $(BIN)/python -m pip install -q --no-binary urllib3-future \
 	  -e '.[dev]'
+	@# @grafana/schema and TypeScript (pinned in tests/typecheck) type-check the dashboards.
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && \
+	  apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --prefix tests/typecheck --no-audit --no-fund --silent
 	@command -v faketime >/dev/null 2>&1 || { apt-get update -qq && \
 	  apt-get install -y -qq faketime >/dev/null; } || \
 	  echo "faketime not installed: make test-clocks will not run"

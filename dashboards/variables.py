@@ -19,7 +19,7 @@ def _query(name: str, label: str, description: str, sql: str,
            sort: model.VariableSort = model.VariableSort.ALPHABETICAL_ASC
            ) -> build.QueryVariable:
     return (build.QueryVariable(name).label(label).description(description)
-            .datasource(datasource_ref()).query(sql).definition(sql)
+            .datasource(datasource_ref()).query(sql)
             .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD).sort(sort))
 
 
