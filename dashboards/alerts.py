@@ -37,6 +37,8 @@ class AlertRule:
     summary: str
     description: str
     severity: str
+    no_data: str = "OK"
+    """State when the query returns no row (the pipeline's: a runner that stopped writing)."""
 
 
 RULES = (
@@ -71,7 +73,7 @@ HAVING countIf(evaluated_at <= $__toTime - INTERVAL 1 DAY) > 0""",
         PIPELINE_LAG_SECONDS, 3600, "1m",
         "Runner {{ $labels.runner }} is {{ $values.A }} s behind the ledger",
         f"The tables have not caught up with the ledger for more than "
-        f"{PIPELINE_LAG_SECONDS} s.", "critical"),
+        f"{PIPELINE_LAG_SECONDS} s.", "critical", no_data="Alerting"),
 )
 
 
@@ -91,7 +93,7 @@ def _data(rule: AlertRule) -> list[dict[str, Any]]:
 
 def _common(rule: AlertRule) -> dict[str, Any]:
     return {"uid": rule.uid, "title": rule.title, "condition": "C", "data": _data(rule),
-            "noDataState": "OK", "execErrState": "Error", "for": rule.pending,
+            "noDataState": rule.no_data, "execErrState": "Error", "for": rule.pending,
             "annotations": {"summary": rule.summary, "description": rule.description,
                             "__dashboardUid__": "dossier-pipeline"
                             if rule.uid == "dossier-pipeline-lag" else "dossier-province"},

@@ -52,9 +52,15 @@ def link(title: str, url: str) -> dict[str, Any]:
 
 def column(name: str, *, unit: str | None = None, links: Sequence[dict[str, Any]] = (),
            band_colours: bool = False, background: bool = False,
-           display_name: str | None = None) -> tuple[str, list[model.DynamicConfigValue]]:
-    """Field overrides for one column of a table (by its name)."""
+           display_name: str | None = None, fixed_colour: str | None = None,
+           decimals: int | None = None) -> tuple[str, list[model.DynamicConfigValue]]:
+    """Field overrides for one column of a table or value of a stat (by its name)."""
     properties: list[model.DynamicConfigValue] = []
+    if fixed_colour:
+        properties.append(model.DynamicConfigValue(
+            id_val="color", value={"mode": "fixed", "fixedColor": fixed_colour}))
+    if decimals is not None:
+        properties.append(model.DynamicConfigValue(id_val="decimals", value=decimals))
     if display_name:
         properties.append(model.DynamicConfigValue(id_val="displayName", value=display_name))
     if unit:
@@ -110,9 +116,13 @@ def time_series_panel(title: str, description: str, sql: str, *, unit: str,
 
 def stat_panel(title: str, description: str, sql: str, *, unit: str, span: int = 4,
                height: int = 4, thresholds: build.ThresholdsConfig | None = None,
-               decimals: int | None = None) -> stat.Panel:
+               decimals: int | None = None,
+               columns: Sequence[tuple[str, list[model.DynamicConfigValue]]] = ()
+               ) -> stat.Panel:
     panel: stat.Panel = _common(stat.Panel(), title, description, unit, sql, FORMAT_TABLE,
                                 span, height, thresholds, decimals)
+    for name, properties in columns:
+        panel = panel.override_by_name(name, properties)
     return panel
 
 

@@ -54,7 +54,10 @@ def current_total() -> PanelBuilder:
         f"SELECT round(total, 2) AS total, rank FROM {RANKINGS} FINAL "
         "WHERE rulebook_id = '${rulebook}' AND kind = 'province' AND period = '${period}' "
         "AND unit = '${province}'",
-        unit="none", span=8, height=9, thresholds=band_thresholds(), decimals=2)
+        unit="none", span=8, height=9, thresholds=band_thresholds(), decimals=2,
+        columns=[column("total", display_name="Tổng điểm"),
+                 column("rank", display_name="Hạng toàn quốc", fixed_colour="blue",
+                        decimals=0)])
 
 
 def units_ranking(kind: str, title: str, what: str) -> PanelBuilder:
