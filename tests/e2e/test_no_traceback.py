@@ -45,7 +45,14 @@ MINIMAL_ARGS: dict[str, list[str]] = {
     "clickhouse-ddl": ["{tmp}/ddl"],
     "demo": ["--headless", "--days", "0.05", "--speed", "0", "--scale", "0.001"],
     "dashboards": ["build", "--out", "{tmp}/grafana"],
+    "keys": ["signing"],
+    "checkpoint": [],
+    "prove": ["1"],
 }
+NEEDS_SETUP = {"keys": "dossier keys signing --new", "checkpoint": "dossier keys signing --new",
+               "prove": "run `dossier checkpoint`"}
+"""Commands refused, in one line saying what to do first, until a signing key or a checkpoint
+exists."""
 WRITERS = {"record", "import", "simulate", "clickhouse-ddl", "demo", "dashboards"}
 """Commands that create what they need; every other one reads, and refuses an empty place."""
 OLAP = {"follow", "replay", "live-rank", "verify --scores", "demo"}
@@ -159,6 +166,9 @@ def test_no_command_shows_a_traceback_on_a_ledger_without_clickhouse_tables(
         assert_no_traceback(again)
         assert_one_line_refusal(again)
         assert re.search(r"no table \w+ in ClickHouse", again.stderr), again.stderr
+    elif name in NEEDS_SETUP:
+        assert_one_line_refusal(result)
+        assert NEEDS_SETUP[name] in result.stderr, result.stderr
     else:
         assert result.returncode == 0, result.stderr
 
@@ -173,6 +183,8 @@ def test_no_command_shows_a_traceback_while_another_process_holds_chdb(
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert lines[-1].startswith("error: ") and "in use by another process" in lines[-1]
         assert str((held_directory / "olap").resolve()) in lines[-1]
+    elif name in NEEDS_SETUP:
+        assert_one_line_refusal(result)
     else:
         assert result.returncode == 0, result.stderr
 
