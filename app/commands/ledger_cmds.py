@@ -164,7 +164,11 @@ def _outside_anchor(path: Path, key_text: str | None) -> Anchor:
     if key_text is None:
         from app.commands.proof_cmds import signing_key
 
-        key_text = signing_key(Settings().signing_key_path).verifier_key()
+        own = Settings().signing_key_path
+        if not own.is_file():
+            fail("--checkpoint needs --key: the ledger's published verifier key, or a file "
+                 f"holding it (there is no signing key at {own} to take it from)")
+        key_text = signing_key(own).verifier_key()
     elif Path(key_text).is_file():
         key_text = Path(key_text).read_text()
     try:

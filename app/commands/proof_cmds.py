@@ -144,5 +144,6 @@ def prove_cmd(
     text = json.dumps(proof, ensure_ascii=False, indent=1) + "\n"
     if out_file is not None:
         out_file.write_text(text, encoding="utf-8")
+        err.print(f"{proof['kind']} proof written to {out_file}", style="dim", highlight=False)
     else:
         sys.stdout.write(text)
