@@ -70,9 +70,21 @@ class VerifyReport:
                 f"chain intact up to position {self.head_position}; positions contiguous, "
                 "recorded times in order, log chain intact")
         if self.anchors:
-            sizes = ", ".join(f"{a.size} ({a.label})" for a in self.anchors)
-            text += f"; Merkle root matches at {sizes}"
+            text += f"; Merkle root matches at {_anchored(self.anchors)}"
         return text
+
+
+KEPT = "the ledger's checkpoint"
+
+
+def _anchored(anchors: list[Anchor]) -> str:
+    """The checkpoints checked, each named when there are few, else the ledger's own counted."""
+    if len(anchors) <= 3:
+        return ", ".join(f"{a.size} ({a.label})" for a in anchors)
+    named = [f"{a.size} ({a.label})" for a in anchors if not a.label.startswith(KEPT)]
+    kept = [a.size for a in anchors if a.label.startswith(KEPT)]
+    return ", ".join([*named, f"the ledger's {len(kept)} checkpoints of {kept[0]} to "
+                              f"{kept[-1]} events"] if kept else named)
 
 
 NOT_COVERED = (
@@ -99,7 +111,7 @@ def kept_anchors(ledger: DossierLedger) -> list[Anchor]:
         except ValueError:
             root = b""
         anchors.append(Anchor(kept.size, root, kept.signed_at,
-                              f"the ledger's checkpoint of {kept.size} events"))
+                              f"{KEPT} of {kept.size} events"))
     return anchors
 
 
