@@ -5,13 +5,19 @@ opened."""
 from __future__ import annotations
 
 import sqlite3
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ledger.application import DossierLedger
 from ledger.config import StoreConfig
 from ledger.merkle import log_leaf, root_of
 from tests.conftest import FrozenClock
+from tests.unit.test_checkpoints_and_proofs import prove_every_event
 
 
 def units(ledger: DossierLedger, first: int, count: int) -> None:
@@ -63,3 +69,14 @@ def test_a_missing_tree_is_planted_when_the_ledger_is_opened(store: StoreConfig,
         assert view.root(105) == root_of(hashed)
         assert view.root(64) == root_of(hashed[:64])
     ledger.close()
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(1, 40), st.booleans()), min_size=1, max_size=4))
+def test_random_sqlite_ledgers_prove_every_event_in_every_later_checkpoint(
+        batches: list[tuple[int, bool]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = FrozenClock(datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
+        ledger = DossierLedger(StoreConfig("sqlite", sqlite_path=Path(tmp) / "l.sqlite"),
+                               clock=clock)
+        prove_every_event(ledger, batches)

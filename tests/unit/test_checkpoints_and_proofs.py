@@ -55,6 +55,12 @@ def test_every_event_proves_inclusion_in_every_later_checkpoint(
     from datetime import UTC, datetime
 
     ledger = fresh(FrozenClock(datetime(2026, 11, 20, 12, 0, tzinfo=UTC)))
+    prove_every_event(ledger, batches)
+
+
+def prove_every_event(ledger: DossierLedger, batches: list[tuple[int, bool]]) -> None:
+    """Record the batches, a checkpoint after each; every event proves its inclusion in every
+    later checkpoint, and every checkpoint extends every earlier one."""
     kept = []
     first = 0
     for count, keyed in batches:
