@@ -16,14 +16,15 @@ from tests.conftest import EXAMPLE_EVENTS
 DOSSIER = shutil.which("dossier", path=str(Path(sys.executable).parent)) or shutil.which("dossier")
 
 
-def run(data_dir: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+def run(data_dir: Path, *args: str, stdin: bytes | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess:
     if DOSSIER is None:
         pytest.fail("the `dossier` command is not installed (run `make setup`)")
     env = os.environ | {"DOSSIER_DATA_DIR": str(data_dir), "COLUMNS": "200"}
     env.pop("DOSSIER_PG_DSN", None)
     env.pop("DOSSIER_STORE", None)
     return subprocess.run([DOSSIER, *args], env=env, input=stdin, capture_output=True,
-                          timeout=120, check=False)
+                          timeout=timeout, check=False)
 
 
 def comparable(exported: bytes) -> list[dict]:

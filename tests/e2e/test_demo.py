@@ -11,7 +11,7 @@ from tests.e2e.test_cli_roundtrip import run
 
 def test_demo_ranks_all_34_provinces_and_a_fresh_second_run_ranks_them_again(tmp_path) -> None:
     data = tmp_path / "data"
-    first = run(data, "demo", "--headless", "--speed", "0", "--scale", "0.001")
+    first = run(data, "demo", "--headless", "--speed", "0", "--scale", "0.001", timeout=600)
     assert first.returncode == 0, first.stderr.decode()[-2000:]
     ranking = orjson.loads(first.stdout)
     assert len(ranking) == 34
@@ -22,13 +22,14 @@ def test_demo_ranks_all_34_provinces_and_a_fresh_second_run_ranks_them_again(tmp
     assert "Traceback" not in summary and "live-rank -p" in summary
     assert (data / "DEMO").exists()
 
-    again = run(data, "demo", "--headless", "--speed", "0", "--scale", "0.001")
+    again = run(data, "demo", "--headless", "--speed", "0", "--scale", "0.001", timeout=600)
     assert again.returncode == 1
     said = " ".join(again.stderr.decode().split())
     assert "already reaches now" in said and "demo --fresh" in said
     assert "Traceback" not in said
 
-    fresh = run(data, "demo", "--headless", "--speed", "0", "--scale", "0.001", "--fresh")
+    fresh = run(data, "demo", "--headless", "--speed", "0", "--scale", "0.001", "--fresh",
+                timeout=600)
     assert fresh.returncode == 0, fresh.stderr.decode()[-2000:]
     assert len(orjson.loads(fresh.stdout)) == 34
     assert run(data, "verify").returncode == 0
