@@ -63,6 +63,9 @@ def postgres_environment(dsn: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": str(parts.get("password", "")),
         "POSTGRES_POOL_SIZE": "4",
         "POSTGRES_LOCK_TIMEOUT": "10",
+        # A whole file is imported in one transaction, validated between its chunks: the
+        # library's 5 s would end a large import on a busy machine.
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "120",
         "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SealedPostgresApplicationRecorder",
     }
     return env
