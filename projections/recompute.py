@@ -113,11 +113,17 @@ class SnapshotScores:
     nothing). Each unit's own entries are counted once per (rulebook, period, t) and a scope's
     counts are the sums of its units' (what :func:`recompute_counts` counts, entry by entry);
     each unit is scored once per (rulebook, period, as_of), each peer group ranked once.
-    Call :meth:`moved` whenever more events are folded."""
+
+    Fold with :meth:`apply` and call :meth:`moved` before scoring again: the scores are
+    forgotten, but the counts of a unit's own entries at a t stay while no event of its
+    dossiers, petitions or procedures is folded (a closed period's t, or an as_of that
+    stays, is asked for again at later positions)."""
 
     def __init__(self, store: FactStore) -> None:
         self.store = store
         self._own: dict[tuple[str, str, Instant, str], Counts] = {}
+        self._own_used: set[tuple[str, str, Instant, str]] = set()  # since the last move
+        self._dirty: set[str] = set()  # units whose own entries changed since the last move
         self._scores: dict[tuple[str, str, Instant, str], UnitScore] = {}
         self._ranks: dict[tuple[str, str, Instant, PeerKey], dict[str, int]] = {}
         self._peers: dict[tuple[PeerKey, Instant], list[str]] = {}
@@ -125,9 +131,41 @@ class SnapshotScores:
         self._made_for: dict[tuple[Any, ...], UnitScore] = {}  # kept across positions
         self._registered = len(store.units)
 
+    def apply(self, envelope: Event) -> None:
+        """Fold one event into the store, noting the units whose own entries it changes: the
+        unit of its dossier (and of the dossier's procedure, whose activity it records), of
+        its petition (and of the dossier a petition names), of its procedure."""
+        store = self.store
+        store.apply(envelope)
+        stream, key = envelope.get("stream"), str(envelope.get("id"))
+        dirty = self._dirty
+        if stream == "dossier":
+            dossier = store.dossiers.get(key)
+            if dossier is not None:
+                dirty.add(dossier.unit)
+                procedure = store.procedures.get(dossier.procedure)
+                if procedure is not None:
+                    dirty.add(procedure.unit)
+        elif stream == "petition":
+            petition = store.petitions.get(key)
+            if petition is not None:
+                dirty.add(petition.unit)
+                named = store.dossiers.get(petition.dossier or "")
+                if named is not None:
+                    dirty.add(named.unit)
+        elif stream == "procedure":
+            procedure = store.procedures.get(key)
+            if procedure is not None:
+                dirty.add(procedure.unit)
+
     def moved(self) -> None:
-        """Forget what was computed: the store has folded more events since."""
-        self._own.clear()
+        """Forget the scores: the store has folded more events since. The own counts used
+        since the last move, of units no event changed, are kept."""
+        dirty, used = self._dirty, self._own_used
+        self._own = {key: counts for key, counts in self._own.items()
+                     if key in used and key[3] not in dirty}
+        used.clear()
+        dirty.clear()
         self._scores.clear()
         self._ranks.clear()
         if len(self.store.units) != self._registered:  # a unit was registered
@@ -187,6 +225,7 @@ class SnapshotScores:
                 and code not in store.procedures_by_unit):
             return NO_COUNTS
         key = (rulebook.id, period.key, t, code)
+        self._own_used.add(key)
         found = self._own.get(key)
         if found is None:
             found = self._own[key] = count_entries(own_entries(

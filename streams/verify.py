@@ -155,7 +155,7 @@ class _Audit:
             first = last + 1
 
     def _fold(self, envelope: dict[str, Any]) -> None:
-        self.store.apply(envelope)
+        self.scores.apply(envelope)
         self.moved = True
         # the dossier whose fact row the event changes (as ``dossier_facts`` keeps it)
         if envelope.get("stream") == "dossier":

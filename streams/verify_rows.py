@@ -199,7 +199,7 @@ class Recomputed:
     kind: str
     unit: str
     period: Period
-    coordinates: tuple[Any, ...]  # the row's (position, as_of, computed_at)
+    coordinates: tuple[int, int, int]  # the row's (position, as_of, computed_at), times in µs
     score: UnitScore
     fold_position: int
 
@@ -207,7 +207,7 @@ class Recomputed:
     def name(self) -> str:
         position, as_of, _ = self.coordinates
         return (f"{self.rulebook_id} {self.kind} {self.unit} {self.period.key} "
-                f"@position {position} as_of {_aware(as_of).isoformat()}")
+                f"@position {position} as_of {_aware(_utc(as_of)).isoformat()}")
 
 
 def _score_name(row: Row) -> str:
@@ -225,7 +225,7 @@ def recompute_score(stored: Row, scores: SnapshotScores, scored: set[ScoreKey],
     without a row is named once (``reported``)."""
     rulebook_id, period_key, unit = (stored[R["rulebook_id"]], stored[R["period"]],
                                      stored[R["unit"]])
-    position = stored[R["position"]]
+    position, as_of = stored[R["position"]], _instant(stored[R["as_of"]])
     store = scores.store
     if head is not None and position > head:
         why = ("position", position, f"at most {head} (the ledger's head)")
@@ -233,16 +233,16 @@ def recompute_score(stored: Row, scores: SnapshotScores, scored: set[ScoreKey],
         why = ("rulebook_id", rulebook_id, f"one of {', '.join(SHIPPED)}")
     elif (period := _period(period_key)) is None:
         why = ("period", period_key, "a month, quarter or year")
-    elif unit not in store.units:
-        why = ("unit", unit, f"a unit of the ledger (none such at position {store.position})")
+    elif not store.unit_exists_at(unit, t := period.evaluation_time(as_of)):
+        why = ("unit", unit, f"a unit of the ledger at position {store.position}, "
+                             f"registered by {to_datetime(t).isoformat()}")
     else:
-        as_of = _instant(stored[R["as_of"]])
         score = scores.score(unit, period, as_of, load_rulebook(rulebook_id))
         kind = score.kind
         peer_group = ((store.units.province_of(unit) or "")
                       if kind in (UnitKind.DEPARTMENT, UnitKind.COMMUNE) else "")
         recomputed = Recomputed(rulebook_id, stored[R["kind"]], unit, period,
-                                tuple(stored[R[c]] for c in COORDINATES), score,
+                                (position, as_of, _instant(stored[R["computed_at"]])), score,
                                 store.position)
         expected: Row = (
             rulebook_id, score.rulebook_version, kind, peer_group, period_key, unit,
@@ -280,24 +280,39 @@ def _unscored_peers(scores: SnapshotScores, score: UnitScore, period: Period, as
 
 
 def _score_json(stored: Row, score: UnitScore) -> list[Difference]:
+    """``score_json`` against the recomputed score's JSON: the same bytes (as the writer
+    encodes it), else leaf by leaf. Its ``as_of`` may name the same instant in another
+    offset."""
     text = stored[R["score_json"]]
+    fresh = score.to_json()
+    written = _as_of_text(text)
+    if written is not None and written != fresh["as_of"]:
+        try:
+            if parse_instant(written) == _instant(score.as_of):
+                fresh["as_of"] = written
+        except ValueError:
+            pass
+    if orjson.dumps(fresh) == text.encode():
+        return []
     try:
         found = orjson.loads(text)
     except orjson.JSONDecodeError:
         return [Difference(schema.RANKINGS, _score_name(stored), "score_json", text,
                            "a JSON object")]
-    fresh = score.to_json()
-    if isinstance(found, dict) and isinstance(found.get("as_of"), str) \
-            and found["as_of"] != fresh["as_of"]:
-        try:
-            if parse_instant(found["as_of"]) == _instant(score.as_of):
-                fresh["as_of"] = found["as_of"]  # the same instant, written in another offset
-        except ValueError:
-            pass
     if found == fresh:
         return []
     return [Difference(schema.RANKINGS, _score_name(stored), f"score_json{path}", a, b)
             for path, a, b in _leaves(found, fresh, "")]
+
+
+def _as_of_text(text: str) -> str | None:
+    """The text of the first ``"as_of"`` of a score's JSON (None: none)."""
+    start = text.find('"as_of":"')
+    if start < 0:
+        return None
+    start += len('"as_of":"')
+    end = text.find('"', start)
+    return text[start:end] if end > start else None
 
 
 def _leaves(stored: Any, fresh: Any, path: str) -> list[tuple[str, Any, Any]]:
@@ -323,13 +338,14 @@ def _keyed(items: list[Any]) -> dict[str, Any]:
 def compare_history(recomputed: Recomputed, history: Sequence[Row]) -> list[Difference]:
     """A recomputed score row's :data:`COORDINATES` (as most of its rows, the current one and
     the latest ``score_history`` rows of its indicators, have them; its position is also the
-    last scored event at or before it), and those history rows against the score."""
+    last scored event at or before it), and those history rows (times in µs, as
+    ``queries.latest_history`` reads them) against the score."""
     agreed = _agreed(recomputed.coordinates, history)
     found: list[Difference] = []
     for column, mine, value in zip(COORDINATES, recomputed.coordinates, agreed, strict=True):
         if mine != value:
-            found.append(Difference(schema.RANKINGS, recomputed.name, column, mine, value,
-                                    "its score_history rows"))
+            found.append(Difference(schema.RANKINGS, recomputed.name, column, _time(column, mine),
+                                    _time(column, value), "its score_history rows"))
         elif column == "position" and mine != recomputed.fold_position:
             found.append(Difference(schema.RANKINGS, recomputed.name, column, mine,
                                     recomputed.fold_position,
@@ -337,7 +353,15 @@ def compare_history(recomputed: Recomputed, history: Sequence[Row]) -> list[Diff
     return found + _history(history, recomputed.score, recomputed.period, agreed)
 
 
-def _agreed(coordinates: tuple[Any, ...], history: Sequence[Row]) -> tuple[Any, ...]:
+def _time(column: str, value: Any) -> Any:
+    """A value of a history row as shown: its times as datetimes."""
+    return _utc(value) if column in TIMES and isinstance(value, int) else value
+
+
+TIMES = frozenset({"as_of", "evaluated_at", "computed_at"})
+
+
+def _agreed(coordinates: tuple[int, int, int], history: Sequence[Row]) -> tuple[int, int, int]:
     """Each coordinate as most of the score's rows (ranking and history) have it."""
     agreed = []
     for column, value in zip(COORDINATES, coordinates, strict=True):
@@ -348,17 +372,17 @@ def _agreed(coordinates: tuple[Any, ...], history: Sequence[Row]) -> tuple[Any, 
             if count * 2 > len(history) + 1:
                 value = top
         agreed.append(value)
-    return tuple(agreed)
+    return agreed[0], agreed[1], agreed[2]
 
 
 def _history(history: Sequence[Row], score: UnitScore, period: Period,
-             coordinates: tuple[Any, ...]) -> list[Difference]:
+             coordinates: tuple[int, int, int]) -> list[Difference]:
     """The latest ``score_history`` row of every indicator of the score, against the
     recomputed score and the coordinates its rows agree on."""
     position, as_of, computed_at = coordinates
     head = (score.rulebook_id, score.rulebook_version, score.unit, score.kind, score.period)
-    evaluated = _utc(period.evaluation_time(_instant(as_of)))
-    tail = (score.total, score.band, score.rank, position, as_of, evaluated, computed_at)
+    tail = (score.total, score.band, score.rank, position, as_of,
+            period.evaluation_time(as_of), computed_at)
     expected = {i.code: (*head, group.code, i.code, i.applicable, i.numerator, i.denominator,
                          i.ratio, i.points, i.max, group.points, *tail)
                 for group in score.groups for i in group.indicators}
@@ -374,19 +398,20 @@ def _history(history: Sequence[Row], score: UnitScore, period: Period,
     return found
 
 
-def _history_row(row: Row, want: Row | None, period: Period, as_of: datetime
-                 ) -> list[Difference]:
+def _history_row(row: Row, want: Row | None, period: Period, as_of: int) -> list[Difference]:
     name = (f"{row[H['rulebook_id']]} {row[H['unit']]} {row[H['period']]} indicator "
             f"{row[H['indicator']]} @position {row[H['position']]} "
-            f"as_of {_aware(row[H['as_of']]).isoformat()}")
+            f"as_of {_aware(_utc(row[H['as_of']])).isoformat()}")
     if want is None:
         return [Difference(schema.SCORE_HISTORY, name, "row", "present",
                            "absent (no such indicator in the score)")]
     if row[H["as_of"]] != as_of:  # its own as_of says when it was evaluated
-        evaluated = _utc(period.evaluation_time(_instant(row[H["as_of"]])))
-        want = (*want[:H["evaluated_at"]], evaluated, *want[H["evaluated_at"] + 1:])
-    return _columns(schema.SCORE_HISTORY, row, want, name,
-                    {c: "its score's other rows" for c in COORDINATES})
+        want = (*want[:H["evaluated_at"]], period.evaluation_time(row[H["as_of"]]),
+                *want[H["evaluated_at"] + 1:])
+    return [Difference(d.table, d.key, d.column, _time(d.column, d.stored),
+                       _time(d.column, d.recomputed), d.source)
+            for d in _columns(schema.SCORE_HISTORY, row, want, name,
+                              {c: "its score's other rows" for c in COORDINATES})]
 
 
 def history_without_score(key: tuple[str, str, str]) -> Difference:

@@ -120,8 +120,11 @@ HistoryKey = tuple[str, str, str]
 """A unit score's ``score_history`` rows: rulebook id, unit, period (one row per indicator)."""
 
 
-def _columns(table: str) -> str:
-    return ", ".join(schema.BY_NAME[table].column_names)
+def _columns(table: str, *, micro: bool = False) -> str:
+    """The table's columns in schema order (``micro``: times as µs since the epoch, integers
+    that are cheaper to read back and compare than datetimes)."""
+    return ", ".join(f"toUnixTimestamp64Micro({name})" if micro and "DateTime64" in kind
+                     else name for name, kind in schema.BY_NAME[table].columns)
 
 
 def score_keys(client: Any) -> set[ScoreKey]:
@@ -145,8 +148,10 @@ def latest_history(client: Any, block_rows: int = 20_000
                    ) -> Generator[tuple[Any, ...], None, None]:
     """The latest ``score_history`` row (FINAL; latest by position, as_of, computed_at) of every
     indicator of every unit score, by rulebook, unit, period and indicator (every column,
-    schema order), read as a stream of blocks (the client runs no other query meanwhile)."""
-    sql = (f"SELECT {_columns(schema.SCORE_HISTORY)} FROM {schema.SCORE_HISTORY} FINAL "
+    schema order, times in µs since the epoch), read as a stream of blocks (the client runs
+    no other query meanwhile)."""
+    sql = (f"SELECT {_columns(schema.SCORE_HISTORY, micro=True)} "
+           f"FROM {schema.SCORE_HISTORY} FINAL "
            "ORDER BY rulebook_id, unit, period, indicator, position DESC, as_of DESC, "
            "computed_at DESC LIMIT 1 BY rulebook_id, unit, period, indicator")
     with client.query_row_block_stream(sql, settings={"max_block_size": block_rows}) as stream:
