@@ -39,8 +39,8 @@ class TokenRefused(PublishError):
 class PluginMissing(PublishError):
     def __init__(self) -> None:
         super().__init__(f"the Grafana plugin {PLUGIN} is not installed: install it "
-                         f"(grafana cli plugins install {PLUGIN}, or "
-                         f"GF_PLUGINS_PREINSTALL_SYNC={PLUGIN}) and restart Grafana")
+                         f"(grafana cli plugins install {PLUGIN}, or GF_INSTALL_PLUGINS as "
+                         "deploy/compose.yaml does) and restart Grafana")
 
 
 @dataclass(frozen=True, slots=True)
