@@ -120,7 +120,7 @@ def band_counts() -> PanelBuilder:
             f"countIf(band = '{name}') AS `{name}`"
             for name in ("Xuất sắc", "Tốt", "Khá", "Trung bình", "Yếu"))
         + f" FROM {RANKINGS} FINAL WHERE {scope('province')}",
-        unit="none", span=8, height=9)
+        unit="short", span=8, height=9)
 
 
 def national_dashboard() -> build.Dashboard:

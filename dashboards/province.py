@@ -123,7 +123,7 @@ INNER JOIN (SELECT DISTINCT unit, unit_name FROM {RANKINGS}
               AND peer_group = '${{province}}') AS r ON r.unit = f.unit
 WHERE f.{IN_PROVINCE} AND f.received_at <= $__toTime
 GROUP BY f.unit ORDER BY overdue DESC, near_due DESC, unit""",
-        span=12, height=12, thresholds=plain_thresholds(1, 10),
+        unit="short", span=12, height=12, thresholds=plain_thresholds(1, 10),
         columns=[column("name", display_name="Đơn vị"),
                  column("open", display_name="Đang giải quyết"),
                  column("near_due", display_name="Sắp đến hạn (≤ 2 ngày)", background=True),
