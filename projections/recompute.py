@@ -129,6 +129,7 @@ class SnapshotScores:
         self._peers: dict[tuple[PeerKey, Instant], list[str]] = {}
         self._kin: dict[PeerKey, list[str]] = {}
         self._made_for: dict[tuple[Any, ...], UnitScore] = {}  # kept across positions
+        self._moments: dict[Instant, datetime] = {}
         self._registered = len(store.units)
 
     def apply(self, envelope: Event) -> None:
@@ -168,6 +169,7 @@ class SnapshotScores:
         dirty.clear()
         self._scores.clear()
         self._ranks.clear()
+        self._moments.clear()
         if len(self.store.units) != self._registered:  # a unit was registered
             self._registered = len(self.store.units)
             self._peers.clear()
@@ -205,6 +207,8 @@ class SnapshotScores:
         """``recompute_counts(store, unit, period, t, rulebook)``, summed unit by unit."""
         store = self.store
         codes = scope_units(store, unit)
+        if len(codes) == 1:  # no unit below: no commune to count either (4.3)
+            return self._own_counts(unit, period, t, rulebook)
         sums: dict[str, list[int]] = {}
         for code in codes:
             for measure, (numerator, denominator) in self._own_counts(code, period, t,
@@ -242,14 +246,20 @@ class SnapshotScores:
         if made is None:
             if len(self._made_for) >= MADE_LIMIT:
                 self._made_for.clear()
-            made = self._made_for[key] = make_unit_score(unit, period, to_datetime(as_of), t,
+            made = self._made_for[key] = make_unit_score(unit, period, self._moment(as_of), t,
                                                          rulebook, counts, self.store.position)
             return made
         return UnitScore(unit=unit.code, unit_name=unit.name, kind=made.kind,
-                         period=period.key, as_of=to_datetime(as_of),
-                         evaluated_at=to_datetime(t), rulebook_id=made.rulebook_id,
+                         period=period.key, as_of=self._moment(as_of),
+                         evaluated_at=self._moment(t), rulebook_id=made.rulebook_id,
                          rulebook_version=made.rulebook_version, total=made.total,
                          band=made.band, groups=made.groups, position=self.store.position)
+
+    def _moment(self, instant: Instant) -> datetime:
+        found = self._moments.get(instant)
+        if found is None:
+            found = self._moments[instant] = to_datetime(instant)
+        return found
 
     def peer_key(self, unit: str) -> PeerKey | None:
         """The key of the units ranked with ``unit`` (None: it has no peers). ``peers`` is
