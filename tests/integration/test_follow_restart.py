@@ -3,22 +3,60 @@ rows a clean `dossier replay` produces."""
 
 from __future__ import annotations
 
+import queue
 import random
+import re
 import signal
-import time
+import subprocess
+import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
 from projections.clickhouse.moments import moment_suffix
 from tests.conftest import WORKLOAD_AS_OF
 from tests.integration.test_clickhouse_live import (
+    CLI,
+    ROOT,
     dossier,
+    env_for,
     history_agrees_with_rankings,
     olap,
     simulate,
     snapshot,
-    spawn_follow,
 )
+
+
+def kill_after_cycles(data_dir: Path, cycles: int, *args: str) -> int:
+    """Run a follower, SIGKILL it after it reported ``cycles`` written cycles (or once it is
+    idle); return the last position it reported written."""
+    follower = subprocess.Popen([sys.executable, "-c", CLI, "follow", *args],
+                                env=env_for(data_dir), cwd=ROOT, text=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert follower.stderr is not None
+        for line in follower.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    seen, last = 0, 0
+    try:
+        while seen < cycles:
+            line = lines.get(timeout=60)  # idle (caught up) when nothing comes for a minute
+            if line is None:
+                break
+            written = re.match(r"events (\d+)–(\d+):", line)
+            if written:
+                seen, last = seen + 1, int(written.group(2))
+    except queue.Empty:
+        pass
+    finally:
+        follower.send_signal(signal.SIGKILL)
+        follower.wait()
+    return last
 
 
 def test_killed_follower_resumes_to_the_same_rows_as_a_clean_replay(tmp_path: Path) -> None:
@@ -28,17 +66,17 @@ def test_killed_follower_resumes_to_the_same_rows_as_a_clean_replay(tmp_path: Pa
     rng = random.Random(7)
     tracked: list[int] = []
     while len(tracked) < 6:
-        follower = spawn_follow(tmp_path, "--as-of", as_of, "--batch", "10",
-                                "--catch-up", "10")
-        time.sleep(rng.uniform(1.5, 3.0))
-        follower.send_signal(signal.SIGKILL)
-        follower.wait()
+        # Killed after a random number of written cycles (not after a fixed time: on a
+        # loaded machine a follower may not have written anything in a few seconds).
+        killed_at = kill_after_cycles(tmp_path, rng.randint(1, 8), "--as-of", as_of,
+                                      "--batch", "10", "--catch-up", "10")
         # (a follower killed before it created its tables has tracked nothing yet)
         made = olap(tmp_path, "SELECT count() FROM system.tables "
                     "WHERE database = currentDatabase() AND name = 'runner_tracking'")
         rows = olap(tmp_path, "SELECT max(position) FROM runner_tracking") \
             if made[0][0] else [[0]]
         tracked.append(rows[0][0] or 0 if rows else 0)
+        assert tracked[-1] >= killed_at, "a cycle reported written was not tracked"
         if tracked[-1] >= head:
             break
     print(f"\ntracking position after each kill: {tracked} (head {head})")
