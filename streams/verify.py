@@ -47,10 +47,6 @@ class ScoreCheck:
     _per_table: dict[str, int] = field(default_factory=dict)
 
     @property
-    def rows(self) -> int:
-        return self.scores
-
-    @property
     def ok(self) -> bool:
         return not self.differences and not self.unlisted
 
@@ -116,6 +112,9 @@ class _Audit:
         scores = queries.extent(client, schema.RANKINGS)
         self.scored = queries.score_keys(client)
         self.total = events.rows + facts.rows + 2 * scores.rows  # a score, then its history
+        if tracked > head:
+            check.add([Difference(schema.TRACKING, "max(position)", "position", tracked,
+                                  f"at most {head} (the ledger's head)")])
         facts_at = min(head, max(tracked, facts.position))
         end = min(head, max(tracked, events.position, facts_at, scores.position))
         with closing(queries.score_rows_by_position(self.stream)) as rows:

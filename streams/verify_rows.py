@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import orjson
@@ -132,16 +133,11 @@ def _canonical(value: Any) -> bytes:
 
 # -- dossier_facts -----------------------------------------------------------------------
 
-_FACT_ROWS: dict[str, FactRows] = {}
-
-
+@cache
 def _fact_rows() -> FactRows:
     """The reference fact rows under the default rulebook (as the live runner writes them)."""
-    found = _FACT_ROWS.get(DEFAULT_RULEBOOK)
-    if found is None:
-        book = load_rulebook(DEFAULT_RULEBOOK)
-        found = _FACT_ROWS[DEFAULT_RULEBOOK] = FactRows(book.switches, book.working_calendar())
-    return found
+    book = load_rulebook(DEFAULT_RULEBOOK)
+    return FactRows(book.switches, book.working_calendar())
 
 
 def compare_facts(stored: Row, store: FactStore, last_touched: dict[str, int]
