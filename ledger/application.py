@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
@@ -16,7 +16,6 @@ from eventsourcing.persistence import (
     InternalError,
     Mapper,
     RecordConflictError,
-    StoredEvent,
 )
 
 from domain.base import LedgerRuleError, StreamAggregate
@@ -28,7 +27,8 @@ from ledger.config import StoreConfig
 from ledger.dispatch import ProcedureInfo
 from ledger.errors import ConcurrencyConflict, IdempotencyConflict, IdempotencyReserved
 from ledger.positions import position_of
-from ledger.recorders import SealedPOPOApplicationRecorder
+from ledger.recorders import LogChainReader, SealedPOPOApplicationRecorder
+from ledger.staging import StagedEvents
 from ledger.unit_of_work import AggregateCache, RecordedEvent, UnitOfWork, fingerprint
 
 PAGE = 1000
@@ -136,9 +136,11 @@ class DossierLedger(Application[str]):
             return recorded
         raise ConcurrencyConflict(", ".join(sorted({f"{c['stream']} {c['id']}" for c in commands})))
 
-    def unit_of_work(self, *, assume_empty: bool = False, use_cache: bool = False) -> UnitOfWork:
+    def unit_of_work(self, *, assume_empty: bool = False, use_cache: bool = False,
+                     keeps_results: bool = True) -> UnitOfWork:
         cache = self._aggregates if use_cache else None
-        return UnitOfWork(self, self.clock(), assume_empty=assume_empty, cache=cache)
+        return UnitOfWork(self, self.clock(), assume_empty=assume_empty, cache=cache,
+                          keeps_results=keeps_results)
 
     # -- what units of work need ---------------------------------------------------------------
 
@@ -159,14 +161,17 @@ class DossierLedger(Application[str]):
             head = envelope["hash"]
         return aggregate, head
 
-    def insert(self, stored: list[StoredEvent]) -> list[int]:
+    def insert(self, staged: StagedEvents) -> range:
+        """Record the staged events in one transaction, chunk by chunk, under the write lock;
+        their positions."""
+        recorder = cast(LogChainReader, self.recorder)
         try:
-            positions = self.recorder.insert_events(stored, recorded_at=self.clock())
+            positions = recorder.insert_chunks(staged.chunks(), recorded_at=self.clock())
         except IntegrityError as error:
             raise RecordConflictError(str(error)) from error
-        if not positions or len(positions) != len(stored):
+        if len(positions) != len(staged):
             raise RuntimeError("the recorder did not return the events' positions")
-        return list(positions)
+        return positions
 
     def find_unit(self, code: str) -> Unit | None:
         unit = self._units.find(code)

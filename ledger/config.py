@@ -40,6 +40,11 @@ class StoreConfig:
             raise ValueError(f"unknown store kind {self.kind!r}")
         return env
 
+    def scratch_directory(self) -> Path | None:
+        """Where an import's staged events wait for its commit: beside the SQLite file (its
+        filesystem has room for the ledger), else the system's temporary directory."""
+        return self.sqlite_path.parent if self.kind == "sqlite" and self.sqlite_path else None
+
     def describe(self) -> str:
         if self.kind == "sqlite":
             return f"SQLite file {self.sqlite_path}"
@@ -63,8 +68,9 @@ def postgres_environment(dsn: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": str(parts.get("password", "")),
         "POSTGRES_POOL_SIZE": "4",
         "POSTGRES_LOCK_TIMEOUT": "10",
-        # A whole file is imported in one transaction, validated between its chunks: the
-        # library's 5 s would end a large import on a busy machine.
+        # A whole file is imported in one transaction, its chunks read back from disk and
+        # sealed between statements: the library's 5 s would end a large import on a busy
+        # machine.
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "120",
         "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SealedPostgresApplicationRecorder",
     }

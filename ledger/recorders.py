@@ -2,10 +2,12 @@
 Merkle tree over it (:mod:`ledger.merkle`) written in the same transaction as the events, under
 the same write lock.
 
-Each ``insert_events`` takes the write lock first, reads the log's head, stamps the events'
+Each ``insert_chunks`` takes the write lock first, reads the log's head, stamps the events'
 ``recorded_at`` at commit (never before the head's, nor before the last checkpoint's time),
 stores them at the positions that follow the head without a gap, writes their ``event_log``
-rows and the Merkle subtrees they complete (``merkle_nodes``). A ledger made before the log
+rows and the Merkle subtrees they complete (``merkle_nodes``) — a chunk at a time, the log's
+head and the tree's frontier carried from one chunk to the next, all in one transaction
+(``insert_events`` is the same for one list of events). A ledger made before the log
 chain or the tree gets them once, when it is opened. Signed checkpoints are kept beside them
 (``checkpoints``), taken under the same write lock.
 """
@@ -13,7 +15,7 @@ chain or the tree gets them once, when it is opened. Signed checkpoints are kept
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -39,13 +41,31 @@ from ledger.tree_tables import (
 
 CHUNK = 2000
 REBUILD_PAGE = 10_000
+Chunks = Iterable[Sequence[StoredEvent]]
 
 
-def _now(kwargs: dict[str, Any], floor: str | None = None) -> datetime:
-    moment = kwargs.get("recorded_at")
+def _now(moment: datetime | None, floor: str | None = None) -> datetime:
     now = moment if isinstance(moment, datetime) else datetime.now(UTC)
     # never before the last checkpoint: what it did not cover was recorded after it
     return max(now, datetime.fromisoformat(floor)) if floor else now
+
+
+def _chunked(stored: Sequence[StoredEvent]) -> Chunks:
+    return (stored[start:start + CHUNK] for start in range(0, len(stored), CHUNK))
+
+
+def _sealed(chunks: Chunks, previous: LogRow | None, first: int, now: datetime
+            ) -> Iterator[tuple[int, list[StoredEvent], LogRow | None, list[LogRow]]]:
+    """Each chunk stamped at ``now`` and chained after the one before it (the first after
+    ``previous``, at ``first``): its first position, its events as stored, the log row before
+    it and its own rows."""
+    position = first
+    for chunk in chunks:
+        if not chunk:
+            continue
+        states, rows = seal(previous, position, [s.state for s in chunk], now)
+        yield position, _restamped(chunk, states), previous, rows
+        position, previous = position + len(chunk), rows[-1]
 
 
 def _restamped(stored: Sequence[StoredEvent], states: list[bytes]) -> list[StoredEvent]:
@@ -66,6 +86,16 @@ class LogChainReader:
     order, the Merkle tree over them, the checkpoints."""
 
     keeps_tree = True  # off only in the benchmark's baseline
+
+    def insert_chunks(self, chunks: Chunks, *, recorded_at: datetime | None = None) -> range:
+        """Record the chunks' events in order, in one transaction under the write lock (taken
+        before the first chunk is read); their positions."""
+        raise NotImplementedError
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
+                      ) -> Sequence[int] | None:
+        return list(self.insert_chunks(_chunked(stored_events),
+                                       recorded_at=kwargs.get("recorded_at")))
 
     def select_log(self, start: int, limit: int) -> list[LogRow]:
         raise NotImplementedError
@@ -105,24 +135,27 @@ class SealedSQLiteApplicationRecorder(SQLiteApplicationRecorder, LogChainReader)
         if self.keeps_tree:
             self._plant_tree()
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
-                      ) -> Sequence[int] | None:
+    insert_events = LogChainReader.insert_events
+
+    def insert_chunks(self, chunks: Chunks, *, recorded_at: datetime | None = None) -> range:
         with self.datastore.get_connection(commit=True) as conn:
             cursor = conn.cursor()
             cursor.execute("BEGIN IMMEDIATE")  # the write lock before the head is read
             try:
-                previous = self._head(cursor)
-                first = self._max_notification_id(cursor) or 0
-                states, rows = seal(previous, first + 1, [s.state for s in stored_events],
-                                    _now(kwargs, self._checkpoint_time(cursor)))
-                got = self._insert_events(cursor, _restamped(stored_events, states))
-                positions = _check_positions(first + 1, got, len(stored_events))
-                cursor.executemany(f"INSERT INTO {LOG_TABLE} VALUES (?,?,?,?)",
-                                   [r.as_tuple() for r in rows])
-                if self.keeps_tree:
-                    cursor.executemany(f"INSERT INTO {TREE_TABLE} VALUES (?,?,?)",
-                                       self._tree_keeper.grow(SQLiteTree(cursor), previous,
-                                                              rows))
+                first = (self._max_notification_id(cursor) or 0) + 1
+                last = first - 1
+                for start, stamped, previous, rows in _sealed(
+                        chunks, self._head(cursor), first,
+                        _now(recorded_at, self._checkpoint_time(cursor))):
+                    got = self._insert_events(cursor, stamped)
+                    _check_positions(start, got, len(stamped))
+                    cursor.executemany(f"INSERT INTO {LOG_TABLE} VALUES (?,?,?,?)",
+                                       [r.as_tuple() for r in rows])
+                    if self.keeps_tree:
+                        cursor.executemany(f"INSERT INTO {TREE_TABLE} VALUES (?,?,?)",
+                                           self._tree_keeper.grow(SQLiteTree(cursor),
+                                                                  previous, rows))
+                    last = rows[-1].position
             except sqlite3.IntegrityError as error:
                 conn.rollback()
                 raise IntegrityError(error) from error
@@ -133,7 +166,7 @@ class SealedSQLiteApplicationRecorder(SQLiteApplicationRecorder, LogChainReader)
                 conn.rollback()
                 raise
             conn.commit()
-        return positions
+        return range(first, last + 1)
 
     def select_log(self, start: int, limit: int) -> list[LogRow]:
         with self.datastore.transaction(commit=False) as c:
@@ -256,27 +289,26 @@ class SealedPostgresApplicationRecorder(PostgresApplicationRecorder, LogChainRea
         if self.keeps_tree:
             self._plant_tree()
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
-                      ) -> Sequence[int] | None:
-        positions: list[int] = []
+    insert_events = LogChainReader.insert_events
+
+    def insert_chunks(self, chunks: Chunks, *, recorded_at: datetime | None = None) -> range:
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._lock_table(curs)
             self._notify_channel(curs)
-            previous = self._head(curs)
-            first = self._restart_positions(curs)
-            states, rows = seal(previous, first + 1, [s.state for s in stored_events],
-                                _now(kwargs, self._checkpoint_time(curs)))
-            stamped = _restamped(stored_events, states)
-            for start in range(0, len(stamped), CHUNK):
-                chunk = stamped[start:start + CHUNK]
-                PostgresAggregateRecorder._insert_stored_events(self, curs, chunk)
-                positions.extend(self._fetch_ids_after_insert_events(curs, chunk) or ())
-            _check_positions(first + 1, positions, len(stamped))
-            self._insert_log(curs, rows)
-            if self.keeps_tree:
-                self._insert_nodes(curs, self._tree_keeper.grow(self._source(curs), previous,
-                                                                rows))
-        return positions
+            first = self._restart_positions(curs) + 1
+            last = first - 1
+            for start, stamped, previous, rows in _sealed(
+                    chunks, self._head(curs), first,
+                    _now(recorded_at, self._checkpoint_time(curs))):
+                PostgresAggregateRecorder._insert_stored_events(self, curs, stamped)
+                _check_positions(start, self._fetch_ids_after_insert_events(curs, stamped),
+                                 len(stamped))
+                self._insert_log(curs, rows)
+                if self.keeps_tree:
+                    self._insert_nodes(curs, self._tree_keeper.grow(self._source(curs),
+                                                                    previous, rows))
+                last = rows[-1].position
+        return range(first, last + 1)
 
     @contextmanager
     def tree(self) -> Iterator[TreeView]:
@@ -396,20 +428,29 @@ class SealedPOPOApplicationRecorder(POPOApplicationRecorder, LogChainReader):
         self._checkpoints: list[StoredCheckpoint] = []
         self._tree_keeper = TreeKeeper()
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
-                      ) -> Sequence[int] | None:
+    insert_events = LogChainReader.insert_events
+
+    def insert_chunks(self, chunks: Chunks, *, recorded_at: datetime | None = None) -> range:
+        # Sealed chunk by chunk, stored at once: the library's insert is all or nothing
+        # (the events are held in memory here anyway).
         with self._database_lock:
-            first = len(self._stored_events)
+            first = len(self._stored_events) + 1
             previous = self._log[-1] if self._log else None
             floor = max((c.signed_at for c in self._checkpoints), default=None)
-            states, rows = seal(previous, first + 1, [s.state for s in stored_events],
-                                _now(kwargs, floor))
-            positions = super().insert_events(_restamped(stored_events, states))
-            _check_positions(first + 1, positions, len(stored_events))
+            stamped: list[StoredEvent] = []
+            rows: list[LogRow] = []
+            for _, events, _, sealed in _sealed(chunks, previous, first,
+                                                _now(recorded_at, floor)):
+                stamped.extend(events)
+                rows.extend(sealed)
+            if not stamped:
+                return range(first, first)
+            _check_positions(first, POPOApplicationRecorder.insert_events(self, stamped),
+                             len(stamped))
             self._log.extend(rows)
             for level, index, value in self._tree_keeper.grow(self, previous, rows):
                 self._nodes[(level, index)] = value
-        return positions
+        return range(first, first + len(stamped))
 
     def select_log(self, start: int, limit: int) -> list[LogRow]:
         with self._database_lock:

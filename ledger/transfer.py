@@ -17,7 +17,7 @@ from ledger.application import RESERVED_KEY_PREFIX, DossierLedger
 from ledger.chain import canonical_json
 from ledger.codec import REQUEST_STREAM
 from ledger.errors import ConcurrencyConflict, ImportRejected
-from ledger.unit_of_work import RecordedEvent
+from ledger.unit_of_work import RecordedEvent, UnitOfWork
 from ledger.wire import JsonError, WireError, decode_json
 
 Progress = Callable[[int], None]
@@ -48,7 +48,9 @@ def import_lines(
     ``lines`` is a sequence of lines or a callable that opens them anew (a file is then read
     as a stream, twice: once for its content hash, once to apply it). Every line is
     validated and applied to aggregates held in memory (each aggregate is read from the
-    store at most once), then everything is recorded in one transaction. The file's content
+    store at most once; the events to record wait in a temporary file beyond the first
+    chunk, so memory grows with the aggregates, not with the lines), then everything is
+    recorded in one transaction, chunk by chunk, under the write lock. The file's content
     hash is recorded as an idempotency key: importing the same file again records nothing
     and says so. When another writer changed one of the file's aggregates meanwhile, the
     whole file is checked again on the new state.
@@ -71,7 +73,19 @@ def import_lines(
 
 def _import_once(ledger: DossierLedger, lines: Iterable[bytes], request_key: str, digest: str,
                  progress: Progress | None) -> ImportResult:
-    work = ledger.unit_of_work(assume_empty=ledger.max_position() == 0)
+    work = ledger.unit_of_work(assume_empty=ledger.max_position() == 0, keeps_results=False)
+    try:
+        positions = _apply_and_commit(work, lines, request_key, digest, progress)
+    finally:
+        work.close()
+    events = len(positions) - 1  # the request is staged last
+    if events <= 0:
+        return ImportResult(0, None, None)
+    return ImportResult(events, positions[0], positions[events - 1])
+
+
+def _apply_and_commit(work: UnitOfWork, lines: Iterable[bytes], request_key: str, digest: str,
+                      progress: Progress | None) -> range:
     count = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -94,10 +108,7 @@ def _import_once(ledger: DossierLedger, lines: Iterable[bytes], request_key: str
     if progress is not None:
         progress(count % 1000)
     work.add_request(request_key, digest, [])
-    recorded = work.commit()
-    if not recorded:
-        return ImportResult(0, None, None)
-    return ImportResult(len(recorded), recorded[0].position, recorded[-1].position)
+    return work.commit_positions()
 
 
 def export_lines(ledger: DossierLedger, *, since: int = 0) -> Iterator[bytes]:

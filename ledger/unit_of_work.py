@@ -1,5 +1,6 @@
 """A unit of work: commands applied to aggregates held in memory, chained and encoded, then
-recorded in one transaction (all or nothing). Import uses it for a whole file."""
+recorded in one transaction (all or nothing). Import uses it for a whole file: its staged
+events wait on disk (:mod:`ledger.staging`), only its aggregates are held in memory."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ledger.codec import REQUEST_STREAM, topic_of, wire_type_of
 from ledger.dispatch import ProcedureInfo, apply_event
 from ledger.errors import ChainError, FutureEvent, SequenceError
 from ledger.log_chain import stamp_text
+from ledger.staging import StagedEvents
 
 if TYPE_CHECKING:
     from ledger.application import DossierLedger
@@ -92,8 +94,11 @@ class UnitOfWork:
     assume_empty: bool = False
     cache: AggregateCache | None = None
     used_cache: bool = False
+    # Each event's RecordedEvent is kept for commit() to return (commands); an import needs
+    # only the positions (commit_positions), and keeps none.
+    keeps_results: bool = True
     held: dict[str, _Held] = field(default_factory=dict)
-    stored: list[StoredEvent] = field(default_factory=list)
+    stored: StagedEvents = field(init=False)
     recorded: list[RecordedEvent] = field(default_factory=list)
     new_units: dict[str, Unit] = field(default_factory=dict)
     new_procedures: dict[str, ProcedureInfo] = field(default_factory=dict)
@@ -101,6 +106,7 @@ class UnitOfWork:
     def __post_init__(self) -> None:
         self._recorded_at_text = stamp_text(self.recorded_at)  # stamped again at commit
         self._latest_allowed = self.recorded_at + MAX_AHEAD
+        self.stored = StagedEvents(self.ledger.store.scratch_directory())
 
     # -- the Context the dispatcher needs -------------------------------------------------------
 
@@ -183,8 +189,8 @@ class UnitOfWork:
         self._stage(f"{REQUEST_STREAM}:{key}", out, topic="request.accepted")
 
     def _stage(self, oid: str, out: dict[str, Any], topic: str | None = None) -> RecordedEvent:
-        # An exact-size copy: orjson's result keeps a 4 KiB buffer, and a whole imported file
-        # is held until it commits.
+        # An exact-size copy: orjson's result keeps a 4 KiB buffer, and a chunk of an imported
+        # file is held until it is spilled.
         state = bytes(memoryview(canonical_json(out | {"recorded_at": self._recorded_at_text})))
         self.stored.append(
             StoredEvent(
@@ -195,7 +201,8 @@ class UnitOfWork:
             )
         )
         recorded = RecordedEvent(out["type"], out["stream"], out["id"], out["seq"], out["hash"])
-        self.recorded.append(recorded)
+        if self.keeps_results:
+            self.recorded.append(recorded)
         return recorded
 
     def _stored_data(self, raw: dict[str, Any], data: wire.Data, event: Any
@@ -251,15 +258,30 @@ class UnitOfWork:
 
     def commit(self) -> list[RecordedEvent]:
         """Record everything staged in one transaction; return the events with positions."""
-        if not self.stored:
-            return []
-        positions = self.ledger.insert(self.stored)
-        self.ledger.learn(self.new_units, self.new_procedures)
+        if not self.keeps_results:
+            raise TypeError("this unit of work keeps no results: use commit_positions()")
+        positions = self.commit_positions()
         result = [
             RecordedEvent(r.type, r.stream, r.id, r.seq, r.hash, position)
             for r, position in zip(self.recorded, positions, strict=True)
         ]
         return [r for r in result if r.stream != REQUEST_STREAM]
+
+    def commit_positions(self) -> range:
+        """Record everything staged in one transaction; return the positions it was given, in
+        the order staged (consecutive: nothing else is recorded between them)."""
+        try:
+            if not self.stored:
+                return range(0)
+            positions = self.ledger.insert(self.stored)
+        finally:
+            self.stored.close()
+        self.ledger.learn(self.new_units, self.new_procedures)
+        return positions
+
+    def close(self) -> None:
+        """Drop what was staged and not committed (its spill file, if any)."""
+        self.stored.close()
 
 
 def fingerprint(commands: list[dict[str, Any]]) -> str:
