@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from domain.calendar import WorkingCalendar
@@ -88,8 +89,9 @@ PeerKey = tuple[str, str | None]
 """Units that :meth:`UnitRegistry.peers` ranks together: (kind, province), province None for
 the national kinds."""
 
-Counts = dict[str, tuple[int, int]]
-NO_COUNTS: Counts = {}
+Counts = Mapping[str, tuple[int, int]]
+"""(numerator, denominator) per measure; shared between scores, so never changed."""
+NO_COUNTS: Counts = MappingProxyType({})
 
 
 def own_entries(store: FactStore, code: str, period: Period, t: Instant, switches: Switches,
