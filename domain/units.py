@@ -58,6 +58,8 @@ class UnitRegistry:
     def __init__(self) -> None:
         self._units: dict[str, Unit] = dict(builtin_units())
         self._children: dict[str, list[str]] = {}
+        # (kind, province) -> units, in registration order; rebuilt after a registration
+        self._peer_groups: dict[tuple[UnitKind, str | None], list[Unit]] | None = None
         for unit in self._units.values():
             if unit.parent is not None:
                 self._children.setdefault(unit.parent, []).append(unit.code)
@@ -87,6 +89,7 @@ class UnitRegistry:
         self._units[code] = unit
         if unit.parent is not None:
             self._children.setdefault(unit.parent, []).append(code)
+        self._peer_groups = None
         return unit
 
     def children(self, code: str) -> list[Unit]:
@@ -135,12 +138,12 @@ class UnitRegistry:
         if unit.kind is UnitKind.PROVINCE:
             return self.of_kind(UnitKind.PROVINCE)
         if unit.kind in (UnitKind.DEPARTMENT, UnitKind.COMMUNE):
-            province = self.province_of(code)
-            return [
-                u
-                for u in self._units.values()
-                if u.kind is unit.kind and self.province_of(u.code) == province
-            ]
+            if self._peer_groups is None:  # one pass for every group, not one per call
+                groups: dict[tuple[UnitKind, str | None], list[Unit]] = {}
+                for u in self._units.values():
+                    groups.setdefault((u.kind, self.province_of(u.code)), []).append(u)
+                self._peer_groups = groups
+            return list(self._peer_groups.get((unit.kind, self.province_of(code)), ()))
         return []
 
 
