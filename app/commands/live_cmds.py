@@ -25,6 +25,7 @@ from app.commands.stores import require_ledger
 from app.console import fail, local_text, out, parse_moment, progress_bar
 from app.settings import Settings
 from app.wiring import open_ledger_from_settings
+from projections.clickhouse.cluster import write_cluster_ddl
 from projections.clickhouse.moments import (
     KINDS,
     MomentKind,
@@ -313,6 +314,7 @@ def ddl_cmd(
     directory: Annotated[Path, typer.Argument(help="where to write the .sql files")]
     = Path("deploy/clickhouse"),
 ) -> None:
-    """Write the ClickHouse DDL for servers (one .sql file per table) from the schema module."""
-    for path in write_ddl_files(directory):
+    """Write the ClickHouse DDL for servers from the schema module: one .sql file per table,
+    and under cluster/ the replicated local tables with the distributed ones over them."""
+    for path in [*write_ddl_files(directory), *write_cluster_ddl(directory / "cluster")]:
         console.print(f"wrote {path}")
