@@ -82,12 +82,13 @@ def demo_cmd(
     start = now - timedelta(days=days) if days else _working_days_back(ledger, now)
     span = (now - start).days + 1 if days is None else days
     simulation = Simulation(ledger, seed=seed, days=span, start=start, scale=scale)
-    if simulation.end - simulation.start < timedelta(hours=1):
+    if _office_time(ledger, simulation.start, simulation.end) < timedelta(hours=1):
         ledger.close()
         fail(f"the ledger already reaches now (its last event is at "
-             f"{local_text(simulation.start)}): the demo cannot simulate the future, so a "
-             "run right after another has nothing to add. Start a new demo ledger with "
-             f"`{_dossier()} demo --fresh`, or wait.", code=1)
+             f"{local_text(simulation.start)}, and the offices have not worked an hour "
+             "since): the demo cannot simulate the future, so a run right after another "
+             f"has nothing to add. Start a new demo ledger with `{_dossier()} demo --fresh`, "
+             "or wait.", code=1)
     if simulation.shortened:
         console.print("sổ cái đã có dữ liệu mô phỏng; lần chạy này tiếp tục từ "
                       f"{local_text(simulation.start)}", highlight=False)
@@ -129,6 +130,19 @@ def _working_days_back(ledger: DossierLedger, now: datetime) -> datetime:
     for _ in range(WORKING_DAYS - 1):
         day = calendar.previous_working_day(day)
     return datetime.combine(day, time(7, 0), tzinfo=LOCAL_TZ)
+
+
+def _office_time(ledger: DossierLedger, start: datetime, end: datetime) -> timedelta:
+    """How much of [start, end] falls in office hours (07:00–18:00 of working days)."""
+    total = timedelta()
+    day = local_date(start)
+    while day <= local_date(end):
+        if ledger.calendar.is_working_day(day):
+            opens = datetime.combine(day, time(7, 0), tzinfo=LOCAL_TZ)
+            closes = opens + timedelta(hours=BUSY_HOURS_PER_DAY)
+            total += max(timedelta(), min(end, closes) - max(start, opens))
+        day += timedelta(days=1)
+    return total
 
 
 def _speed(ledger: DossierLedger, simulation: Simulation, speed: float | None
