@@ -82,7 +82,9 @@ def demo_cmd(
     start = now - timedelta(days=days) if days else _working_days_back(ledger, now)
     span = (now - start).days + 1 if days is None else days
     simulation = Simulation(ledger, seed=seed, days=span, start=start, scale=scale)
-    if _office_time(ledger, simulation.start, simulation.end) < timedelta(hours=1):
+    worked = simulation.end - simulation.start if days else _office_time(
+        ledger, simulation.start, simulation.end)  # --days: the window asked for, as it is
+    if worked < (timedelta(minutes=1) if days else timedelta(hours=1)):
         ledger.close()
         fail(f"the ledger already reaches now (its last event is at "
              f"{local_text(simulation.start)}, and the offices have not worked an hour "
