@@ -26,6 +26,10 @@ $(STAMP): pyproject.toml setup.py tests/typecheck/package-lock.json $(wildcard p
 	@command -v faketime >/dev/null 2>&1 || { apt-get update -qq && \
 	  apt-get install -y -qq faketime >/dev/null; } || \
 	  echo "faketime not installed: make test-clocks will not run"
+	@# The live page's browser tests drive Debian's chromium (Playwright downloads nothing).
+	@[ -x /usr/bin/chromium ] || { apt-get update -qq && \
+	  apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium not installed: the page's browser tests will skip"
 	@touch $(STAMP)
 
 demo: setup
@@ -56,6 +60,7 @@ bench: setup
 	$(BIN)/python -m bench.ledger
 	$(BIN)/python -m bench.scoring
 	$(BIN)/python -m bench.live
+	$(BIN)/python -m bench.api
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
