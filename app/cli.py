@@ -7,6 +7,7 @@ import os
 import typer
 
 from app.commands import (
+    bundle_cmds,
     dashboard_cmds,
     demo_cmds,
     ledger_cmds,
@@ -31,6 +32,7 @@ simulate_cmds.register(cli)
 live_cmds.register(cli)
 demo_cmds.register(cli)
 proof_cmds.register(cli)
+bundle_cmds.register(cli)
 dashboard_cmds.register(cli)
 
 

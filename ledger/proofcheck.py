@@ -5,8 +5,9 @@ without the rest of the project (and without trusting its server)::
     python -m ledger.proofcheck --key KEY FILE...      (or: python proofcheck.py …)
 
 KEY is the ledger's published verifier key (``name+hash+base64``) or a file holding it. Each
-FILE is a checkpoint (a signed note), an inclusion proof or a consistency proof (JSON), as
-written by ``dossier checkpoint --out``, ``dossier prove`` and ``dossier prove --consistency``.
+FILE is a checkpoint (a signed note), an inclusion proof, a consistency proof or a bundle
+(JSON), as written by ``dossier checkpoint --out``, ``dossier prove [--consistency]`` and
+``dossier bundle``.
 Prints ``OK: …`` per file and exits 0, or ``FAILED: <file>: <reason>`` and exits 1.
 """
 
@@ -276,11 +277,220 @@ def check_file(text: str, key: VerifierKey) -> str:
             return check_inclusion(proof, key)
         if kind == "consistency":
             return check_consistency(proof, key)
+        if kind in ("dossier-bundle", "ranking-bundle"):
+            summary = check_bundle(proof, key).summary
+            if kind == "ranking-bundle":
+                summary += " (scores not recomputed here: `dossier verify-bundle` does)"
+            return summary
     except (KeyError, TypeError, ValueError) as error:
         if isinstance(error, ProofError):
             raise
         raise ProofError(f"malformed proof file ({error!r})") from None
     raise ProofError(f"unknown proof kind {kind!r}")
+
+
+# -- offline bundles (docs/proofs.md, "Offline bundles") --------------------------------------
+
+def canonical(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the JSON the hashes and a bundle's digest cover."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
+
+
+def bundle_digest(bundle: dict[str, Any]) -> str:
+    """SHA-256 of a bundle's canonical JSON without its ``signature``."""
+    return hashlib.sha256(canonical({k: v for k, v in bundle.items()
+                                     if k != "signature"})).hexdigest()
+
+
+def bundle_body(origin: str, kind: str, digest: str) -> str:
+    """The signed body of a bundle: its origin, ``bundle <kind>``, its digest."""
+    return f"{origin}\nbundle {kind}\n{digest}\n"
+
+
+def tree_root(leaves: list[bytes]) -> bytes:
+    """MTH of RFC 6962 §2.1 over leaf hashes (already ``leaf_hash``-ed), in one pass."""
+    stack: list[tuple[bytes, int]] = []
+    for leaf in leaves:
+        node, size = leaf, 1
+        while stack and stack[-1][1] == size:
+            left, _ = stack.pop()
+            node, size = node_hash(left, node), size * 2
+        stack.append((node, size))
+    if not stack:
+        return hashlib.sha256(b"").digest()
+    root = stack[-1][0]
+    for left, _ in reversed(stack[:-1]):
+        root = node_hash(left, root)
+    return root
+
+
+@dataclass(frozen=True)
+class CheckedBundle:
+    """A bundle whose proofs hold: its checkpoint and the events it proves (envelopes with
+    ``position``; a ranking bundle's are every event of the checkpointed log, in order)."""
+
+    kind: str
+    key: VerifierKey
+    checkpoint: Checkpoint
+    events: list[dict[str, Any]]
+    summary: str
+
+
+def check_bundle(bundle: Any, key: VerifierKey | None = None,
+                 earlier: str | None = None) -> CheckedBundle:
+    """Check a bundle written by ``dossier bundle`` without the ledger: its checkpoint's
+    signature, its events' proofs, its own signature (a changed byte anywhere), and, given
+    ``earlier`` (a checkpoint note kept from before), that the bundle's checkpoint extends it.
+    ``key`` is the published verifier key; without it the bundle's own is used (compare it
+    with the published one). A ranking's scores are recomputed by the caller."""
+    if not isinstance(bundle, dict) or bundle.get("format") != 1:
+        raise ProofError("not a bundle of format 1 (written by `dossier bundle`)")
+    kind = bundle.get("kind")
+    try:
+        own = parse_verifier_key(str(bundle["verifier_key"]))
+        if key is not None and (own.name, own.key_id, own.public) != (key.name, key.key_id,
+                                                                        key.public):
+            raise ProofError(f"the bundle carries the verifier key of {own.name} "
+                             f"({own.key_id.hex()}), not the one given ({key.name}, "
+                             f"{key.key_id.hex()})")
+        key = key or own
+        checkpoint = verify_note(str(bundle["checkpoint"]), key)
+        if kind == "dossier-bundle":
+            events, what = _dossier_events(bundle, checkpoint, key)
+        elif kind == "ranking-bundle":
+            events = _log_events(bundle["records"], checkpoint)
+            what = (f"the ranking of {bundle['unit_kind']} units for {bundle['period']} as of "
+                    f"{bundle['as_of']}: the whole log of {checkpoint.size} positions gives "
+                    "the checkpoint's root")
+        else:
+            raise ProofError(f"unknown bundle kind {kind!r}")
+        if earlier is not None:
+            what += "; " + _extends(bundle, checkpoint, earlier, key)
+        _check_bundle_signature(bundle, key)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        if isinstance(error, ProofError):
+            raise
+        raise ProofError(f"malformed bundle ({error!r})") from None
+    return CheckedBundle(str(kind), key, checkpoint, events,
+                         f"{what}; checkpoint of {checkpoint.size} events signed "
+                         f"{checkpoint.time} by {checkpoint.signer}")
+
+
+def _check_bundle_signature(bundle: dict[str, Any], key: VerifierKey) -> None:
+    note = str(bundle["signature"])
+    body, _, _ = note.partition("\n\n")
+    verify_note_signature(note, key)
+    expected = bundle_body(key.name, str(bundle["kind"]), bundle_digest(bundle))
+    if body + "\n" != expected:
+        raise ProofError("the bundle's content does not match its signature: it was altered "
+                         "after it was written")
+
+
+def verify_note_signature(note: str, key: VerifierKey) -> None:
+    """Check that ``note`` carries a good signature by ``key`` (whatever its body)."""
+    body, sep, signatures = note.partition("\n\n")
+    if not sep or not signatures.endswith("\n"):
+        raise ProofError("the bundle's signature is not a signed note")
+    for line in signatures[:-1].split("\n"):
+        name, _, b64 = line[len(SIGNATURE_PREFIX):].rpartition(" ")
+        try:
+            raw = base64.b64decode(b64, validate=True)
+        except binascii.Error:
+            raise ProofError(f"malformed signature line {line!r}") from None
+        if line.startswith(SIGNATURE_PREFIX) and name == key.name and raw[:4] == key.key_id:
+            _check_ed25519(key.public, raw[4:], (body + "\n").encode())
+            return
+    raise ProofError(f"the bundle carries no signature by the key {key.name}")
+
+
+def _dossier_events(bundle: dict[str, Any], checkpoint: Checkpoint, key: VerifierKey
+                    ) -> tuple[list[dict[str, Any]], str]:
+    """Each event's inclusion proof, then the dossier's own chain: its events in order, seq
+    1, 2, … each naming the previous one's hash, the first a submission with its code."""
+    dossier, code = str(bundle["dossier"]), str(bundle["code"])
+    events: list[dict[str, Any]] = []
+    previous = "0" * 64
+    for seq, proof in enumerate(bundle["proofs"], start=1):
+        check_inclusion(proof | {"checkpoint": bundle["checkpoint"],
+                                 "tree_size": checkpoint.size}, key)
+        event = proof["event"]
+        where = f"event {seq} of the bundle (position {proof['position']})"
+        if (event.get("stream"), event.get("id")) != ("dossier", dossier):
+            raise ProofError(f"{where} is an event of {event.get('stream')} "
+                             f"{event.get('id')}, not of dossier {dossier}")
+        if event.get("seq") != seq or event.get("prev_hash") != previous:
+            raise ProofError(f"{where} does not follow the dossier's chain (seq "
+                             f"{event.get('seq')}, expected {seq}): an event is missing, "
+                             "repeated or out of order")
+        if events and proof["position"] <= events[-1]["position"]:
+            raise ProofError(f"{where} is not after the previous one in the log")
+        previous = event["hash"]
+        events.append(event | {"position": proof["position"]})
+    if not events:
+        raise ProofError(f"the bundle holds no event of dossier {dossier}")
+    first = events[0]
+    if first.get("type") != "dossier.submitted" or first["data"].get("code") != code:
+        raise ProofError(f"the first event is not the submission of dossier {code}")
+    return events, (f"dossier {code} ({dossier}): {len(events)} events, each proved in the "
+                    "checkpoint, in the dossier's chain")
+
+
+def _log_events(records: list[dict[str, Any]], checkpoint: Checkpoint
+                ) -> list[dict[str, Any]]:
+    """Every record of the log up to the checkpoint: each hash recomputed from its content,
+    the log chain rebuilt, the tree's root compared with the checkpoint's."""
+    if len(records) != checkpoint.size:
+        raise ProofError(f"the bundle holds {len(records)} log records, the checkpoint "
+                         f"covers {checkpoint.size}")
+    previous, leaves, events = "0" * 64, [], []
+    for position, record in enumerate(records, start=1):
+        computed = event_hash(record)
+        if computed != record.get("hash"):
+            raise ProofError(f"the record at position {position} ({record.get('stream')} "
+                             f"{record.get('id')} seq {record.get('seq')}) does not give its "
+                             "hash: its content was altered")
+        previous = log_hash(previous, position, str(record["recorded_at"]), computed)
+        leaves.append(leaf_hash(bytes.fromhex(previous)))
+        if record.get("stream") != "request":
+            events.append(record | {"position": position})
+    if tree_root(leaves) != checkpoint.root:
+        raise ProofError(f"the {checkpoint.size} records do not give the checkpoint's root: "
+                         "an event was altered, removed, added or reordered")
+    return events
+
+
+def _extends(bundle: dict[str, Any], checkpoint: Checkpoint, earlier: str,
+             key: VerifierKey) -> str:
+    old = verify_note(earlier, key)
+    if old.origin != checkpoint.origin:
+        raise ProofError(f"the earlier checkpoint is of another log ({old.origin!r})")
+    if old.size > checkpoint.size:
+        raise ProofError(f"the earlier checkpoint ({old.size} events) is larger than the "
+                         f"bundle's ({checkpoint.size}): a log never shrinks")
+    if bundle["kind"] == "ranking-bundle":
+        leaves, previous = [], "0" * 64
+        for position, record in enumerate(bundle["records"][:old.size], start=1):
+            previous = log_hash(previous, position, str(record["recorded_at"]),
+                                str(record["hash"]))
+            leaves.append(leaf_hash(bytes.fromhex(previous)))
+        if tree_root(leaves) != old.root:
+            raise ProofError(f"the bundle's checkpoint is not an extension of the earlier "
+                             f"one: its first {old.size} events do not give the earlier root")
+    else:
+        found = [c for c in bundle.get("consistency", [])
+                 if read_note(str(c["old"])).size == old.size]
+        if not found:
+            raise ProofError(f"the bundle has no consistency proof from a checkpoint of "
+                             f"{old.size} events")
+        try:
+            verify_consistency(old.size, checkpoint.size,
+                               [bytes.fromhex(h) for h in found[0]["path"]], old.root,
+                               checkpoint.root)
+        except ProofError as error:
+            raise ProofError(f"the bundle's checkpoint is not an extension of the earlier "
+                             f"one of {old.size} events ({error})") from None
+    return f"it extends the earlier checkpoint of {old.size} events"
 
 
 def main(argv: list[str] | None = None) -> int:
