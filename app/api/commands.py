@@ -1,0 +1,154 @@
+"""One endpoint per command of the lifecycle: ``POST /v1/{stream}s/{id}/{event}`` records
+one action (the wire format's ``at``, ``data`` and optional ``seq``), repeat-safe with an
+``Idempotency-Key`` header."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Request, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from app.api.access import WRITERS, caller, require_unit
+from app.api.errors import ApiError, responses
+from app.api.keys import ApiKey
+from app.api.state import ApiState
+from ledger import wire
+
+AT = "2026-10-05T08:30:00+07:00"
+DATA_EXAMPLES: dict[str, dict[str, Any]] = {
+    "unit.registered": {"name": "Sở Xây dựng tỉnh Quảng Ninh", "parent": "22",
+                        "kind": "department"},
+    "unit.capability_set": {"capability": "e_certified_copy", "enabled": True},
+    "procedure.registered": {
+        "code": "1.009994", "name": "Cấp giấy phép xây dựng", "unit": "22.SXD",
+        "statutory_days": 15, "fee_vnd": 150000, "requires_result_document": True,
+        "full_online_eligible": True, "citizen_target": True,
+        "legal_basis_effective_on": "2026-01-01"},
+    "procedure.decision_issued": {"decision_on": "2026-09-20"},
+    "procedure.published": {"components_complete": True},
+    "procedure.online_level_set": {"level": "full"},
+    "procedure.payment_integrated": {"integrated": True},
+    "dossier.submitted": {
+        "code": "G22.99-261005-0001", "procedure": "P-22.SXD-1", "unit": "22.SXD",
+        "channel": "online", "applicant_kind": "citizen", "applicant_ref": "CCCD-0123",
+        "vneid_verified": True,
+        "components": [{"name": "Đơn đề nghị", "digitized": True, "reused": False,
+                        "from_personal_store": False, "from_population_db": True}]},
+    "dossier.received": {"due_at": None},
+    "dossier.refused": {"reason": "thiếu giấy tờ"},
+    "dossier.supplement_requested": {"reason": "bổ sung bản vẽ"},
+    "dossier.transferred": {"to_unit": "22", "kind": "inter_agency"},
+    "dossier.appraised": {"by": "chuyên viên A"},
+    "dossier.approved": {"by": "lãnh đạo B"},
+    "dossier.signed": {"by": "lãnh đạo B"},
+    "dossier.fee_requested": {"amount_vnd": 150000},
+    "dossier.fee_paid": {"amount_vnd": 150000, "method": "national_portal"},
+    "dossier.resolved": {"electronic_result": True, "pushed_to_personal_store": True},
+    "dossier.result_returned": {"method": "online"},
+    "dossier.apology_issued": {"new_due_at": "2026-10-30T17:00:00+07:00",
+                               "reason": "cần xác minh thêm"},
+    "dossier.rejected": {"reason": "không đủ điều kiện"},
+    "dossier.stopped": {"reason": "theo yêu cầu cơ quan"},
+    "dossier.rated": {"satisfied": True},
+    "petition.received": {"unit": "22.SXD", "kind": "staff_conduct", "dossier": None},
+    "petition.rated": {"likes": 1, "dislikes": 0},
+}
+CREATORS = {"unit.registered", "procedure.registered", "dossier.submitted",
+            "petition.received"}
+
+
+class Recorded(BaseModel):
+    """Where the action landed: its stream, id, seq, hash and ledger position."""
+
+    type: str = Field(examples=["dossier.received"])
+    stream: str = Field(examples=["dossier"])
+    id: str = Field(examples=["D-0001"])
+    seq: int = Field(examples=[2])
+    hash: str = Field(examples=["3f7a…"])
+    position: int | None = Field(examples=[1042])
+
+
+def body_model(kind: str) -> type[BaseModel]:
+    """``{"at", "seq", "data"}`` for one event type, with an example."""
+    data_model = wire.DATA_MODELS[kind]
+    extra: Any = {"examples": [{"at": AT, "data": DATA_EXAMPLES.get(kind, {})}]}
+    name = "".join(part.title() for part in kind.replace(".", "_").split("_")) + "Body"
+    return create_model(
+        name,
+        __config__=ConfigDict(extra="forbid", json_schema_extra=extra),
+        at=(wire.Instant, Field(description="when it happened (RFC 3339 with offset)")),
+        seq=(int | None, Field(None, ge=1, le=wire.MAX_COUNT,
+                               description="the aggregate's next seq (optional: checked "
+                                           "when given)")),
+        data=(data_model, Field(description=f"the fields of {kind}")),
+    )
+
+
+def router(state: ApiState) -> APIRouter:
+    api = APIRouter(prefix="/v1", tags=["commands"])
+    for kind in wire.DATA_MODELS:
+        _add(api, state, kind)
+    return api
+
+
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", max_length=200,
+    description="repeat-safe key: the same key with the same body answers as the first "
+                "time and records nothing new; with another body: 409")]
+
+
+def _add(api: APIRouter, state: ApiState, kind: str) -> None:
+    stream, action = kind.split(".", 1)
+    model = body_model(kind)
+
+    async def record(request: Request, body: model,  # type: ignore[valid-type]
+                     key_id: Annotated[str, Path(alias="id", min_length=1, max_length=128)],
+                     idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        key = caller(request, state, WRITERS)
+        raw = wire.decode_json(await request.body())
+        event = {"type": kind, "id": key_id, "at": raw["at"], "data": raw["data"]}
+        if raw.get("seq") is not None:
+            event["seq"] = raw["seq"]
+        return await run_in_threadpool(_record, request, state, key, event, idempotency_key)
+
+    record.__annotations__["body"] = model  # a class made here: not a name to resolve
+    record.__name__ = f"record_{stream}_{action}"
+    api.add_api_route(
+        f"/{stream}s/{{id}}/{action}", record, methods=["POST"],
+        status_code=status.HTTP_201_CREATED, response_model=Recorded,
+        summary=f"Record {kind}", name=f"record_{stream}_{action}",
+        description=f"Record one `{kind}` action on {stream} `id` (docs/api.md). An agency "
+                    "key may act only on its unit and the units below it.",
+        responses=responses(401, 403, 404, 409, 422))
+
+
+def _record(request: Request, state: ApiState, key: ApiKey, event: dict[str, Any],
+            idempotency_key: str | None) -> dict[str, Any]:
+    """Check the key's unit, then record (a refusal records nothing)."""
+    kind, key_id, data = event["type"], event["id"], event["data"]
+    require_unit(request, state, key, _acting_unit(state, kind, key_id, data),
+                 f"{kind.split('.')[0]} {key_id}")
+    recorded = state.ledger.record(event, idempotency_key=idempotency_key or None)
+    return recorded.as_dict()
+
+
+def _acting_unit(state: ApiState, kind: str, key: str, data: dict[str, Any]
+                 ) -> list[str]:
+    """The unit an action is done in: the one it names when it creates an aggregate (the
+    parent, for a new unit), else the aggregate's own (a dossier's holder after a transfer).
+    404 when the aggregate does not exist yet."""
+    stream = kind.split(".", 1)[0]
+    if kind == "unit.registered":
+        return [data["parent"]] if isinstance(data.get("parent"), str) else []
+    if kind == "unit.capability_set":
+        return [key]
+    if kind in CREATORS:
+        return [data["unit"]] if isinstance(data.get("unit"), str) else []
+    aggregate, _ = state.ledger.load(f"{stream}:{key}")
+    if aggregate is None:
+        raise ApiError(404, "not_found", f"no {stream} {key!r} yet: {kind} refused (its "
+                       f"first event must be recorded first); nothing recorded", field="id")
+    held = [getattr(aggregate, "holder_unit", None), getattr(aggregate, "unit", None)]
+    return [unit for unit in held if isinstance(unit, str)]
