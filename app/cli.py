@@ -7,6 +7,7 @@ import os
 import typer
 
 from app.commands import (
+    api_cmds,
     bundle_cmds,
     dashboard_cmds,
     demo_cmds,
@@ -34,6 +35,7 @@ demo_cmds.register(cli)
 proof_cmds.register(cli)
 bundle_cmds.register(cli)
 dashboard_cmds.register(cli)
+api_cmds.register(cli)
 
 
 def main() -> None:
