@@ -245,8 +245,12 @@ async function loadChoices() {
   try { info = await getJSON("/v1/periods?" + new URLSearchParams({ rulebook: state.rulebook })); }
   catch (error) { /* no live tables yet: the stream says so */ }
   const periods = [...new Set([...(info.periods || []), info.current].filter(Boolean))].sort().reverse();
-  if (!state.period) state.period = (info.periods || []).includes(info.current) || !(info.periods || []).length
-    ? info.current : info.periods[info.periods.length - 1];
+  if (!state.period) {
+    // the current month when it is ranked, else the latest month ranked
+    const months = (info.periods || []).filter((p) => /^\d{4}-\d{2}$/.test(p)).sort();
+    state.period = months.includes(info.current) || !months.length ? info.current
+      : months[months.length - 1];
+  }
   periodBox.replaceChildren(...periods.map((p) => el("option", { value: p }, p)));
   periodBox.value = state.period;
   rulebookBox.replaceChildren(...info.rulebooks.map((r) => el("option", { value: r }, r)));
