@@ -4,10 +4,15 @@ its role and its unit. Every refusal is logged with the key's id, never the key.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.errors import ApiError
+from app.api.errors import ApiError, translate
 from app.api.keys import ApiKey, KeyRefused, Role
 from app.api.state import ApiState
 
@@ -15,6 +20,49 @@ log = logging.getLogger("dossier.api.access")
 
 WRITERS = (Role.ADMIN, Role.AGENCY)
 READERS = (Role.ADMIN, Role.AGENCY, Role.AUDITOR)
+AUDITORS = (Role.ADMIN, Role.AUDITOR)
+ADMINS = (Role.ADMIN,)
+ROLES = "x-roles"  # an operation's roles, in its OpenAPI entry
+GATE_KEY = "api_key"
+
+
+def roles_extra(roles: tuple[Role, ...]) -> dict[str, Any]:
+    """An operation's ``openapi_extra``: the roles whose keys it accepts (none: public)."""
+    return {ROLES: [r.value for r in roles], "security": [{"apiKey": []}]}
+
+
+class Gate:
+    """ASGI middleware: the key of a request to a protected operation is checked before
+    anything else (a bad body from someone without a valid key is a 401, not a 422)."""
+
+    def __init__(self, app: ASGIApp, state: ApiState, routes: Callable[[], list[BaseRoute]]
+                 ) -> None:
+        self.app = app
+        self.state = state
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            roles = self._roles(scope)
+            if roles:
+                request = Request(scope)
+                try:
+                    key = caller(request, self.state, roles)
+                except ApiError as error:
+                    status, payload = translate(error)
+                    response = JSONResponse(payload, status_code=status, headers=error.headers)
+                    await response(scope, receive, send)
+                    return
+                scope.setdefault("state", {})[GATE_KEY] = key
+        await self.app(scope, receive, send)
+
+    def _roles(self, scope: Scope) -> tuple[Role, ...]:
+        for route in self.routes():
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                extra = getattr(route, "openapi_extra", None) or {}
+                return tuple(Role(r) for r in extra.get(ROLES, ()))
+        return ()
 
 
 def _secret(request: Request) -> str | None:
@@ -40,7 +88,11 @@ def refuse(request: Request, status: int, reason: str, key_id: str | None = None
 
 
 def caller(request: Request, state: ApiState, roles: tuple[Role, ...]) -> ApiKey:
-    """The request's key when it is valid and has one of ``roles``; else 401 or 403."""
+    """The request's key when it is valid and has one of ``roles``; else 401 or 403 (the
+    gate has checked it already, before the body was read: its answer is reused)."""
+    checked = request.scope.get("state", {}).get(GATE_KEY)
+    if isinstance(checked, ApiKey) and checked.role in roles:
+        return checked
     secret = _secret(request)
     if secret is None:
         raise refuse(request, 401, "an API key is required (Authorization: Bearer <key>)",

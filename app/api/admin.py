@@ -9,13 +9,13 @@ from fastapi import APIRouter, Path, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.access import caller
+from app.api.access import ADMINS, caller, roles_extra
 from app.api.errors import ApiError, responses
 from app.api.keys import KeyProblem, Role
 from app.api.state import ApiState
 from ledger.transfer import import_lines
 
-ADMIN = (Role.ADMIN,)
+ADMIN = ADMINS
 
 
 class NewKey(BaseModel):
@@ -44,7 +44,7 @@ def router(state: ApiState) -> APIRouter:
     @api.post("/imports", status_code=status.HTTP_201_CREATED, response_model=ImportAnswer,
               responses=responses(400, 401, 403, 409, 422),
               summary="Import a JSONL file of events, all or nothing",
-              openapi_extra={"requestBody": {"required": True, "content": {
+              openapi_extra=roles_extra(ADMIN) | {"requestBody": {"required": True, "content": {
                   "application/x-ndjson": {"schema": {"type": "string"}, "example":
                       '{"type":"unit.registered","id":"22.SXD","at":"2026-10-01T08:00:00'
                       '+07:00","data":{"name":"Sở Xây dựng","parent":"22",'
@@ -64,13 +64,15 @@ def router(state: ApiState) -> APIRouter:
                 "last_position": result.last_position,
                 "already_imported": result.already_imported}
 
-    @api.get("/keys", responses=responses(401, 403), summary="The API keys (no secrets)")
+    @api.get("/keys", responses=responses(401, 403), summary="The API keys (no secrets)",
+             openapi_extra=roles_extra(ADMIN))
     def list_keys(request: Request) -> list[dict[str, Any]]:
         caller(request, state, ADMIN)
         return [k.public() for k in state.keys.listed()]
 
     @api.post("/keys", status_code=status.HTTP_201_CREATED,
-              responses=responses(401, 403, 422), summary="Create an API key")
+              responses=responses(401, 403, 422), summary="Create an API key",
+              openapi_extra=roles_extra(ADMIN))
     def create_key(request: Request, new: NewKey) -> dict[str, Any]:
         """The answer holds the key itself, once: only its hash is kept."""
         caller(request, state, ADMIN)
@@ -85,7 +87,7 @@ def router(state: ApiState) -> APIRouter:
         return key.public() | {"key": secret}
 
     @api.delete("/keys/{key_id}", responses=responses(401, 403, 404),
-                summary="Revoke an API key")
+                summary="Revoke an API key", openapi_extra=roles_extra(ADMIN))
     def revoke_key(request: Request,
                    key_id: Annotated[str, Path(min_length=1, max_length=32)]
                    ) -> dict[str, Any]:

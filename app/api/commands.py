@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Path, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from app.api.access import WRITERS, caller, require_unit
+from app.api.access import WRITERS, caller, require_unit, roles_extra
 from app.api.errors import ApiError, responses
 from app.api.keys import ApiKey
 from app.api.state import ApiState
@@ -121,7 +121,7 @@ def _add(api: APIRouter, state: ApiState, kind: str) -> None:
         summary=f"Record {kind}", name=f"record_{stream}_{action}",
         description=f"Record one `{kind}` action on {stream} `id` (docs/api.md). An agency "
                     "key may act only on its unit and the units below it.",
-        responses=responses(401, 403, 404, 409, 422))
+        responses=responses(401, 403, 404, 409, 422), openapi_extra=roles_extra(WRITERS))
 
 
 def _record(request: Request, state: ApiState, key: ApiKey, event: dict[str, Any],

@@ -10,9 +10,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from app.api import olap_reads
-from app.api.access import READERS, caller, refuse, require_unit
+from app.api.access import AUDITORS, READERS, caller, require_unit, roles_extra
 from app.api.errors import ApiError, responses
-from app.api.keys import Role
 from app.api.state import ApiState
 from app.commands.rankings import RANKED_KINDS, ranking_csv
 from app.commands.scoring_cmds import _items as explain_items
@@ -106,7 +105,7 @@ def router(state: ApiState) -> APIRouter:
     api = APIRouter(prefix="/v1")
 
     @api.get("/dossiers/{ref}/history", tags=["audit"], responses=responses(401, 403, 404, 422),
-             summary="A dossier's timeline and state")
+             summary="A dossier's timeline and state", openapi_extra=roles_extra(READERS))
     def dossier_history(request: Request, ref: str, as_of: AsOf = None,
                         as_recorded: AsRecorded = None) -> dict[str, Any]:
         """A dossier (by id or code, mã hồ sơ) as it stood at ``as_of`` or as the ledger had
@@ -188,7 +187,7 @@ def router(state: ApiState) -> APIRouter:
                 "current": period_key(state, None), "rulebooks": list(SHIPPED)}
 
     @api.get("/explain", tags=["audit"], responses=responses(401, 403, 404, 422),
-             summary="The items behind one indicator")
+             summary="The items behind one indicator", openapi_extra=roles_extra(READERS))
     def explain(request: Request, unit: Annotated[str, Query(max_length=64, examples=["22"])],
                 indicator: Annotated[str, Query(max_length=16, examples=["2.1"])],
                 period: PeriodQ = None, rulebook: RulebookQ = DEFAULT_RULEBOOK,
@@ -213,7 +212,7 @@ def router(state: ApiState) -> APIRouter:
         return data
 
     @api.get("/proofs/inclusion", tags=["audit"], responses=responses(401, 403, 404),
-             summary="An event's inclusion proof")
+             summary="An event's inclusion proof", openapi_extra=roles_extra(AUDITORS))
     def proof(request: Request,
               event: Annotated[str, Query(max_length=200, description="a position, an event "
                                           "hash, or stream:id:seq", examples=["1"])],
@@ -222,10 +221,7 @@ def router(state: ApiState) -> APIRouter:
               ) -> dict[str, Any]:
         """The Merkle proof that an event is in a signed checkpoint (docs/proofs.md).
         Auditor or admin."""
-        key = caller(request, state, READERS)
-        if key.role is Role.AGENCY:
-            raise refuse(request, 403, "proofs are for auditors and admins", key.key_id,
-                         rule="role")
+        caller(request, state, AUDITORS)
         try:
             position = find_position(state.ledger, event)
             found = find_checkpoint(state.ledger, None if checkpoint is None

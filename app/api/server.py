@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.api import admin, commands, errors, reads, stream
+from app.api.access import Gate
 from app.api.keys import FILE_NAME, KeyStore
 from app.api.live import Changes, LiveRunner
 from app.api.state import ApiState
@@ -52,6 +53,7 @@ def create_app(state: ApiState) -> FastAPI:
                                 {"name": "scores"}, {"name": "rankings"}, {"name": "admin"},
                                 {"name": "health"}])
     errors.install(app)
+    app.add_middleware(Gate, state=state, routes=lambda: app.router.routes)
     app.include_router(commands.router(state))
     app.include_router(reads.router(state))
     app.include_router(admin.router(state))
@@ -64,6 +66,19 @@ def create_app(state: ApiState) -> FastAPI:
         return FileResponse(assets / "index.html", media_type="text/html; charset=utf-8")
 
     app.state.api = state
+    plain_schema = app.openapi
+
+    def schema() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            found = plain_schema()
+            found.setdefault("components", {})["securitySchemes"] = {"apiKey": {
+                "type": "http", "scheme": "bearer",
+                "description": "an API key from `dossier keys create` (or the X-API-Key "
+                               "header)"}}
+            app.openapi_schema = found
+        return app.openapi_schema
+
+    app.openapi = schema  # type: ignore[method-assign]
     return app
 
 
