@@ -84,14 +84,15 @@ def test_concurrent_clients_on_one_dossier_each_record_once(api: InProcess) -> N
         thread.start()
     for thread in threads:
         thread.join()
-    assert all(first == again and first in (201, 409) for first, again in answers.values()), \
-        answers
+    # a first answer of 201 is repeated; a 409 (the others kept winning) may succeed on retry
+    assert all(again == 201 if first == 201 else first == 409
+               for first, again in answers.values()), answers
     history = api.client.get("/v1/dossiers/race/history", headers=bearer(api.keys.auditor),
                              params={"as_of": "2026-10-21"}).json()
     seqs = [e["seq"] for e in history["events"]]
     assert seqs == list(range(1, len(seqs) + 1))
     appraised = [e for e in history["events"] if e["type"] == "dossier.appraised"]
-    assert len(appraised) == sum(first == 201 for first, _ in answers.values())
+    assert len(appraised) == sum(201 in pair for pair in answers.values())
     assert len({e["data"]["by"] for e in appraised}) == len(appraised)
 
 
