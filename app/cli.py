@@ -13,6 +13,7 @@ from app.commands import (
     demo_cmds,
     ledger_cmds,
     live_cmds,
+    personal_cmds,
     proof_cmds,
     scoring_cmds,
     simulate_cmds,
@@ -34,6 +35,7 @@ live_cmds.register(cli)
 demo_cmds.register(cli)
 proof_cmds.register(cli)
 bundle_cmds.register(cli)
+personal_cmds.register(cli)
 dashboard_cmds.register(cli)
 api_cmds.register(cli)
 

@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     signing_key_file: Path | None = Field(
         None, description="the checkpoint signing key; default: <data_dir>/signing.key"
     )
+    personal_data_key_file: Path | None = Field(
+        None, description="the key that seals personal data at rest (docs/personal-data.md); "
+        "unset: personal data is stored in clear"
+    )
+    personal_keys_file: Path | None = Field(
+        None, description="the data subjects' keys; default: <data_dir>/personal-keys.sqlite"
+    )
 
     @property
     def ledger_store(self) -> Store:
@@ -55,3 +62,7 @@ class Settings(BaseSettings):
     @property
     def signing_key_path(self) -> Path:
         return self.signing_key_file or self.data_dir / "signing.key"
+
+    @property
+    def personal_keys_path(self) -> Path:
+        return self.personal_keys_file or self.data_dir / "personal-keys.sqlite"

@@ -6,6 +6,7 @@ from app.settings import Settings, Store
 from domain.calendar import WorkingCalendar
 from ledger.application import DossierLedger
 from ledger.config import StoreConfig
+from ledger.personal import KeyStore, Sealer, read_master_key
 
 
 def store_config(settings: Settings) -> StoreConfig:
@@ -20,4 +21,13 @@ def store_config(settings: Settings) -> StoreConfig:
 def open_ledger_from_settings(settings: Settings | None = None) -> DossierLedger:
     settings = settings or Settings()
     calendar = WorkingCalendar(weekend_workdays=settings.weekend_workdays)
-    return DossierLedger(store_config(settings), calendar=calendar)
+    return DossierLedger(store_config(settings), calendar=calendar, sealer=sealer(settings))
+
+
+def sealer(settings: Settings) -> Sealer | None:
+    """The sealer of personal data when a personal-data key is configured (raises
+    PersonalDataError when it cannot be read)."""
+    if settings.personal_data_key_file is None:
+        return None
+    master = read_master_key(settings.personal_data_key_file)
+    return Sealer(master, KeyStore(settings.personal_keys_path))

@@ -26,6 +26,7 @@ from ledger.codec import REQUEST_STREAM, EnvelopeMapper, decode_state, to_domain
 from ledger.config import StoreConfig
 from ledger.dispatch import ProcedureInfo
 from ledger.errors import ConcurrencyConflict, IdempotencyConflict, IdempotencyReserved
+from ledger.personal import Sealer, sealed_subject
 from ledger.positions import position_of
 from ledger.recorders import LogChainReader, SealedPOPOApplicationRecorder
 from ledger.staging import StagedEvents
@@ -33,6 +34,7 @@ from ledger.unit_of_work import AggregateCache, RecordedEvent, UnitOfWork, finge
 
 PAGE = 1000
 RESERVED_KEY_PREFIX = "import:"  # the idempotency keys of imports (a file's content hash)
+RESERVED_KEY_PREFIXES = (RESERVED_KEY_PREFIX, "erasure:")  # and of erasures (ledger.personal)
 MAX_ATTEMPTS = 20
 
 
@@ -53,8 +55,10 @@ class DossierLedger(Application[str]):
         calendar: WorkingCalendar = DEFAULT_CALENDAR,
         clock: Callable[[], datetime] = utc_now,
         aggregate_cache_size: int = 10_000,
+        sealer: Sealer | None = None,
     ) -> None:
         self.store = store
+        self.sealer = sealer
         self.calendar = calendar
         self.clock = clock
         self._units = UnitRegistry()
@@ -69,6 +73,11 @@ class DossierLedger(Application[str]):
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
                 time.sleep(random.uniform(0.01, 0.05))
+
+    def close(self) -> None:
+        super().close()
+        if self.sealer is not None:
+            self.sealer.keys.close()
 
     def construct_recorder(self) -> ApplicationRecorder:
         if self.store.kind == "memory":
@@ -99,7 +108,7 @@ class DossierLedger(Application[str]):
         (its rules are checked again); after a few attempts ``ConcurrencyConflict`` is raised.
         """
         commands = [_with_stream(e) for e in events]
-        if idempotency_key is not None and idempotency_key.startswith(RESERVED_KEY_PREFIX):
+        if idempotency_key is not None and idempotency_key.startswith(RESERVED_KEY_PREFIXES):
             raise IdempotencyReserved(idempotency_key)
         digest = fingerprint(commands) if idempotency_key else ""
         fresh = False
@@ -264,6 +273,12 @@ class DossierLedger(Application[str]):
     def stream_envelopes(self, stream: str, key: str) -> list[dict[str, Any]]:
         """One aggregate's events as envelopes (no positions: the aggregate's own order)."""
         return [decode_state(s.state) for s in self.recorder.select_events(f"{stream}:{key}")]
+
+    def subject_of(self, oid: str) -> str | None:
+        """The data subject whose key seals an aggregate's personal data: the one named by
+        its first event (None: none of its events is sealed)."""
+        stored = self.recorder.select_events(oid, limit=1)
+        return sealed_subject(decode_state(stored[0].state)) if stored else None
 
     def _previous_result(self, key: str, digest: str) -> list[RecordedEvent] | None:
         stored = self.recorder.select_events(f"{REQUEST_STREAM}:{key}", limit=1)

@@ -324,6 +324,8 @@ def history(ledger: DossierLedger, ref: str, as_of: datetime,
         if not envelopes:
             raise DossierNotFound(ref, f"recorded by {recorded_by.isoformat()}")
     shown = [e for e in envelopes if datetime.fromisoformat(e["at"]) <= as_of]
+    if ledger.sealer is not None:  # personal values in clear, or "[erased]"
+        shown = [ledger.sealer.clear(e) for e in shown]
     aggregate, _ = ledger.load(oid, until=as_of, seqs=seqs)
     result = History(dossier_id, envelopes[0]["data"]["code"], as_of, shown)
     if isinstance(aggregate, Dossier):

@@ -24,8 +24,9 @@ class IdempotencyConflict(LedgerError):
 
 class IdempotencyReserved(LedgerError):
     def __init__(self, key: str) -> None:
-        super().__init__(f"idempotency key {key!r}: keys starting with 'import:' are reserved "
-                         "for imports (a file's content hash); choose another key")
+        super().__init__(f"idempotency key {key!r}: keys starting with 'import:' or "
+                         "'erasure:' are reserved for imports (a file's content hash) and "
+                         "erasures; choose another key")
         self.key = key
 
 

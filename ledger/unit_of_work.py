@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from threading import Lock
 from typing import TYPE_CHECKING, Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import RecordConflictError, StoredEvent
 
 from domain.base import LedgerRuleError, StreamAggregate
 from domain.calendar import WorkingCalendar
@@ -22,12 +22,14 @@ from ledger.codec import REQUEST_STREAM, topic_of, wire_type_of
 from ledger.dispatch import ProcedureInfo, apply_event
 from ledger.errors import ChainError, FutureEvent, SequenceError
 from ledger.log_chain import stamp_text
+from ledger.personal import check_sealed, is_token
 from ledger.staging import StagedEvents
 
 if TYPE_CHECKING:
     from ledger.application import DossierLedger
 
 MAX_AHEAD = timedelta(minutes=5)
+ERASURE_KEY_PREFIX = "erasure:"  # the request records of erasures (ledger.personal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,7 @@ class UnitOfWork:
     recorded: list[RecordedEvent] = field(default_factory=list)
     new_units: dict[str, Unit] = field(default_factory=dict)
     new_procedures: dict[str, ProcedureInfo] = field(default_factory=dict)
+    subjects: dict[str, str] = field(default_factory=dict)  # dossier -> its data subject
 
     def __post_init__(self) -> None:
         self._recorded_at_text = stamp_text(self.recorded_at)  # stamped again at commit
@@ -166,6 +169,7 @@ class UnitOfWork:
             "prev_hash": held.head_hash,
         }
         self._check_given_chain(raw, held, out)
+        self._seal(oid, raw, aggregate, out)
         out["hash"] = event_hash(out)
         held.aggregate = aggregate
         held.head_hash = out["hash"]
@@ -183,6 +187,23 @@ class UnitOfWork:
             "at": self._recorded_at_text,
             "data": {"fingerprint": fingerprint,
                      "events": [r.as_dict() | {"position": None} for r in result]},
+            "prev_hash": GENESIS,
+        }
+        out["hash"] = event_hash(out)
+        self._stage(f"{REQUEST_STREAM}:{key}", out, topic="request.accepted")
+
+    def add_erasure(self, subject: str) -> None:
+        """Record that a data subject's key was deleted (an erasure), as a request record of
+        the log: a leaf of the tree, never exported, naming only the subject's id."""
+        key = f"{ERASURE_KEY_PREFIX}{subject}"
+        out: dict[str, Any] = {
+            "type": "request.accepted",
+            "stream": REQUEST_STREAM,
+            "id": key,
+            "seq": 1,
+            "at": self._recorded_at_text,
+            "data": {"fingerprint": hashlib.sha256(key.encode()).hexdigest(), "events": [],
+                     "erased_subject": subject},
             "prev_hash": GENESIS,
         }
         out["hash"] = event_hash(out)
@@ -229,10 +250,40 @@ class UnitOfWork:
                              f"(expected {held.given_head})")
         as_given = {k: raw[k] for k in ("type", "stream", "id", "seq", "at", "data")}
         as_given["prev_hash"] = given_prev
+        if "sealed" in raw:
+            as_given["sealed"] = raw["sealed"]
         if given_hash != event_hash(as_given):
             raise ChainError(f"{where}: hash {given_hash!r} does not verify against the event's "
                              "content (altered or mis-hashed)")
         held.given_head = given_hash
+
+    def _seal(self, oid: str, raw: dict[str, Any], aggregate: Any, out: dict[str, Any]
+              ) -> None:
+        """Seal the event's personal fields under its data subject's key (the applicant of
+        its dossier), when the ledger has a sealer; an event given sealed (an export of a
+        sealing ledger) is kept as given."""
+        if raw.get("sealed") is not None:
+            try:
+                check_sealed(raw["sealed"])
+            except ValueError as error:
+                raise wire.WireError("sealed", str(error).removeprefix("sealed: ")) from None
+            out["sealed"] = raw["sealed"]
+            self.subjects[oid] = str(raw["sealed"].get("subject"))
+            return
+        sealer = self.ledger.sealer
+        if sealer is None or out["stream"] != "dossier":
+            return
+        subject = self.subjects.get(oid)
+        if subject is None:
+            ref = getattr(aggregate, "applicant_ref", None)
+            if isinstance(ref, str) and not is_token(ref):
+                subject = sealer.subject_id(ref)  # given in clear (now, or before sealing)
+            else:
+                subject = self.ledger.subject_of(oid)
+            if subject is None:
+                return
+            self.subjects[oid] = subject
+        sealer.seal(out, subject)
 
     def _remember_catalogue(self, envelope: wire.Envelope, data: wire.Data) -> None:
         if isinstance(data, wire.UnitRegistered):
@@ -273,6 +324,9 @@ class UnitOfWork:
         try:
             if not self.stored:
                 return range(0)
+            sealer = self.ledger.sealer
+            if sealer is not None and not sealer.flush():
+                raise RecordConflictError("another writer made a subject's key meanwhile")
             positions = self.ledger.insert(self.stored)
         finally:
             self.stored.close()

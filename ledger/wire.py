@@ -248,7 +248,7 @@ DATA_MODELS: dict[str, type[Data]] = {
 }
 STREAMS = ("dossier", "procedure", "petition", "unit")
 ENVELOPE_FIELDS = {"type", "stream", "id", "seq", "at", "data"}
-LEDGER_FIELDS = {"position", "recorded_at", "prev_hash", "hash"}
+LEDGER_FIELDS = {"position", "recorded_at", "prev_hash", "hash", "sealed"}
 
 
 class Envelope(BaseModel):
@@ -266,6 +266,7 @@ class Envelope(BaseModel):
     recorded_at: Annotated[str, StringConstraints(max_length=64)] | None = None
     prev_hash: Annotated[str, StringConstraints(max_length=64)] | None = None
     hash: Annotated[str, StringConstraints(max_length=64)] | None = None
+    sealed: dict[str, str] | None = None  # sealed personal data (ledger.personal), as stored
 
 
 class WireError(ValueError):

@@ -97,6 +97,9 @@ def bundle_cmd(
 
 
 def _read(path: Path) -> str:
+    if not path.exists():
+        fail(f"no bundle or checkpoint at {path}: write one with `dossier bundle` (or "
+             "`dossier checkpoint --out`)")
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
