@@ -37,8 +37,12 @@ def event_line(envelope: dict[str, Any], stored: bytes, key: bytes) -> bytes:
     """One ``dossier_events`` row as a JSONEachRow line (``data`` is read as its JSON text, the
     times as RFC 3339; see ``writer.JSON_SETTINGS``): the stored canonical JSON with its
     position, copied verbatim, personal references pseudonymised in place."""
-    line = b'{"position":%d,%s' % (envelope["position"], stored[1:])
     data = envelope.get("data")
+    if "sealed" in envelope:  # sealed personal data (ledger.personal): no column for its box
+        plain = {k: v for k, v in envelope.items() if k != "sealed"}
+        return orjson.dumps({**plain, "data": pseudonymised(data or {}, key)},
+                            option=orjson.OPT_SORT_KEYS)
+    line = b'{"position":%d,%s' % (envelope["position"], stored[1:])
     if data and not PERSONAL_FIELDS.isdisjoint(data):
         return _pseudonymised_line(line, envelope, data, key)
     return line
