@@ -1,6 +1,8 @@
 """Import throughput on SQLite and PostgreSQL, beside bare eventsourcing ``Application.save``
-of equivalent events in batches, and beside the same import without the Merkle tree (the
-recorders with ``keeps_tree`` off, defined here only), measured in the same run.
+of equivalent events in batches, beside the same import without the Merkle tree (the
+recorders with ``keeps_tree`` off, defined here only), and with the personal data sealed
+(ledger.personal: a key per applicant, made, wrapped and stored as the import goes), measured
+in the same run.
 
     python -m bench.ledger [--events 100000] [--repeat 2] [--pg-dsn postgresql://…/postgres]
 """
@@ -25,6 +27,7 @@ from rich.table import Table
 from bench.workload import STEPS, workload_lines
 from ledger.application import DossierLedger
 from ledger.config import StoreConfig, postgres_environment
+from ledger.personal import KeyStore, Sealer
 from ledger.recorders import SealedPostgresApplicationRecorder, SealedSQLiteApplicationRecorder
 from ledger.transfer import import_lines
 
@@ -92,8 +95,11 @@ def bare_save(env: dict[str, str], lines: list[bytes]) -> float:
     return len(events) / elapsed
 
 
-def ledger_import(store: StoreConfig, lines: list[bytes]) -> float:
-    ledger = DossierLedger(store)
+def ledger_import(store: StoreConfig, lines: list[bytes], keys: Path | None = None) -> float:
+    """Events per second of one import; with ``keys`` (a fresh key store file), personal
+    data sealed."""
+    sealer = None if keys is None else Sealer(os.urandom(32), KeyStore(keys))
+    ledger = DossierLedger(store, sealer=sealer)
     started = time.perf_counter()
     result = import_lines(ledger, lines)
     elapsed = time.perf_counter() - started
@@ -101,15 +107,18 @@ def ledger_import(store: StoreConfig, lines: list[bytes]) -> float:
     return result.events / elapsed
 
 
-def tree_cost(make: Callable[[bool, str], StoreConfig], lines: list[bytes], repeat: int
-              ) -> tuple[float, float]:
-    """The best import rate with the tree and without it, alternating runs on fresh stores
-    (``make(tree, tag)``)."""
-    with_tree = without = 0.0
+VARIANTS = ("treeless", "tree", "sealed")
+"""Without the Merkle tree; as shipped (with it); with it and personal data sealed."""
+
+
+def variant_rates(run: Callable[[str, str], float], repeat: int) -> dict[str, float]:
+    """The best import rate of each variant, alternating runs on fresh stores
+    (``run(variant, tag)``)."""
+    best = dict.fromkeys(VARIANTS, 0.0)
     for n in range(repeat):
-        without = max(without, ledger_import(make(False, f"off{n}"), lines))
-        with_tree = max(with_tree, ledger_import(make(True, f"on{n}"), lines))
-    return with_tree, without
+        for variant in VARIANTS:
+            best[variant] = max(best[variant], run(variant, f"{variant}{n}"))
+    return best
 
 
 def pg_store(dsn: str, tree: bool) -> StoreConfig:
@@ -150,36 +159,41 @@ def main() -> None:
                   f"baseline: bare Application.save in batches of {BATCH} aggregates")
     table = Table(title="ledger import throughput (events/s)")
     for column in ("store", "dossier import", "bare save", "ratio", "without Merkle tree",
-                   "with/without (goal ≥ 0.80)"):
+                   "with/without (goal ≥ 0.80)", "personal data sealed",
+                   "sealed/plain (goal ≥ 0.80)"):
         table.add_column(column, justify="right")
+
+    def row(store: str, rates: dict[str, float], bare: float) -> None:
+        ours = rates["tree"]
+        table.add_row(store, f"{ours:,.0f}", f"{bare:,.0f}", f"{ours / bare:.2f}",
+                      f"{rates['treeless']:,.0f}", f"{ours / rates['treeless']:.2f}",
+                      f"{rates['sealed']:,.0f}", f"{rates['sealed'] / ours:.2f}")
+
     with tempfile.TemporaryDirectory() as tmp:
         sqlite_env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
                       "SQLITE_DBNAME": str(Path(tmp) / "bare.sqlite")}
         bare = bare_save(sqlite_env, lines)
 
-        def sqlite_store(tree: bool, tag: str) -> StoreConfig:
+        def sqlite_run(variant: str, tag: str) -> float:
             path = Path(tmp) / f"ledger-{tag}.sqlite"
-            return StoreConfig("sqlite", sqlite_path=path) if tree else \
-                TreelessStore("sqlite", sqlite_path=path)
+            store = TreelessStore("sqlite", sqlite_path=path) if variant == "treeless" else \
+                StoreConfig("sqlite", sqlite_path=path)
+            keys = Path(tmp) / f"keys-{tag}.sqlite" if variant == "sealed" else None
+            return ledger_import(store, lines, keys)
 
-        ours, treeless = tree_cost(sqlite_store, lines, args.repeat)
-        table.add_row("SQLite", f"{ours:,.0f}", f"{bare:,.0f}", f"{ours / bare:.2f}",
-                      f"{treeless:,.0f}", f"{ours / treeless:.2f}")
-    try:
-        bare = with_pg_database(args.pg_dsn, lambda dsn: bare_save(
-            bare_postgres_environment(dsn), lines))
-        runs = {True: 0.0, False: 0.0}
-        for _ in range(args.repeat):
-            for tree in (False, True):
-                def run(dsn: str, tree: bool = tree) -> float:
-                    return ledger_import(pg_store(dsn, tree), lines)
+        row("SQLite", variant_rates(sqlite_run, args.repeat), bare)
+        try:
+            bare = with_pg_database(args.pg_dsn, lambda dsn: bare_save(
+                bare_postgres_environment(dsn), lines))
 
-                runs[tree] = max(runs[tree], with_pg_database(args.pg_dsn, run))
-        ours, treeless = runs[True], runs[False]
-        table.add_row("PostgreSQL", f"{ours:,.0f}", f"{bare:,.0f}", f"{ours / bare:.2f}",
-                      f"{treeless:,.0f}", f"{ours / treeless:.2f}")
-    except Exception as error:  # a missing server is reported, not hidden
-        console.print(f"[yellow]PostgreSQL skipped: {error}[/yellow]")
+            def pg_run(variant: str, tag: str) -> float:
+                keys = Path(tmp) / f"pg-keys-{tag}.sqlite" if variant == "sealed" else None
+                return with_pg_database(args.pg_dsn, lambda dsn: ledger_import(
+                    pg_store(dsn, variant != "treeless"), lines, keys))
+
+            row("PostgreSQL", variant_rates(pg_run, args.repeat), bare)
+        except Exception as error:  # a missing server is reported, not hidden
+            console.print(f"[yellow]PostgreSQL skipped: {error}[/yellow]")
     console.print(table)
 
 

@@ -22,7 +22,7 @@ from ledger.codec import REQUEST_STREAM, topic_of, wire_type_of
 from ledger.dispatch import ProcedureInfo, apply_event
 from ledger.errors import ChainError, FutureEvent, SequenceError
 from ledger.log_chain import stamp_text
-from ledger.personal import check_sealed, is_token
+from ledger.personal import check_sealed, is_token, personal_paths
 from ledger.staging import StagedEvents
 
 if TYPE_CHECKING:
@@ -271,7 +271,7 @@ class UnitOfWork:
             self.subjects[oid] = str(raw["sealed"].get("subject"))
             return
         sealer = self.ledger.sealer
-        if sealer is None or out["stream"] != "dossier":
+        if sealer is None or not personal_paths(out["type"], out["data"]):
             return
         subject = self.subjects.get(oid)
         if subject is None:
