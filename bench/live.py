@@ -69,14 +69,15 @@ def rebuild(root: Path, client: Any, scale: float, days: float, repeat: int) -> 
     ledger.close()
 
 
-def freshness(root: Path, client: Any, rate: float, seconds: float, scale: float) -> None:
+def freshness(root: Path, client: Any, rate: float, seconds: float, scale: float,
+              provinces: list[str] | None) -> None:
     for table in schema.TABLES:
         client.command(f"DROP TABLE IF EXISTS {table.name}")
     path = root / "fresh.sqlite"
     ledger = ledger_at(path)
     start = datetime.now(UTC) - timedelta(days=15)
     # Warm-up, not measured: the catalogue (units, procedures) and a first day of dossiers.
-    Simulation(ledger, seed=2, days=1, scale=scale * 4, provinces=["22", "01"],
+    Simulation(ledger, seed=2, days=1, scale=scale * 4, provinces=provinces,
                start=start, end_at_now=False).run()
     follower = Follower(ledger, ClickHouseWriter(client), pseudonym_key=KEY,
                         poll_seconds=0.02, refresh_seconds=3600)
@@ -87,7 +88,7 @@ def freshness(root: Path, client: Any, rate: float, seconds: float, scale: float
     context = multiprocessing.get_context("spawn")
     queue: Any = context.Queue()
     writer = context.Process(target=append_at_rate,
-                             args=(path, rate, int(rate * seconds), scale, queue))
+                             args=(path, rate, int(rate * seconds), scale, provinces, queue))
     appended: dict[int, float] = {}
     committed: list[tuple[int, float]] = []
     cycles: list[Cycle] = []
@@ -128,12 +129,13 @@ def freshness(root: Path, client: Any, rate: float, seconds: float, scale: float
     ledger.close()
 
 
-def append_at_rate(path: Path, rate: float, total: int, scale: float, queue: Any) -> None:
+def append_at_rate(path: Path, rate: float, total: int, scale: float,
+                   provinces: list[str] | None, queue: Any) -> None:
     """The writer process: continue the simulation, appending about ``rate`` events/s, and
     report (position, monotonic time of the append) — CLOCK_MONOTONIC is system-wide."""
     ledger = ledger_at(path)
     simulation = Simulation(ledger, seed=3, days=13, scale=scale * 4, batch_size=25,
-                            provinces=["22", "01"], end_at_now=True)
+                            provinces=provinces, end_at_now=True)
     began = time.monotonic()
     written = 0
     for report in simulation.iter_run():
@@ -223,6 +225,8 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.02,
                         help="(b) population scale of the appended workload")
     parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--provinces", default="",
+                        help="(b) comma-separated province codes (default: all 34)")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--facts", type=float, default=10e6)
     parser.add_argument("--skip", default="", help="parts to skip, e.g. 'c' or 'ab'")
@@ -233,7 +237,8 @@ def main() -> None:
         if "a" not in args.skip:
             rebuild(root, client, args.rebuild_scale, args.days, args.repeat)
         if "b" not in args.skip:
-            freshness(root, client, args.rate, args.seconds, args.scale)
+            provinces = args.provinces.split(",") if args.provinces else None
+            freshness(root, client, args.rate, args.seconds, args.scale, provinces)
         if "c" not in args.skip:
             ranking_query(client, int(args.facts))
         client.close()

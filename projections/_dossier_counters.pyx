@@ -201,6 +201,14 @@ cdef int _remove(int64_t* data, int* n, int64_t value) except -1:
     return 0
 
 
+cdef inline int64_t _turn(int64_t* data, int n, int64_t t, int64_t turn) noexcept nogil:
+    """The earliest deadline ≥ t, if earlier than ``turn`` (else ``turn``)."""
+    cdef int first = n - _on_time(data, n, t)
+    if first < n and data[first] < turn:
+        return data[first]
+    return turn
+
+
 cdef inline int _on_time(int64_t* data, int n, int64_t t) noexcept nogil:
     """How many deadlines are ≥ t (on time while t ≤ deadline)."""
     cdef int lo = 0, hi = n, mid
@@ -560,7 +568,7 @@ cdef class DossierCounters:
         """The counters of ``unit`` in ``period`` at t, open dossiers carried over included
         (as ``counters.Tracker.totals``)."""
         cdef int64_t counts[NBITS]
-        cdef int64_t a = 0, b_ = 0, first_month = period.first_month
+        cdef int64_t a = 0, b_ = 0, first_month = period.first_month, turn = FAR_FUTURE
         cdef Bucket* b
         cdef int k
         memset(counts, 0, sizeof(counts))
@@ -577,7 +585,9 @@ cdef class DossierCounters:
                     counts[k] += b.bits[k]
                 a += _on_time(b.pa, b.na, t)
                 b_ += _on_time(b.pb, b.nb, t)
-        return Totals([counts[k] for k in range(NBITS)], a, b_)
+                turn = _turn(b.pa, b.na, t, turn)
+                turn = _turn(b.pb, b.nb, t, turn)
+        return Totals([counts[k] for k in range(NBITS)], a, b_, turn)
 
     def dossiers(self):
         """How many dossiers have entries."""

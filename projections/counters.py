@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 
-from projections.contributions import Contribution, Contributions, Group
+from projections.contributions import FAR_FUTURE, Contribution, Contributions, Group
 from projections.periods import Instant, Period, parse_period, periods_of_month
 
 Key = tuple[str, str]
@@ -63,13 +63,22 @@ class Bucket:
     def __bool__(self) -> bool:
         return self.items > 0
 
-    def accumulate(self, totals: list[int], t: Instant) -> tuple[int, int]:
-        """Add per-bit counts to ``totals``; returns the pending items still on time at t."""
+    def accumulate(self, totals: Totals, t: Instant) -> None:
+        """Add per-bit counts and the pending items still on time at t to ``totals``; lower
+        its turn to the earliest pending deadline ≥ t."""
+        bits = totals.bits
         for index, count in enumerate(self.per_bit):
-            totals[index] += count
+            bits[index] += count
         # on time while t ≤ deadline
-        return (len(self.pending_a) - bisect_left(self.pending_a, t),
-                len(self.pending_b) - bisect_left(self.pending_b, t))
+        for pending, on_time in ((self.pending_a, True), (self.pending_b, False)):
+            first = bisect_left(pending, t)
+            if first < len(pending):
+                if on_time:
+                    totals.pending_a_on_time += len(pending) - first
+                else:
+                    totals.pending_b_on_time += len(pending) - first
+                if pending[first] < totals.turn:
+                    totals.turn = pending[first]
 
 
 def _move(pending: list[Instant], changes: list[tuple[Instant, int]], floor: Instant) -> None:
@@ -95,11 +104,14 @@ class _ItemState:
 
 @dataclass(slots=True)
 class Totals:
-    """Counter sums for one (unit, period) at t: per bit, plus pending verdicts on time at t."""
+    """Counter sums for one (unit, period) at t: per bit, plus pending verdicts on time at t;
+    ``turn`` is the earliest pending deadline ≥ t: the sums hold for every t' with
+    t ≤ t' ≤ turn until an item changes."""
 
     bits: list[int]
     pending_a_on_time: int = 0
     pending_b_on_time: int = 0
+    turn: Instant = FAR_FUTURE
 
     def __getitem__(self, bit: int) -> int:
         return self.bits[bit.bit_length() - 1]
@@ -242,9 +254,7 @@ class Tracker:
                      if month < period.first_month)
         for bucket in parts:
             if bucket is not None:
-                a, b = bucket.accumulate(totals.bits, t)
-                totals.pending_a_on_time += a
-                totals.pending_b_on_time += b
+                bucket.accumulate(totals, t)
         return totals
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,7 +24,13 @@ from projections.periods import (
     to_instant,
 )
 from projections.rulebook import DEFAULT_RULEBOOK, Measure, Rulebook, load_rulebook
-from projections.scores import ScoreMemo, UnitScore, standard_competition_ranks, with_rank
+from projections.scores import (
+    Scored,
+    ScoreMemo,
+    UnitScore,
+    standard_competition_ranks,
+    with_rank,
+)
 
 try:
     from projections._dossier_counters import DossierCounters
@@ -52,6 +58,8 @@ class _Book:
     petitions: Tracker = field(default_factory=lambda: Tracker(c.PETITION_BITS))
     memo: ScoreMemo = field(init=False)
     communes_counted: dict[str, bool] = field(default_factory=dict)  # per unit kind: 4.3 applies
+    # Unit scores kept while nothing they count changes: unit -> period key -> entry.
+    scores: dict[str, dict[str, _Kept]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.memo = ScoreMemo(self.rulebook)
@@ -122,6 +130,10 @@ class ScoringEngine:
         # while the unit's catalogue epoch is unchanged and t stays within [from, until].
         self._catalogue: dict[tuple[str, str, str], _CatalogueEntry] = {}
         self._catalogue_epoch: dict[str, int] = {}  # unit -> bumped when its catalogue changes
+        # Each procedure's verdicts per (rulebook, procedure, period), kept as the catalogue
+        # counts are, under the procedure's own epoch (bumped when its facts change).
+        self._verdicts: dict[tuple[str, str, str], _VerdictsEntry] = {}
+        self._procedure_epoch: dict[str, int] = {}
         if self.facts.compiled_fold is not None:  # the loop of apply in C too
             self.apply = self.facts.compiled_fold.feeding(  # type: ignore[method-assign]
                 self._dirty_dossiers, self._touched_other)
@@ -176,12 +188,31 @@ class ScoringEngine:
                 judged_last[dossier_id] = dossiers[dossier_id].last_at
         if facts.activity_changed:
             for procedure_id in facts.activity_changed:
+                self._procedure_changed(procedure_id)
                 self._catalogue_changed(facts.procedures[procedure_id].unit)
             facts.activity_changed.clear()
         self._dirty_dossiers.clear()
         self._dirty_petitions.clear()
         self._touched, self._pooled = set(), set()
+        self._forget_scores(touched, pooled)
         return self._resolve_pool_keys(touched, pooled)
+
+    def _forget_scores(self, touched: set[Key], pooled: set[tuple[str, int]]) -> None:
+        """Drop the kept scores whose counters changed: the buckets touched, and every
+        period starting after a changed pool's month."""
+        for book in self._books.values():
+            kept = book.scores
+            if not kept:
+                continue
+            for unit, key in touched:
+                periods = kept.get(unit)
+                if periods is not None:
+                    periods.pop(key, None)
+            for unit, month in pooled:
+                periods = kept.get(unit)
+                if periods:
+                    for key in [k for k in periods if _first_month(k) > month]:
+                        del periods[key]
 
     def _flush_dossiers(self, book: _Book, tracker: Tracker, touched: set[Key],
                         pooled: set[tuple[str, int]], watermark: Instant) -> None:
@@ -216,6 +247,7 @@ class ScoringEngine:
         if procedure is None:
             return
         scope = self._scope(procedure.unit)
+        self._procedure_changed(procedure_id)
         self._catalogue_changed(procedure.unit)
         if procedure_id not in self._procedures_seen:
             self._procedures_seen.add(procedure_id)
@@ -223,12 +255,18 @@ class ScoringEngine:
                 self._procedures_in_scope.setdefault(unit, []).append(procedure_id)
         self._touch_units(scope, at)
 
+    def _procedure_changed(self, procedure_id: str) -> None:
+        epochs = self._procedure_epoch
+        epochs[procedure_id] = epochs.get(procedure_id, 0) + 1
+
     def _catalogue_changed(self, unit: str) -> None:
         epochs = self._catalogue_epoch
         for code in self._scope(unit):
             epochs[code] = epochs.get(code, 0) + 1
 
     def _unit_touched(self, code: str, at: Instant) -> None:
+        for book in self._books.values():
+            book.scores.clear()  # names, kinds, scopes and peers may all have changed
         self._communes_below.clear()
         self._scopes.clear()
         self._kinds.clear()
@@ -295,6 +333,7 @@ class ScoringEngine:
         kind = str(self.facts.units.get(unit).kind)
         if as_of >= self.facts.watermark or as_of >= period.last:
             counts = self._counter_counts(book, unit, period, t)
+            del counts[_TURN]
         else:  # a past moment inside the period: the counters are ahead of it, scan the facts
             counts = count_entries(scope_entries(
                 self.facts, unit, period, t, book.rulebook.switches, book.calendar,
@@ -308,6 +347,7 @@ class ScoringEngine:
         p = book.petitions.totals(unit, period, t)
         received = d[c.RECEIVED]
         return {
+            _TURN: (min(d.turn, p.turn), 0),
             Measure.DOSSIERS_SYNCED: (d[c.SYNCED], received),
             Measure.DOSSIERS_ON_TIME: (d[c.ON_TIME_21] + d.pending_a_on_time,
                                        d[c.POPULATION_21]),
@@ -341,12 +381,13 @@ class ScoringEngine:
             return entry[3]
         numerators: dict[str, int] = dict.fromkeys(CATALOGUE_MEASURES, 0)
         denominators: dict[str, int] = dict.fromkeys(CATALOGUE_MEASURES, 0)
-        procedures = self.facts.procedures
-        calendar = book.calendar
-        turns: list[Instant] = []
+        turn = FAR_FUTURE
+        verdicts = self._procedure_verdicts
         for procedure_id in self._procedures_in_scope.get(unit, ()):
-            for measure, numerator, _ in judge_procedure(procedures[procedure_id], period, t,
-                                                         calendar, why=False, turns=turns):
+            found, until = verdicts(book, procedure_id, period, t)
+            if until < turn:
+                turn = until
+            for measure, numerator in found:
                 numerators[measure] += numerator
                 denominators[measure] += 1
         tally: dict[str, tuple[int, int]] = {
@@ -362,8 +403,29 @@ class ScoringEngine:
         if t >= self.facts.watermark:
             if len(self._catalogue) >= CATALOGUE_CACHE_LIMIT:
                 self._catalogue.clear()
-            self._catalogue[key] = (epoch, t, min(turns, default=FAR_FUTURE), tally)
+            self._catalogue[key] = (epoch, t, turn, tally)
         return tally
+
+    def _procedure_verdicts(self, book: _Book, procedure_id: str, period: Period,
+                            t: Instant) -> tuple[tuple[tuple[str, bool], ...], Instant]:
+        """(measure, counted) of one procedure's verdicts at t, and the last t they hold at
+        (kept while the procedure's facts stay as they are, when t is no earlier than every
+        event folded: see :meth:`_catalogue_counts`)."""
+        key = (book.rulebook.id, procedure_id, period.key)
+        epoch = self._procedure_epoch.get(procedure_id, 0)
+        entry = self._verdicts.get(key)
+        if entry is not None and entry[0] == epoch and entry[1] <= t <= entry[2]:
+            return entry[3], entry[2]
+        turns: list[Instant] = []
+        found = tuple((measure, bool(numerator)) for measure, numerator, _ in judge_procedure(
+            self.facts.procedures[procedure_id], period, t, book.calendar, why=False,
+            turns=turns))
+        until = min(turns, default=FAR_FUTURE)
+        if t >= self.facts.watermark:
+            if len(self._verdicts) >= CATALOGUE_CACHE_LIMIT:
+                self._verdicts.clear()
+            self._verdicts[key] = (epoch, t, until, found)
+        return found, until
 
     def _communes(self, unit: str) -> list[str]:
         """The communes below ``unit`` (4.3's denominator before the existence test at t)."""
@@ -395,9 +457,34 @@ class ScoringEngine:
 
     def _unit_score(self, book: _Book, unit: str, period: Period, as_of: datetime,
                     as_of_i: Instant) -> UnitScore:
-        counts = self._counts(book, unit, period, as_of_i)
-        return book.memo.unit_score(self.facts.units.get(unit), period, as_of,
-                                    period.evaluation_time(as_of_i), counts, self.facts.position)
+        return book.memo.issue(self.facts.units.get(unit), period, as_of,
+                               period.evaluation_time(as_of_i),
+                               self._scored(book, unit, period, as_of_i), self.facts.position)
+
+    def _scored(self, book: _Book, unit: str, period: Period, as_of_i: Instant) -> Scored:
+        """A unit's groups, total and band, kept while nothing they count changes: from the
+        moment they were computed until their counters' or catalogue's next turn (a pending
+        deadline passing), as long as no event touches their buckets, their catalogue or the
+        units."""
+        t = period.evaluation_time(as_of_i)
+        periods = book.scores.get(unit)
+        kept = periods.get(period.key) if periods is not None else None
+        epoch = self._catalogue_epoch.get(unit, 0)
+        if kept is not None and kept[0] <= t <= kept[1] and kept[2] == epoch:
+            return kept[3]
+        kind = str(self.facts.units.get(unit).kind)
+        if as_of_i < self.facts.watermark and as_of_i < period.last:
+            return book.memo.scored(kind, self._counts(book, unit, period, as_of_i))
+        counts = self._counter_counts(book, unit, period, t)
+        turn = counts.pop(_TURN)[0]
+        counts.update(self._catalogue_counts(book, unit, kind, period, t))
+        catalogue = self._catalogue.get((book.rulebook.id, unit, period.key))
+        scored = book.memo.scored(kind, counts)
+        if catalogue is not None and catalogue[0] == epoch and catalogue[1] <= t:
+            if periods is None:
+                periods = book.scores[unit] = {}
+            periods[period.key] = (t, min(turn, catalogue[2]), epoch, scored)
+        return scored
 
     def score_many(self, keys: Iterable[Key], as_of: datetime,
                    rulebook_id: str | None = None) -> dict[Key, UnitScore]:
@@ -422,25 +509,49 @@ class ScoringEngine:
         """Scores of every unit of a kind (within ``province`` for departments and communes),
         ranked by standard competition ranking on the rounded total."""
         period = parse_period(period) if isinstance(period, str) else period
+        issue = self.issuer(period, as_of, rulebook_id)
+        ranked = [issue(unit, scored, rank)
+                  for unit, scored, rank in self.ranked(kind, period, as_of, rulebook_id,
+                                                        province)]
+        ranked.sort(key=lambda score: (score.rank is None, score.rank or 0, score.unit))
+        return ranked
+
+    def ranked(self, kind: str, period: Period, as_of: datetime,
+               rulebook_id: str | None = None, province: str | None = None
+               ) -> list[tuple[str, Scored, int | None]]:
+        """(unit, groups-total-band, rank) of :meth:`rank`, unsorted, without building the
+        scores (the live runner builds those of the units whose score or rank moved)."""
         wanted = UnitKind(kind)
-        t = period.evaluation_time(to_instant(as_of))
+        as_of_i = to_instant(as_of)
+        t = period.evaluation_time(as_of_i)
         of_province, province_of = self._kind_index(wanted)
         exists_at = self.facts.unit_exists_at
         codes = [code for code in of_province.get(province, ()) if exists_at(code, t)]
-        scores = [self._score(code, period, as_of, rulebook_id) for code in codes]
-        ranked: list[UnitScore] = []
-        by_province: dict[str | None, list[UnitScore]] = {}
-        for s in scores:
-            group = None if wanted is UnitKind.PROVINCE else province_of[s.unit]
-            by_province.setdefault(group, []).append(s)
+        self.flush()
+        book = self._book(rulebook_id)
+        scored = {code: self._scored(book, code, period, as_of_i) for code in codes}
+        if wanted in (UnitKind.MINISTRY, UnitKind.AGENCY):
+            return [(code, found, None) for code, found in scored.items()]
+        by_province: dict[str | None, dict[str, float]] = {}
+        for code, found in scored.items():
+            group = None if wanted is UnitKind.PROVINCE else province_of[code]
+            by_province.setdefault(group, {})[code] = found[1]
+        ranks: dict[str, int] = {}
         for members in by_province.values():
-            if wanted in (UnitKind.MINISTRY, UnitKind.AGENCY):
-                ranked.extend(members)
-                continue
-            ranks = standard_competition_ranks({s.unit: s.total for s in members})
-            ranked.extend(with_rank(s, ranks[s.unit]) for s in members)
-        ranked.sort(key=lambda score: (score.rank is None, score.rank or 0, score.unit))
-        return ranked
+            ranks.update(standard_competition_ranks(members))
+        return [(code, found, ranks[code]) for code, found in scored.items()]
+
+    def issuer(self, period: Period, as_of: datetime, rulebook_id: str | None = None
+               ) -> Callable[[str, Scored, int | None], UnitScore]:
+        """Builds the unit scores of what :meth:`ranked` gave."""
+        book = self._book(rulebook_id)
+        t = period.evaluation_time(to_instant(as_of))
+        units, memo, position = self.facts.units, book.memo, self.facts.position
+
+        def issue(unit: str, scored: Scored, rank: int | None) -> UnitScore:
+            return memo.issue(units.get(unit), period, as_of, t, scored, position, rank)
+
+        return issue
 
     def _kind_index(self, kind: UnitKind) -> tuple[dict[str | None, list[str]],
                                                    dict[str, str | None]]:
@@ -480,6 +591,16 @@ class ScoringEngine:
 
 _CatalogueEntry = tuple[int, Instant, Instant, dict[str, tuple[int, int]]]
 """(catalogue epoch, valid from t, valid until t, counts)."""
+_VerdictsEntry = tuple[int, Instant, Instant, tuple[tuple[str, bool], ...]]
+"""(procedure epoch, valid from t, valid until t, (measure, counted) verdicts)."""
+_Kept = tuple[Instant, Instant, int, Scored]
+"""A kept unit score: (valid from t, valid until t, catalogue epoch, what it scored)."""
+_TURN = "_turn"
+"""The counters' next turn, passed beside their counts (not a measure)."""
+
+
+def _first_month(period_key: str) -> int:
+    return parse_period(period_key).first_month
 CATALOGUE_CACHE_LIMIT = 200_000
 
 CATALOGUE_MEASURES = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -161,7 +161,10 @@ def make_unit_score(
 
 
 def with_rank(score: UnitScore, rank: int | None) -> UnitScore:
-    return replace(score, rank=rank)
+    """``dataclasses.replace(score, rank=rank)``, without its per-call introspection."""
+    return UnitScore(score.unit, score.unit_name, score.kind, score.period, score.as_of,
+                     score.evaluated_at, score.rulebook_id, score.rulebook_version, score.total,
+                     score.band, score.groups, rank, score.position)
 
 
 def standard_competition_ranks(totals: Mapping[str, float]) -> dict[str, int]:
@@ -172,6 +175,10 @@ def standard_competition_ranks(totals: Mapping[str, float]) -> dict[str, int]:
     for index, value in enumerate(ordered):
         first_index.setdefault(value, index)
     return {unit: first_index[value] + 1 for unit, value in rounded.items()}
+
+
+Scored = tuple[tuple["GroupScore", ...], float, str]
+"""(groups, total, band) of a unit score, without its unit, period and moment."""
 
 
 class ScoreMemo:
@@ -195,7 +202,10 @@ class ScoreMemo:
     def unit_score(self, unit: Unit, period: Period, as_of: datetime, t: Instant,
                    counts: Counts, position: int = 0) -> UnitScore:
         """Equal to ``make_unit_score(unit, period, as_of, t, rulebook, counts, position)``."""
-        kind = str(unit.kind)
+        return self.issue(unit, period, as_of, t, self.scored(str(unit.kind), counts), position)
+
+    def scored(self, kind: str, counts: Counts) -> Scored:
+        """The groups, total and band that ``counts`` give a unit of ``kind``."""
         get = counts.get
         key = (kind, *[get(m, (0, 0)) for m in self._measures])
         found = self._memo.get(key)
@@ -206,12 +216,16 @@ class ScoreMemo:
             total = sum(g.points for g in groups)
             found = self._memo[key] = (groups, total,
                                        self.rulebook.band(band_total(total)))
-        groups, total, band = found
+        return found
+
+    def issue(self, unit: Unit, period: Period, as_of: datetime, t: Instant, scored: Scored,
+              position: int = 0, rank: int | None = None) -> UnitScore:
+        """The unit score of what :meth:`scored` gave, as of a moment."""
+        groups, total, band = scored
         rulebook = self.rulebook
-        return UnitScore(unit=unit.code, unit_name=unit.name, kind=kind, period=period.key,
-                         as_of=as_of, evaluated_at=to_datetime(t), rulebook_id=rulebook.id,
-                         rulebook_version=rulebook.version, total=total, band=band,
-                         groups=groups, position=position)
+        return UnitScore(unit.code, unit.name, str(unit.kind), period.key, as_of,
+                         to_datetime(t), rulebook.id, rulebook.version, total, band, groups,
+                         rank, position)
 
     def _groups(self, counts: Counts, kind: str) -> tuple[GroupScore, ...]:
         """Equal to ``rulebook_groups(rulebook, counts, kind)``, one group at a time."""

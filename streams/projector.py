@@ -177,13 +177,15 @@ class Projector:
             period = parse_period(period_key)
             moment = clamp(as_of, period)
             for rulebook in self.rulebooks:
-                for score in self.engine.rank(kind, period, moment, rulebook,
-                                              province=peer_group or None):
-                    key = (rulebook, kind, period_key, score.unit)
-                    digest = (score.total, score.rank, score.band, score.groups)
+                issue = self.engine.issuer(period, moment, rulebook)
+                for unit, scored, rank in self.engine.ranked(
+                        kind, period, moment, rulebook, province=peer_group or None):
+                    key = (rulebook, kind, period_key, unit)
+                    digest = (scored[1], rank, scored[2], scored[0])
                     if only_changed and self._written.get(key) == digest:
                         continue
                     self._written[key] = digest
+                    score = issue(unit, scored, rank)
                     ranking = ranking_row(score, peer_group, computed_at)
                     if self.stored is not None and self.stored.unchanged(SCORES, ranking):
                         continue  # as stored: no history rows to build
