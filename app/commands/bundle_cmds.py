@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from app.commands.live_hooks import live_tables
 from app.commands.proof_cmds import signing_key
 from app.commands.rankings import check_ranking_options, nothing_to_rank, rulebook_and_period
 from app.commands.stores import ledger_to_read
@@ -24,9 +25,10 @@ from ledger.errors import LedgerError
 from ledger.merkle import MissingNode
 from ledger.proofcheck import CheckedBundle, ProofError, check_bundle, parse_verifier_key
 from ledger.proofs import find_checkpoint
+from projections.clickhouse.queries import ranking_scores
 from projections.engine import ScoringEngine
 from projections.facts import FactStore
-from projections.periods import InvalidPeriod, parse_period, to_instant
+from projections.periods import InvalidPeriod, Period, parse_period, to_instant
 from projections.recompute import SnapshotScores
 from projections.rulebook import RULEBOOK_DIR, Rulebook, RulebookError, parse_rulebook
 
@@ -60,6 +62,10 @@ def bundle_cmd(
     since: Annotated[list[Path] | None, typer.Option(
         help="with --dossier: also prove that the checkpoint extends this earlier one (file)")
     ] = None,
+    published: Annotated[bool, typer.Option(
+        "--published", help="with --ranking: the ranking as published in ClickHouse "
+        "(`dossier follow`, `live-rank`), each row at the position and moment it reflects; "
+        "default: as the scoring engine computes it over the checkpoint")] = False,
 ) -> None:
     """Write an offline bundle, signed with the signing key: a dossier's events with their
     inclusion proofs (--dossier CODE), or what recomputes a ranking (--ranking --period P):
@@ -80,8 +86,10 @@ def bundle_cmd(
             what = f"dossier {bundle['code']}: {len(bundle['proofs'])} events"
         else:
             assert period is not None
+            if published and as_of is not None:
+                fail("--published takes each row's own moment: no --as-of")
             bundle = _ranking_bundle(ledger, at.size, at.signed_at, period, kind, province,
-                                     rulebook, as_of)
+                                     rulebook, as_of, published=published)
             bundle |= {"verifier_key": key.verifier_key(), "checkpoint": at.note}
             what = (f"ranking of {len(bundle['scores'])} {kind} units for {period}, "
                     f"{at.size} log records")
@@ -107,26 +115,49 @@ def _read(path: Path) -> str:
 
 
 def _ranking_bundle(ledger: DossierLedger, size: int, signed_at: str, period: str, kind: str,
-                    province: str | None, rulebook: str, as_of: str | None) -> dict[str, Any]:
-    """The ranking as the ledger's scoring engine computes it over the checkpointed log."""
+                    province: str | None, rulebook: str, as_of: str | None, *,
+                    published: bool = False) -> dict[str, Any]:
+    """The ranking as the ledger's scoring engine computes it over the checkpointed log, or
+    (``published``) as ClickHouse holds it, each row with the position it reflects."""
     check_ranking_options(kind, province, False, False)
     book, span = rulebook_and_period(rulebook, period)
     moment = (parse_moment(as_of) if as_of is not None
               else datetime.fromisoformat(signed_at)).astimezone(LOCAL_TZ)
     records = log_records(ledger, size)
-    engine = ScoringEngine([book])
-    for position, record in enumerate(records, start=1):
-        if record.get("stream") != "request":
-            engine.apply(record | {"position": position})
-    engine.flush()
-    scores = engine.rank(kind, span, moment, book.id, province=province)
-    if not scores:
-        nothing_to_rank(kind, span.key, province, f"in the checkpoint of {size} events")
+    if published:
+        rows = _published_rows(span.key, kind, province, book.id, size)
+        moment = max(datetime.fromisoformat(row["as_of"]) for row in rows)
+    else:
+        engine = ScoringEngine([book])
+        for position, record in enumerate(records, start=1):
+            if record.get("stream") != "request":
+                engine.apply(record | {"position": position})
+        engine.flush()
+        rows = [s.to_json() for s in engine.rank(kind, span, moment, book.id,
+                                                 province=province)]
+        if not rows:
+            nothing_to_rank(kind, span.key, province, f"in the checkpoint of {size} events")
     return {"kind": "ranking-bundle", "format": 1, "period": span.key, "unit_kind": kind,
-            "province": province, "as_of": moment.isoformat(),
+            "province": province, "as_of": moment.isoformat(), "published": published,
             "rulebook": {"id": book.id, "version": book.version,
                          "toml": (RULEBOOK_DIR / f"{book.id}.toml").read_text("utf-8")},
-            "records": records, "scores": [s.to_json() for s in scores]}
+            "records": records, "scores": rows}
+
+
+def _published_rows(period: str, kind: str, province: str | None, rulebook: str, size: int
+                    ) -> list[dict[str, Any]]:
+    """The published ranking's rows (``score_json`` with the position each reflects), all
+    of them within the checkpoint."""
+    with live_tables(Settings()) as client:
+        stored = ranking_scores(client, period=period, kind=kind, rulebook=rulebook,
+                                province=province)
+    if not stored:
+        nothing_to_rank(kind, period, province, "in ClickHouse's live tables")
+    last = max(s.position for s in stored)
+    if last > size:
+        fail(f"the published ranking reflects position {last}, after the checkpoint of {size} "
+             "events: take a new checkpoint (`dossier checkpoint`) first", code=1)
+    return [s.score | {"position": s.position} for s in stored]
 
 
 def verify_bundle_cmd(
@@ -188,8 +219,30 @@ def recompute_ranking(bundle: dict[str, Any], checked: CheckedBundle
         raise ProofError(f"the bundle's period, time or kind is not readable ({error})"
                          ) from None
     scores = SnapshotScores(FactStore(compiled=False))
-    for event in checked.events:
-        scores.apply(event)
+    published = bundle.get("published") is True
+    recomputed: dict[int, dict[str, Any]] = {}
+    if published:  # each row recomputed by the fold standing at its own position
+        beyond = [row for row in bundle["scores"]
+                  if not 0 < int(row["position"]) <= checked.checkpoint.size]
+        if beyond:
+            raise ProofError(f"the published score of unit {beyond[0]['unit']} reflects "
+                             f"position {beyond[0]['position']}, outside the checkpoint's "
+                             f"{checked.checkpoint.size} events")
+        rows_by_position = sorted(enumerate(bundle["scores"]),
+                                  key=lambda pair: int(pair[1]["position"]))
+        waiting = iter(rows_by_position)
+        pending = next(waiting, None)
+        for event in [*checked.events, None]:
+            scores.moved()
+            while pending is not None and (event is None
+                                           or int(pending[1]["position"]) < event["position"]):
+                recomputed[pending[0]] = _recomputed(scores, pending[1], period, book)
+                pending = next(waiting, None)
+            if event is not None:
+                scores.apply(event)
+    else:
+        for event in checked.events:
+            scores.apply(event)
     scores.moved()
     store, instant = scores.store, to_instant(as_of)
     t = period.evaluation_time(instant)
@@ -197,17 +250,20 @@ def recompute_ranking(bundle: dict[str, Any], checked: CheckedBundle
     expected = sorted(u.code for u in store.units.of_kind(kind)
                       if store.unit_exists_at(u.code, t)
                       and (province is None or store.units.province_of(u.code) == province))
-    published = {str(row.get("unit")): row for row in bundle["scores"]}
-    if sorted(published) != expected:
-        missing = sorted(set(expected) - set(published))
-        extra = sorted(set(published) - set(expected))
+    units = {str(row.get("unit")): row for row in bundle["scores"]}
+    if sorted(units) != expected:
+        missing = sorted(set(expected) - set(units))
+        extra = sorted(set(units) - set(expected))
         raise ProofError(f"the published ranking does not hold the units the events give "
                          f"(missing: {', '.join(missing) or 'none'}; not expected: "
                          f"{', '.join(extra) or 'none'})")
     rows = []
-    for row in bundle["scores"]:
+    for index, row in enumerate(bundle["scores"]):
         unit = str(row["unit"])
-        mine = json.loads(orjson.dumps(scores.score(unit, period, instant, book).to_json()))
+        if published:
+            mine, row = recomputed[index], {k: v for k, v in row.items() if k != "position"}
+        else:
+            mine = json.loads(orjson.dumps(scores.score(unit, period, instant, book).to_json()))
         if mine != row:
             field = next(k for k in sorted(set(mine) | set(row)) if mine.get(k) != row.get(k))
             raise ProofError(f"the published score of unit {unit} differs from the one "
@@ -215,6 +271,18 @@ def recompute_ranking(bundle: dict[str, Any], checked: CheckedBundle
                              f"recomputed {mine.get(field)!r}")
         rows.append((unit, float(row["total"]), row.get("rank")))
     return rows
+
+
+def _recomputed(scores: SnapshotScores, row: dict[str, Any], period: Period,
+                book: Rulebook) -> dict[str, Any]:
+    """A published row's score recomputed by the fold as it stands, at the row's moment (its
+    ``as_of`` text kept when it names the same instant)."""
+    moment = datetime.fromisoformat(str(row["as_of"]))
+    mine: dict[str, Any] = json.loads(orjson.dumps(scores.score(
+        str(row["unit"]), period, to_instant(moment), book).to_json()))
+    if datetime.fromisoformat(mine["as_of"]) == moment:
+        mine["as_of"] = row["as_of"]
+    return mine
 
 
 def _rulebook(given: dict[str, Any]) -> Rulebook:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import orjson
 
+from ledger.bundles import signed
+from ledger.checkpoints import parse_signing_key
 from ledger.proofcheck import main as proofcheck
 from tests.conftest import EXAMPLE_EVENTS
 from tests.e2e.test_cli_roundtrip import DOSSIER
@@ -106,3 +108,18 @@ def test_an_erased_applicant_is_nowhere_and_every_check_still_passes(tmp_path: P
     dossier(tmp_path, "verify-bundle", str(bundle), "--key", verifier)
     dossier(tmp_path, "follow", "--once", "--quiet", "--as-of", AS_OF)
     assert b"match a recomputation from the ledger" in dossier(tmp_path, "verify", "--scores")
+
+    # the ranking as published in ClickHouse, recomputed from a bundle of the erased ledger
+    ranking = tmp_path / "ranking.json"
+    dossier(tmp_path, "bundle", "--ranking", "--published", "--period", "2026-10", "--kind",
+            "department", "--province", "22", "--out", str(ranking))
+    assert ERASED_REF.encode() not in ranking.read_bytes()
+    assert b"all 2 scores recomputed and equal" in dossier(
+        tmp_path, "verify-bundle", str(ranking), "--key", verifier)
+    forged = orjson.loads(ranking.read_bytes())
+    forged["scores"][0]["rank"] = 2
+    key = parse_signing_key((tmp_path / "data" / "signing.key").read_text())
+    ranking.write_bytes(orjson.dumps(signed(forged, key)))
+    refused = subprocess.run([DOSSIER or "dossier", "verify-bundle", str(ranking)],
+                             env=env_for(tmp_path), capture_output=True, timeout=300)
+    assert refused.returncode == 1 and b"rank is 2, recomputed 1" in refused.stdout
