@@ -64,6 +64,14 @@ def _get(data: Any, path: str) -> Any:
     return data
 
 
+def personal_value(data: Any, path: str) -> Any:
+    """The value at a personal path of an event's data (None where there is none)."""
+    try:
+        return _get(data, path)
+    except (KeyError, IndexError, ValueError, TypeError):
+        return None
+
+
 def _put(data: Any, path: str, value: Any) -> None:
     *parents, last = path.split(".")
     for part in parents:

@@ -22,7 +22,7 @@ from ledger.codec import REQUEST_STREAM, topic_of, wire_type_of
 from ledger.dispatch import ProcedureInfo, apply_event
 from ledger.errors import ChainError, FutureEvent, SequenceError
 from ledger.log_chain import stamp_text
-from ledger.personal import check_sealed, is_token, personal_paths
+from ledger.personal import check_sealed, is_token, personal_paths, personal_value
 from ledger.staging import StagedEvents
 
 if TYPE_CHECKING:
@@ -267,6 +267,10 @@ class UnitOfWork:
                 check_sealed(raw["sealed"])
             except ValueError as error:
                 raise wire.WireError("sealed", str(error).removeprefix("sealed: ")) from None
+            for path in personal_paths(out["type"], out["data"]):
+                if not is_token(personal_value(out["data"], path)):
+                    raise wire.WireError(f"data.{path}", "must be a sealed commitment "
+                                         "(sealed:…) in an event that carries `sealed`")
             out["sealed"] = raw["sealed"]
             self.subjects[oid] = str(raw["sealed"].get("subject"))
             return

@@ -15,6 +15,7 @@ from ledger.config import StoreConfig
 from ledger.errors import IdempotencyReserved
 from ledger.personal import ERASED, KeyStore, PersonalDataError, Sealer
 from ledger.transfer import export_lines, import_lines
+from ledger.wire import WireError
 from tests.conftest import EXAMPLE_EVENTS, FrozenClock
 
 MASTER = bytes(range(32))
@@ -142,3 +143,16 @@ def test_erasure_keys_are_reserved(memory_ledger: DossierLedger) -> None:
         memory_ledger.record({"type": "dossier.synced", "id": "d-0001",
                               "at": "2026-10-28T09:00:00+07:00"},
                              idempotency_key="erasure:" + os.urandom(4).hex())
+
+
+def test_an_event_given_sealed_must_carry_only_commitments(memory_ledger: DossierLedger) -> None:
+    import_lines(memory_ledger, EXAMPLE_EVENTS.read_bytes().splitlines(keepends=True))
+    with pytest.raises(WireError, match=r"data\.applicant_ref: must be a sealed commitment"):
+        memory_ledger.record({"type": "dossier.submitted", "id": "d-0009",
+                              "at": "2026-10-27T09:00:00+07:00", "data": {
+                                  "code": "000.00.22.H40-261027-0009", "procedure": "p-xd-001",
+                                  "unit": "22.SXD", "channel": "online",
+                                  "applicant_kind": "citizen", "applicant_ref": "in clear",
+                                  "vneid_verified": True, "components": []},
+                              "sealed": {"subject": "x", "box": "eA=="}})
+    assert memory_ledger.max_position() == 31  # nothing recorded
