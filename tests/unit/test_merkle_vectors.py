@@ -100,3 +100,13 @@ def test_a_proof_against_the_wrong_root_or_index_is_refused() -> None:
     with pytest.raises(ProofError, match="not an extension"):
         verify_consistency(6, 8, view(8).consistency(6, 8), bytes.fromhex(ROOTS[4]),
                            bytes.fromhex(ROOTS[7]))
+
+
+def test_the_standalone_root_of_a_bundle_matches_the_vectors_and_the_ledger_tree() -> None:
+    from ledger.proofcheck import tree_root
+
+    for size in range(1, len(LEAVES) + 1):
+        assert tree_root([leaf_hash(x) for x in LEAVES[:size]]).hex() == ROOTS[size - 1]
+    for size in (0, 1, 2, 3, 15, 16, 17, 100, 257):
+        leaves = [leaf_hash(size.to_bytes(4, "big") + i.to_bytes(4, "big")) for i in range(size)]
+        assert tree_root(leaves) == (root_of(leaves) if leaves else EMPTY_ROOT)
