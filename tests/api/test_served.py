@@ -88,7 +88,8 @@ def test_the_stream_sends_the_ranking_again_when_events_change_it(served: Served
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             update = next(events)
-            if update is not None and update["position"] >= position and total_of(update, "04") != before:
+            if update is not None and update["position"] >= position \
+                    and total_of(update, "04") != before:
                 break
         else:
             raise AssertionError("no ranking event after the new events")
