@@ -8,7 +8,8 @@ from dashboards import variables as var
 from dashboards.panels import PanelBuilder, column, table_panel, time_series_panel
 from projections.clickhouse import schema
 
-EVENTS, FACTS, HISTORY = schema.EVENTS, schema.DOSSIER_FACTS, schema.SCORE_HISTORY
+EVENTS, FACTS = schema.EVENTS, schema.DOSSIER_FACTS
+HISTORY = schema.INDICATOR_HISTORY  # one row per indicator, latest version of each (FINAL)
 THE_DOSSIER = (f"(SELECT dossier_id FROM {FACTS} FINAL "
                "WHERE code = '${code}' OR dossier_id = '${code}')")
 SELECTED = "(indicator = '${indicator}' OR group_code = '${indicator}')"
@@ -55,7 +56,7 @@ SELECT evaluated_at, as_of, position, any(rulebook_version) AS rulebook_version,
        anyIf(ratio, indicator = '${{indicator}}') AS ratio,
        sumIf(points, {SELECTED}) AS points, sumIf(max_points, {SELECTED}) AS max_points,
        any(total) AS total, any(band) AS band, max(computed_at) AS computed_at
-FROM {HISTORY} FINAL
+FROM {HISTORY}
 WHERE {THE_SCORE}
 GROUP BY evaluated_at, as_of, position
 ORDER BY evaluated_at DESC, position DESC""", height=10,
@@ -72,7 +73,7 @@ def points_over_time() -> PanelBuilder:
 SELECT time, argMax(points, version) AS points FROM (
     SELECT $__timeInterval(evaluated_at) AS time, (evaluated_at, position) AS version,
            sumIf(points, {SELECTED}) AS points
-    FROM {HISTORY} FINAL WHERE {THE_SCORE}
+    FROM {HISTORY} WHERE {THE_SCORE}
     GROUP BY time, evaluated_at, position)
 GROUP BY time ORDER BY time""", unit="none", span=24, height=8, decimals=2)
 

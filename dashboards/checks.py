@@ -20,6 +20,11 @@ _ALIASES = re.compile(r"\bAS\s+(\w+)")
 _LAMBDA = re.compile(r"\b(\w+)\s*->")
 _QUALIFIED = re.compile(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
 _WORD = re.compile(r"\b([A-Za-z_]\w*)\b(\s*\()?")
+READABLE: dict[str, list[str]] = {
+    **{t.name: t.column_names for t in schema.SCHEMA_BY_NAME.values()},
+    schema.INDICATOR_HISTORY: [name for name, _ in schema.INDICATOR_HISTORY_COLUMNS],
+}
+"""What the dashboards may read: every table, and the view of one row per indicator."""
 # Lower-case words that are SQL, not names (the queries write keywords in capitals).
 _SQL_WORDS = frozenset({"second", "minute", "hour", "day"})
 
@@ -28,9 +33,8 @@ def unknown_columns(sql: str) -> set[str]:
     """Names in ``sql`` that are neither a column of a table it reads, an alias it defines,
     a lambda parameter, a function nor a keyword (keywords are written in capitals)."""
     text = _MACROS.sub(" ", _STRINGS.sub("''", sql))
-    tables = [t for t in schema.SCHEMA_BY_NAME.values()
-              if re.search(rf"\b{t.name}\b", text)]
-    known = {name for t in tables for name in t.column_names} | {t.name for t in tables}
+    tables = [name for name in READABLE if re.search(rf"\b{name}\b", text)]
+    known = {column for name in tables for column in READABLE[name]} | set(tables)
     known |= set(_ALIASES.findall(text)) | set(_LAMBDA.findall(text)) | _SQL_WORDS
     missing = {column for _, column in _QUALIFIED.findall(text) if column not in known}
     text = _QUALIFIED.sub(r" \2", text)

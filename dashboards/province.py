@@ -21,6 +21,7 @@ from dashboards.panels import (
 from projections.clickhouse import schema
 
 FACTS, HISTORY, RANKINGS = schema.DOSSIER_FACTS, schema.SCORE_HISTORY, schema.RANKINGS
+INDICATORS = schema.INDICATOR_HISTORY  # one row per indicator of each score_history row
 OPEN = "('open', 'open_late')"
 LOCAL = "'Asia/Ho_Chi_Minh'"
 # The end of the second working day after the range's end (Monday–Friday; public holidays
@@ -32,7 +33,8 @@ IN_PROVINCE = "province = '${province}'"
 
 def scores_over_time() -> PanelBuilder:
     groups = ",\n       ".join(
-        f"argMaxIf(group_points, {LATEST}, group_code = '{code}') AS {code}" for code in GROUPS)
+        f"argMax(group_points[indexOf(group_codes, '{code}')], {LATEST}) AS {code}"
+        for code in GROUPS)
     return time_series_panel(
         "Tổng điểm và điểm nhóm theo thời gian",
         "The province's total and its six group scores for the period, as recomputed over "
@@ -180,7 +182,7 @@ def indicators() -> PanelBuilder:
         f"""
 SELECT group_code, indicator, numerator, denominator, ratio, points, max_points,
        evaluated_at, position, '${{province}}' AS unit
-FROM {HISTORY}
+FROM {INDICATORS}
 WHERE rulebook_id = '${{rulebook}}' AND unit = '${{province}}' AND period = '${{period}}'
   AND $__timeFilter(evaluated_at)
 ORDER BY group_code, indicator, evaluated_at DESC, position DESC, computed_at DESC

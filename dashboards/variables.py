@@ -54,10 +54,10 @@ def unit_kind() -> build.CustomVariable:
 def indicator() -> build.QueryVariable:
     return _query("indicator", "Chỉ số / nhóm",
                   "An indicator (2.1) or a group of indicators (G2) of the rulebook",
-                  f"SELECT DISTINCT indicator FROM {schema.SCORE_HISTORY} "
+                  f"SELECT DISTINCT arrayJoin(indicators) FROM {schema.SCORE_HISTORY} "
                   "WHERE rulebook_id = '${rulebook}' UNION ALL "
-                  f"SELECT DISTINCT toString(group_code) FROM {schema.SCORE_HISTORY} "
-                  "WHERE rulebook_id = '${rulebook}'")
+                  "SELECT DISTINCT toString(arrayJoin(group_codes)) "
+                  f"FROM {schema.SCORE_HISTORY} WHERE rulebook_id = '${{rulebook}}'")
 
 
 def text(name: str, label: str, description: str, default: str) -> build.TextBoxVariable:

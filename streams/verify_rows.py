@@ -3,7 +3,6 @@ each difference names its table, its key and its column."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -91,7 +90,8 @@ def _columns(table: str, stored: Row, recomputed: Row, key: str,
     """The columns of ``table`` where two rows (schema order) differ."""
     if stored == recomputed:
         return []
-    names = schema.BY_NAME[table].column_names
+    names = (HISTORY_COLUMNS if table == schema.SCORE_HISTORY
+             else schema.BY_NAME[table].column_names)
     return [Difference(table, key, name, a, b, (source or {}).get(name, ""))
             for name, a, b in zip(names[:len(stored)], stored, recomputed, strict=True)
             if not same(a, b)]
@@ -179,7 +179,9 @@ def missing_fact_rows(store: FactStore, seen: set[str], latest: int | None,
 # -- rankings_current and score_history ---------------------------------------------------
 
 R = {name: index for index, name in enumerate(schema.RANKINGS_TABLE.column_names)}
-H = {name: index for index, name in enumerate(schema.SCORE_HISTORY_TABLE.column_names)}
+H = {name: index for index, (name, _) in enumerate(schema.INDICATOR_HISTORY_COLUMNS)}
+"""Columns of the ``score_history`` rows as read, one row per indicator."""
+HISTORY_COLUMNS = [name for name, _ in schema.INDICATOR_HISTORY_COLUMNS]
 COORDINATES = ("position", "as_of", "computed_at")
 """What a unit score's rows share and no recomputation gives (when and at which position it
 was written): the ``rankings_current`` row and its ``score_history`` rows must agree."""
@@ -332,16 +334,20 @@ def _keyed(items: list[Any]) -> dict[str, Any]:
 
 
 def compare_history(recomputed: Recomputed, history: Sequence[Row]) -> list[Difference]:
-    """A recomputed score row's :data:`COORDINATES` (as most of its rows, the current one and
-    the latest ``score_history`` rows of its indicators, have them; its position is also the
-    last scored event at or before it), and those history rows (times in µs, as
-    ``queries.latest_history`` reads them) against the score."""
-    agreed = _agreed(recomputed.coordinates, history)
+    """A recomputed score row's :data:`COORDINATES` against those of its latest
+    ``score_history`` row (read one row per indicator, times in µs, as
+    ``queries.latest_history`` reads them; its position is also the last scored event at or
+    before it), and that history row against the score."""
+    agreed, disputed = _agreed(recomputed, history)
     found: list[Difference] = []
     for column, mine, value in zip(COORDINATES, recomputed.coordinates, agreed, strict=True):
-        if mine != value:
+        if column in disputed:
+            found.append(Difference(schema.RANKINGS, recomputed.name, column,
+                                    _time(column, mine), _time(column, disputed[column]),
+                                    "its score_history row (one of the two was altered)"))
+        elif mine != value:
             found.append(Difference(schema.RANKINGS, recomputed.name, column, _time(column, mine),
-                                    _time(column, value), "its score_history rows"))
+                                    _time(column, value), "its score_history row"))
         elif column == "position" and mine != recomputed.fold_position:
             found.append(Difference(schema.RANKINGS, recomputed.name, column, mine,
                                     recomputed.fold_position,
@@ -357,23 +363,29 @@ def _time(column: str, value: Any) -> Any:
 TIMES = frozenset({"as_of", "evaluated_at", "computed_at"})
 
 
-def _agreed(coordinates: tuple[int, int, int], history: Sequence[Row]) -> tuple[int, int, int]:
-    """Each coordinate as most of the score's rows (ranking and history) have it."""
+def _agreed(recomputed: Recomputed, history: Sequence[Row]
+            ) -> tuple[tuple[int, int, int], dict[str, Any]]:
+    """Each coordinate as the score's rows (current and history) have it, and those the two
+    rows give differently with nothing to tell which is right (column -> the history's value;
+    both rows are named). The position of the last scored event at or before the score
+    tells the right position."""
     agreed = []
-    for column, value in zip(COORDINATES, coordinates, strict=True):
-        index = H[column]
-        if any(row[index] != value for row in history):
-            votes = Counter([value, *(row[index] for row in history)])
-            top, count = votes.most_common(1)[0]
-            if count * 2 > len(history) + 1:
-                value = top
+    disputed: dict[str, Any] = {}
+    for column, value in zip(COORDINATES, recomputed.coordinates, strict=True):
+        theirs = {row[H[column]] for row in history}
+        if len(theirs) == 1 and value not in theirs:
+            (other,) = theirs
+            if column == "position" and recomputed.fold_position in (value, other):
+                value = recomputed.fold_position
+            else:
+                disputed[column] = other
         agreed.append(value)
-    return agreed[0], agreed[1], agreed[2]
+    return (agreed[0], agreed[1], agreed[2]), disputed
 
 
 def _history(history: Sequence[Row], score: UnitScore, period: Period,
              coordinates: tuple[int, int, int]) -> list[Difference]:
-    """The latest ``score_history`` row of every indicator of the score, against the
+    """The latest ``score_history`` row of the score, one row per indicator, against the
     recomputed score and the coordinates its rows agree on."""
     position, as_of, computed_at = coordinates
     head = (score.rulebook_id, score.rulebook_version, score.unit, score.kind, score.period)

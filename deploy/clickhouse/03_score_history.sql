@@ -6,23 +6,24 @@ CREATE TABLE IF NOT EXISTS score_history
     unit             String,
     kind             LowCardinality(String),
     period           String,
-    group_code       LowCardinality(String),
-    indicator        LowCardinality(String),
-    applicable       Bool,
-    numerator        Nullable(Int64),
-    denominator      Nullable(Int64),
-    ratio            Nullable(Float64),
-    points           Nullable(Float64),
-    max_points       Float64,
-    group_points     Float64,
     total            Float64,
     band             LowCardinality(String),
     rank             Nullable(UInt32),
+    group_codes      Array(LowCardinality(String)),
+    group_points     Array(Float64),
+    indicators       Array(LowCardinality(String)),
+    indicator_groups Array(LowCardinality(String)),
+    applicable       Array(Bool),
+    numerators       Array(Nullable(Int64)),
+    denominators     Array(Nullable(Int64)),
+    ratios           Array(Nullable(Float64)),
+    points           Array(Nullable(Float64)),
+    max_points       Array(Float64),
     position         UInt64,
     as_of            DateTime64(6, 'UTC'),
     evaluated_at     DateTime64(6, 'UTC'),
     computed_at      DateTime64(6, 'UTC')
 )
 ENGINE = ReplacingMergeTree(computed_at)
-ORDER BY (rulebook_id, unit, period, position, as_of, indicator)
-COMMENT 'One row per indicator per score recomputation; a re-run at the same position and as_of replaces, never duplicates';
+ORDER BY (rulebook_id, unit, period, position, as_of)
+COMMENT 'One row per unit score written (when its score or rank changed), its indicators in parallel arrays; a re-run at the same position and as_of replaces, never duplicates';

@@ -7,7 +7,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from projections.clickhouse.schema import CYCLES, DEPLOYED, DOSSIER_FACTS, EVENTS, Table
+from projections.clickhouse.schema import (
+    CYCLES,
+    DEPLOYED,
+    DOSSIER_FACTS,
+    EVENTS,
+    INDICATOR_HISTORY,
+    Table,
+    indicator_view_ddl,
+)
 
 # Rows that replace each other must live on one shard (ReplacingMergeTree merges per shard).
 SHARDING_KEYS = {EVENTS: "intHash64(position)", DOSSIER_FACTS: "cityHash64(dossier_id)",
@@ -57,6 +65,14 @@ def write_cluster_ddl(directory: Path) -> list[Path]:
                         "(projections/clickhouse/cluster.py); do not edit\n"
                         f"{local_ddl(table)};\n\n{distributed_ddl(table)};\n", encoding="utf-8")
         written.append(path)
+    path = directory / f"{len(DEPLOYED) + 1:02d}_{INDICATOR_HISTORY}.sql"
+    path.write_text("-- generated from projections/clickhouse/schema.py "
+                    "(projections/clickhouse/cluster.py); do not edit\n"
+                    + indicator_view_ddl().replace(
+                        f"VIEW IF NOT EXISTS {INDICATOR_HISTORY}",
+                        f"VIEW IF NOT EXISTS {INDICATOR_HISTORY} ON CLUSTER '{{cluster}}'", 1)
+                    + ";\n", encoding="utf-8")
+    written.append(path)
     return written
 
 

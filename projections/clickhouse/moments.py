@@ -79,6 +79,9 @@ def drop_moment_tables(client: Any, suffix: str) -> int:
     """Drop one set of as-of tables (and any half-built copy of it); returns tables dropped."""
     if parse_suffix(suffix) is None:
         raise ValueError(f"not the suffix of tables rebuilt as of a moment: {suffix!r}")
+    for view in (f"{schema.INDICATOR_HISTORY}{suffix}",
+                 f"{schema.INDICATOR_HISTORY}{suffix}__rebuild"):
+        client.command(f"DROP VIEW IF EXISTS {view}")
     dropped = 0
     for spec in schema.TABLES:
         for name in (f"{spec.name}{suffix}", f"{spec.name}{suffix}__rebuild"):

@@ -117,7 +117,7 @@ def table_snapshot(client: Any, table: str, exclude: tuple[str, ...] = (),
 ScoreKey = tuple[str, str, str, str]
 """A ``rankings_current`` key: rulebook id, kind, period, unit."""
 HistoryKey = tuple[str, str, str]
-"""A unit score's ``score_history`` rows: rulebook id, unit, period (one row per indicator)."""
+"""A unit score's ``score_history`` rows: rulebook id, unit, period."""
 
 
 def _columns(table: str, *, micro: bool = False) -> str:
@@ -147,13 +147,17 @@ def score_rows_by_position(client: Any, block_rows: int = 1000
 def latest_history(client: Any, block_rows: int = 20_000
                    ) -> Generator[tuple[Any, ...], None, None]:
     """The latest ``score_history`` row (FINAL; latest by position, as_of, computed_at) of every
-    indicator of every unit score, by rulebook, unit, period and indicator (every column,
-    schema order, times in µs since the epoch), read as a stream of blocks (the client runs
+    unit score, one row per indicator (:data:`schema.INDICATOR_HISTORY_COLUMNS`, times in µs
+    since the epoch), by rulebook, unit and period, read as a stream of blocks (the client runs
     no other query meanwhile)."""
-    sql = (f"SELECT {_columns(schema.SCORE_HISTORY, micro=True)} "
-           f"FROM {schema.SCORE_HISTORY} FINAL "
-           "ORDER BY rulebook_id, unit, period, indicator, position DESC, as_of DESC, "
-           "computed_at DESC LIMIT 1 BY rulebook_id, unit, period, indicator")
+    columns = ", ".join(
+        f"toUnixTimestamp64Micro({name})" if "DateTime64" in kind
+        else f"{schema.EXPANDED[name]} AS {name}" if name in schema.EXPANDED else name
+        for name, kind in schema.INDICATOR_HISTORY_COLUMNS)
+    sql = (f"SELECT {columns} FROM (SELECT * FROM {schema.SCORE_HISTORY} FINAL "
+           "ORDER BY rulebook_id, unit, period, position DESC, as_of DESC, computed_at DESC "
+           "LIMIT 1 BY rulebook_id, unit, period) "
+           "ARRAY JOIN arrayEnumerate(indicators) AS i ORDER BY rulebook_id, unit, period, i")
     with client.query_row_block_stream(sql, settings={"max_block_size": block_rows}) as stream:
         for block in stream:
             yield from (tuple(row) for row in block)

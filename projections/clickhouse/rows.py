@@ -105,14 +105,18 @@ class FactRows:
 
 
 def history_rows(score: UnitScore, computed_at: datetime) -> list[Row]:
-    """``score_history`` rows: one per indicator, with the group's and the unit's totals (times
-    as RFC 3339 text, encoded once per score)."""
-    head = (score.rulebook_id, score.rulebook_version, score.unit, score.kind, score.period)
-    tail = (score.total, score.band, score.rank, score.position, score.as_of.isoformat(),
-            score.evaluated_at.isoformat(), computed_at.isoformat())
-    return [(*head, group.code, i.code, i.applicable, i.numerator, i.denominator, i.ratio,
-             i.points, i.max, group.points, *tail)
-            for group in score.groups for i in group.indicators]
+    """The ``score_history`` row of a unit score: its totals, and its indicators in parallel
+    arrays (times as RFC 3339 text)."""
+    indicators = [(group.code, i) for group in score.groups for i in group.indicators]
+    return [(score.rulebook_id, score.rulebook_version, score.unit, score.kind, score.period,
+             score.total, score.band, score.rank,
+             [g.code for g in score.groups], [g.points for g in score.groups],
+             [i.code for _, i in indicators], [code for code, _ in indicators],
+             [i.applicable for _, i in indicators], [i.numerator for _, i in indicators],
+             [i.denominator for _, i in indicators], [i.ratio for _, i in indicators],
+             [i.points for _, i in indicators], [i.max for _, i in indicators],
+             score.position, score.as_of.isoformat(), score.evaluated_at.isoformat(),
+             computed_at.isoformat())]
 
 
 def ranking_row(score: UnitScore, peer_group: str, computed_at: datetime) -> Row:

@@ -71,18 +71,58 @@ SCORE_HISTORY_TABLE = Table(
     SCORE_HISTORY,
     (("rulebook_id", "LowCardinality(String)"), ("rulebook_version", "UInt32"),
      ("unit", "String"), ("kind", "LowCardinality(String)"), ("period", "String"),
-     ("group_code", "LowCardinality(String)"), ("indicator", "LowCardinality(String)"),
-     ("applicable", "Bool"), ("numerator", "Nullable(Int64)"),
-     ("denominator", "Nullable(Int64)"), ("ratio", "Nullable(Float64)"),
-     ("points", "Nullable(Float64)"), ("max_points", "Float64"), ("group_points", "Float64"),
      ("total", "Float64"), ("band", "LowCardinality(String)"), ("rank", "Nullable(UInt32)"),
+     ("group_codes", "Array(LowCardinality(String))"), ("group_points", "Array(Float64)"),
+     ("indicators", "Array(LowCardinality(String))"),
+     ("indicator_groups", "Array(LowCardinality(String))"),
+     ("applicable", "Array(Bool)"), ("numerators", "Array(Nullable(Int64))"),
+     ("denominators", "Array(Nullable(Int64))"), ("ratios", "Array(Nullable(Float64))"),
+     ("points", "Array(Nullable(Float64))"), ("max_points", "Array(Float64)"),
      ("position", "UInt64"), ("as_of", TIME), ("evaluated_at", TIME),
      ("computed_at", TIME)),
     "ReplacingMergeTree(computed_at)",
-    ("rulebook_id", "unit", "period", "position", "as_of", "indicator"),
-    "One row per indicator per score recomputation; a re-run at the same position and "
-    "as_of replaces, never duplicates",
+    ("rulebook_id", "unit", "period", "position", "as_of"),
+    "One row per unit score written (when its score or rank changed), its indicators in "
+    "parallel arrays; a re-run at the same position and as_of replaces, never duplicates",
 )
+
+INDICATOR_HISTORY = "score_history_indicators"
+INDICATOR_HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("rulebook_id", "LowCardinality(String)"), ("rulebook_version", "UInt32"),
+    ("unit", "String"), ("kind", "LowCardinality(String)"), ("period", "String"),
+    ("group_code", "LowCardinality(String)"), ("indicator", "LowCardinality(String)"),
+    ("applicable", "Bool"), ("numerator", "Nullable(Int64)"),
+    ("denominator", "Nullable(Int64)"), ("ratio", "Nullable(Float64)"),
+    ("points", "Nullable(Float64)"), ("max_points", "Float64"), ("group_points", "Float64"),
+    ("total", "Float64"), ("band", "LowCardinality(String)"), ("rank", "Nullable(UInt32)"),
+    ("position", "UInt64"), ("as_of", TIME), ("evaluated_at", TIME), ("computed_at", TIME))
+"""One row per indicator of every ``score_history`` row (the view of that name, and what
+``verify --scores`` compares)."""
+EXPANDED = {  # an indicator row's column -> its expression over a score_history row (i: index)
+    "group_code": "indicator_groups[i]", "indicator": "indicators[i]",
+    "applicable": "applicable[i]", "numerator": "numerators[i]",
+    "denominator": "denominators[i]", "ratio": "ratios[i]", "points": "points[i]",
+    "max_points": "max_points[i]",
+    "group_points": "group_points[indexOf(group_codes, indicator_groups[i])]",
+}
+
+
+def indicator_rows_sql(source: str, columns: list[str] | None = None,
+                       final: bool = True) -> str:
+    """A SELECT of :data:`INDICATOR_HISTORY_COLUMNS` (or ``columns`` of them, each an
+    expression or a name) from the ``score_history`` table named ``source``: one row per
+    indicator."""
+    names = columns or [name for name, _ in INDICATOR_HISTORY_COLUMNS]
+    select = ", ".join(f"{EXPANDED[n]} AS {n}" if n in EXPANDED else n for n in names)
+    return (f"SELECT {select} FROM {source}{' FINAL' if final else ''} "
+            "ARRAY JOIN arrayEnumerate(indicators) AS i")
+
+
+def indicator_view_ddl(suffix: str = "") -> str:
+    """The ``score_history_indicators`` view (dashboards read indicators from it)."""
+    return (f"CREATE VIEW IF NOT EXISTS {INDICATOR_HISTORY}{suffix} AS\n"
+            f"{indicator_rows_sql(SCORE_HISTORY + suffix)}")
+
 
 RANKINGS_TABLE = Table(
     RANKINGS,
@@ -138,4 +178,8 @@ def write_ddl_files(directory: Path) -> list[Path]:
         path.write_text("-- generated from projections/clickhouse/schema.py; do not edit\n"
                         f"{table.ddl()};\n", encoding="utf-8")
         written.append(path)
+    path = directory / f"{len(DEPLOYED) + 1:02d}_{INDICATOR_HISTORY}.sql"
+    path.write_text("-- generated from projections/clickhouse/schema.py; do not edit\n"
+                    f"{indicator_view_ddl()};\n", encoding="utf-8")
+    written.append(path)
     return written

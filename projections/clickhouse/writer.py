@@ -149,9 +149,24 @@ class ClickHouseWriter:
         self.stored: StoredRows | None = None
 
     def ensure_schema(self) -> None:
-        """Create the tables that do not exist yet."""
+        """Create the tables (and the indicator view) that do not exist yet; refuse tables
+        of an older layout (a replay rebuilds them from the ledger)."""
+        for spec in schema.TABLES:
+            self._check_layout(spec)
         for ddl in schema.all_ddl(self.suffix):
             self.client.command(ddl)
+        self.client.command(schema.indicator_view_ddl(self.suffix))
+
+    def _check_layout(self, spec: schema.Table) -> None:
+        columns = [name for name, in self.client.query(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() "
+            "AND table = {table:String} ORDER BY position",
+            parameters={"table": self.table(spec.name)}).result_rows]
+        if columns and columns != spec.column_names:
+            raise OlapError(
+                f"the table {self.table(spec.name)} has an older layout "
+                f"({len(columns)} columns, this version writes {len(spec.column_names)}): "
+                "rebuild the tables from the ledger with `dossier replay`")
 
     def table(self, name: str) -> str:
         return f"{name}{self.suffix}"
@@ -203,6 +218,7 @@ class ClickHouseWriter:
 
     def drop(self) -> None:
         """Drop this writer's (suffixed) tables."""
+        self.client.command(f"DROP VIEW IF EXISTS {self.table(schema.INDICATOR_HISTORY)}")
         for spec in schema.TABLES:
             self.client.command(f"DROP TABLE IF EXISTS {self.table(spec.name)}")
 
@@ -219,6 +235,8 @@ class ClickHouseWriter:
                 self.client.command(f"DROP TABLE IF EXISTS {built}")
             else:
                 self.client.command(f"RENAME TABLE {built} TO {live}")
+        self.client.command(f"DROP VIEW IF EXISTS {self.table(schema.INDICATOR_HISTORY)}")
+        self.client.command(schema.indicator_view_ddl(live_suffix))
 
     def _exists(self, table: str) -> bool:
         result = self.client.query(

@@ -27,15 +27,21 @@ from projections.clickhouse.writer import open_client
 from streams.verify import verify_scores
 
 PSEUDONYM_KEY = b"test-key"
-LATEST_HISTORY = (f"SELECT {{columns}} FROM {schema.SCORE_HISTORY} FINAL ORDER BY rulebook_id, "
-                  "unit, period, indicator, position DESC, as_of DESC, computed_at DESC "
-                  "LIMIT 1 BY rulebook_id, unit, period, indicator")
+LATEST_HISTORY = (f"SELECT rulebook_id, unit, period, position, indicators "
+                  f"FROM {schema.SCORE_HISTORY} FINAL ORDER BY rulebook_id, unit, period, "
+                  "position DESC, as_of DESC, computed_at DESC "
+                  "LIMIT 1 BY rulebook_id, unit, period")
+# An indicator row's column (as verify --scores reads score_history) -> the array holding it.
+INDICATOR_ARRAYS = {"indicator": "indicators", "group_code": "indicator_groups",
+                    "applicable": "applicable", "numerator": "numerators",
+                    "denominator": "denominators", "ratio": "ratios", "points": "points",
+                    "max_points": "max_points"}
 # The columns each table's rows are altered in (a key column makes a new row).
 ALTERED = {
     schema.RANKINGS: [*schema.RANKINGS_TABLE.column_names, "score_json:group_points",
                       "score_json:indicator_ratio", "score_json:indicator_numerator",
                       "score_json:indicator_applicable"],
-    schema.SCORE_HISTORY: schema.SCORE_HISTORY_TABLE.column_names,
+    schema.SCORE_HISTORY: [name for name, _ in schema.INDICATOR_HISTORY_COLUMNS],
     schema.DOSSIER_FACTS: schema.DOSSIER_FACTS_TABLE.column_names,
     schema.EVENTS: schema.EVENTS_TABLE.column_names,
 }
@@ -164,20 +170,31 @@ class Alterer:
         return orjson.dumps(score).decode()
 
     def _history(self, column: str) -> Alteration:
-        rulebook, unit, period, indicator, position = self._pick(
-            LATEST_HISTORY.format(columns="rulebook_id, unit, period, indicator, position"),
-            lambda r: ("score", r[0], r[1], r[2]))
+        """One column of one indicator of a unit score's latest ``score_history`` row (a
+        column of the score itself is every indicator's: the indicator picked is one)."""
+        rulebook, unit, period, position, indicators = self._pick(
+            LATEST_HISTORY, lambda r: ("score", r[0], r[1], r[2]))
+        index = self.rng.randrange(len(indicators)) + 1
+        indicator = indicators[index - 1]
         where = ("rulebook_id = {rulebook:String} AND unit = {unit:String} AND "
-                 "period = {period:String} AND indicator = {indicator:String} AND "
-                 "position = {position:UInt64}")
+                 "period = {period:String} AND position = {position:UInt64}")
         parameters = {"rulebook": rulebook, "unit": unit, "period": period,
-                      "indicator": indicator, "position": position}
-        kinds = dict(schema.SCORE_HISTORY_TABLE.columns)
-        expression = change(column, kinds[column])
+                      "position": position}
+        kinds = dict(schema.INDICATOR_HISTORY_COLUMNS)
+        target, expression = column, change(column, kinds[column])
         if column == "computed_at":  # the version: raised, so the altered row stays
             expression = "computed_at + INTERVAL 1 SECOND"
+        elif column in INDICATOR_ARRAYS:  # that indicator's element of its array
+            target = INDICATOR_ARRAYS[column]
+            expression = (f"arrayMap((v, j) -> if(j = {index}, {change('v', kinds[column])}, "
+                          f"v), {target}, arrayEnumerate({target}))")
+        elif column == "group_points":  # the points of that indicator's group
+            target = column
+            expression = (f"arrayMap((v, j) -> if(j = indexOf(group_codes, "
+                          f"indicator_groups[{index}]), v + 0.5, v), group_points, "
+                          "arrayEnumerate(group_points))")
         # with the same position, the latest as_of is the altered row's
-        self._insert(schema.SCORE_HISTORY, column, expression,
+        self._insert(schema.SCORE_HISTORY, target, expression,
                      where + " ORDER BY as_of DESC LIMIT 1", parameters)
         if column in NEW_ROW[schema.SCORE_HISTORY]:
             new = {name: f"{value}x" if name == column else value for name, value in

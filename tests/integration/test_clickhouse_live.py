@@ -18,7 +18,7 @@ from typing import Any
 from app.simulator.runner import Simulation
 from ledger.application import DossierLedger
 from ledger.config import StoreConfig
-from projections.clickhouse.schema import DEPLOYED
+from projections.clickhouse.schema import DEPLOYED, INDICATOR_HISTORY, indicator_view_ddl
 from tests.conftest import WORKLOAD_AS_OF, WORKLOAD_START
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,6 +171,8 @@ def test_a_held_chdb_directory_is_named_in_the_error(tmp_path: Path) -> None:
 
 def test_deploy_ddl_matches_the_schema_module() -> None:
     files = sorted((ROOT / "deploy" / "clickhouse").glob("*.sql"))
-    assert [f.name.split("_", 1)[1][:-4] for f in files] == [t.name for t in DEPLOYED]
-    for path, table in zip(files, DEPLOYED, strict=True):
+    assert [f.name.split("_", 1)[1][:-4] for f in files] == [
+        *(t.name for t in DEPLOYED), INDICATOR_HISTORY]
+    for path, table in zip(files, DEPLOYED, strict=False):
         assert table.ddl() in path.read_text(encoding="utf-8")
+    assert indicator_view_ddl() in files[-1].read_text(encoding="utf-8")

@@ -48,7 +48,7 @@ def test_cluster_ddl_is_generated_from_the_schema(tmp_path: Path) -> None:
     assert {p.name: p.read_text() for p in tmp_path.glob("*.sql")} == {
         p.name: p.read_text() for p in CLUSTER.glob("*.sql")}, (
         "run: python -m projections.clickhouse.cluster")
-    assert len(statements()) == 2 * len(DEPLOYED)
+    assert len(statements()) == 2 * len(DEPLOYED) + 1  # and the indicator view
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', " \
            "'{replica}', position)" in local_ddl(DEPLOYED[1])
 
@@ -57,7 +57,7 @@ def test_every_cluster_statement_parses_and_local_tables_create_in_chdb() -> Non
     result = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(statements())],
                             capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [2 * len(DEPLOYED), len(DEPLOYED)]
+    assert json.loads(result.stdout) == [2 * len(DEPLOYED) + 1, len(DEPLOYED)]
 
 
 def test_grafana_reads_clickhouse_as_a_read_only_user() -> None:

@@ -1,0 +1,3 @@
+-- generated from projections/clickhouse/schema.py (projections/clickhouse/cluster.py); do not edit
+CREATE VIEW IF NOT EXISTS score_history_indicators ON CLUSTER '{cluster}' AS
+SELECT rulebook_id, rulebook_version, unit, kind, period, indicator_groups[i] AS group_code, indicators[i] AS indicator, applicable[i] AS applicable, numerators[i] AS numerator, denominators[i] AS denominator, ratios[i] AS ratio, points[i] AS points, max_points[i] AS max_points, group_points[indexOf(group_codes, indicator_groups[i])] AS group_points, total, band, rank, position, as_of, evaluated_at, computed_at FROM score_history FINAL ARRAY JOIN arrayEnumerate(indicators) AS i;
