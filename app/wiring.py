@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.settings import Settings, Store
 from domain.calendar import WorkingCalendar
 from ledger.application import DossierLedger
+from ledger.checkpoints import SigningKey, parse_signing_key
 from ledger.config import StoreConfig
 from ledger.personal import KeyStore, Sealer, read_master_key
 
@@ -31,3 +32,13 @@ def sealer(settings: Settings) -> Sealer | None:
         return None
     master = read_master_key(settings.personal_data_key_file)
     return Sealer(master, KeyStore(settings.personal_keys_path))
+
+
+def runner_signing_key(settings: Settings) -> SigningKey | None:
+    """The checkpoint signing key when one exists (the runner then signs a checkpoint
+    covering the rows it publishes); None without one. A key file that cannot be read is an
+    error, not a silent absence."""
+    path = settings.signing_key_path
+    if not path.is_file():
+        return None
+    return parse_signing_key(path.read_text())

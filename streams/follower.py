@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from ledger.application import DossierLedger
+from ledger.checkpoints import SigningKey
+from ledger.proofs import take_checkpoint
 from projections.clickhouse import schema
 from projections.clickhouse.writer import Batch, ClickHouseWriter
 from streams.memory import building_state
@@ -57,7 +59,8 @@ class Follower:
                  poll_seconds: float = 0.2, batch_events: int = 5000,
                  catch_up_events: int = 50_000,
                  refresh_seconds: float = 30.0,
-                 on_cycle: Callable[[Cycle], None] | None = None) -> None:
+                 on_cycle: Callable[[Cycle], None] | None = None,
+                 signing_key: SigningKey | None = None) -> None:
         self.ledger = ledger
         self.writer = writer
         self.clock = clock
@@ -66,6 +69,7 @@ class Follower:
         self.catch_up_events = catch_up_events
         self.refresh_seconds = refresh_seconds
         self.on_cycle = on_cycle
+        self.signing_key = signing_key
         self.projector = Projector(pseudonym_key)
         self.position = 0
         self._archived = 0  # events archived ahead of the tracking row (a killed cycle)
@@ -97,6 +101,7 @@ class Follower:
                     progress(stop - start + 1)
                 start = stop + 1
         self.position = tracked
+        self._cover(tracked)
         self._archived = self.writer.archived_position()
         self.writer.load_stored()
         self.projector.stored = self.writer.stored
@@ -126,6 +131,7 @@ class Follower:
         events = list(self.ledger.read_raw(first, stop))
         envelopes = [envelope for envelope, _ in events]
         groups, dossiers = self.projector.fold(envelopes)
+        self._cover(stop)
         now, batch = self.clock(), Batch(position=stop)
         self.projector.event_rows(batch, events if first > self._archived else
                                   [e for e in events if e[0]["position"] > self._archived])
@@ -137,6 +143,14 @@ class Follower:
         self._report(first, stop, len(envelopes), batch.count(schema.RANKINGS), rows, began,
                      refresh=False)
         return stop - first + 1
+
+    def _cover(self, position: int) -> None:
+        """With a signing key, make sure a signed checkpoint covers ``position`` before rows
+        reflecting it are written: the rows record its size. Signing is refused (and the
+        runner stops) when the log no longer extends its latest checkpoint."""
+        if self.signing_key is not None and position and self.projector.checkpoint < position:
+            checkpoint, _ = take_checkpoint(self.ledger, self.signing_key)
+            self.projector.checkpoint = checkpoint.size
 
     def refresh(self) -> int:
         """Rescore the current periods of every group seen, at the clock's time. Returns the

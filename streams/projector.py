@@ -56,6 +56,7 @@ class Projector:
     _turn_of: dict[str, Instant] = field(default_factory=dict)
     _rows: FactRows | CompiledFactRows | None = None
     stored: StoredRows | None = None  # what the tables held when the runner resumed
+    checkpoint: int = 0  # the size of a signed checkpoint covering what is folded (0: none)
 
     def __post_init__(self) -> None:
         self.engine = ScoringEngine([load_rulebook(r) for r in self.rulebooks])
@@ -186,7 +187,7 @@ class Projector:
                         continue
                     self._written[key] = digest
                     score = issue(unit, scored, rank)
-                    ranking = ranking_row(score, peer_group, computed_at)
+                    ranking = ranking_row(score, peer_group, computed_at, self.checkpoint)
                     if self.stored is not None and self.stored.unchanged(SCORES, ranking):
                         continue  # as stored: no history rows to build
                     batch.add(schema.SCORE_HISTORY, history_rows(score, computed_at))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.application import DossierLedger
+from ledger.proofs import checkpoints
 from projections.clickhouse import queries, schema
 from projections.facts import FactStore
 from projections.recompute import SnapshotScores
@@ -102,6 +103,7 @@ class _Audit:
         self.scored: set[queries.ScoreKey] = set()
         self.reported: set[Any] = set()
         self.recomputed: dict[tuple[str, str, str], list[Recomputed]] = {}
+        self.checkpoints = frozenset(c.size for c in checkpoints(ledger))
 
     def run(self) -> ScoreCheck:
         client, check = self.client, self.check
@@ -175,7 +177,7 @@ class _Audit:
         checked = 0
         while current is not None and current[R["position"]] == position:
             recomputed, found = recompute_score(current, self.scores, self.scored,
-                                                self.reported, head)
+                                                self.reported, head, self.checkpoints)
             self.check.add(found)
             if recomputed is not None:
                 key = (recomputed.rulebook_id, recomputed.unit, recomputed.period.key)

@@ -208,19 +208,30 @@ class Recomputed:
                 f"@position {position} as_of {_aware(_utc(as_of)).isoformat()}")
 
 
+def _checkpoint(stored: int, position: int, checkpoints: frozenset[int]) -> int | str:
+    """The stored checkpoint when it is 0 or a checkpoint covering ``position``; else what
+    it should be."""
+    if stored == 0 or (stored in checkpoints and stored >= position):
+        return stored
+    return f"0 or the size of a signed checkpoint of the ledger of at least {position}"
+
+
 def _score_name(row: Row) -> str:
     return (f"{row[R['rulebook_id']]} {row[R['kind']]} {row[R['unit']]} {row[R['period']]} "
             f"@position {row[R['position']]} as_of {_aware(row[R['as_of']]).isoformat()}")
 
 
 def recompute_score(stored: Row, scores: SnapshotScores, scored: set[ScoreKey],
-                    reported: set[Any], head: int | None = None
+                    reported: set[Any], head: int | None = None,
+                    checkpoints: frozenset[int] = frozenset()
                     ) -> tuple[Recomputed | None, list[Difference]]:
     """A current score row recomputed by the fold standing at the row's position (``head``:
     the ledger ends there, the row lies beyond), and its differences but in the columns its
     ``score_history`` rows tell (:data:`COORDINATES`, see :func:`compare_history`).
     ``scored``: every current score key; a peer ranked with the unit (so written with it)
-    without a row is named once (``reported``)."""
+    without a row is named once (``reported``). ``checkpoints``: the sizes of the ledger's
+    signed checkpoints; a row's checkpoint is 0 (none) or one of them covering its
+    position."""
     rulebook_id, period_key, unit = (stored[R["rulebook_id"]], stored[R["period"]],
                                      stored[R["unit"]])
     position, as_of = stored[R["position"]], _instant(stored[R["as_of"]])
@@ -245,7 +256,9 @@ def recompute_score(stored: Row, scores: SnapshotScores, scored: set[ScoreKey],
         expected: Row = (
             rulebook_id, score.rulebook_version, kind, peer_group, period_key, unit,
             score.unit_name, score.total, display_round(score.total), score.band, score.rank,
-            stored[R["score_json"]], position, _utc(min(as_of, period.last)),
+            stored[R["score_json"]], position,
+            _checkpoint(stored[R["checkpoint"]], position, checkpoints),
+            _utc(min(as_of, period.last)),
             _utc(period.evaluation_time(as_of)), stored[R["computed_at"]])
         found = _unscored_peers(scores, score, period, as_of, scored, reported)
         found += _columns(schema.RANKINGS, stored, expected, _score_name(stored)) \

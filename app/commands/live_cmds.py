@@ -24,7 +24,10 @@ from app.commands.rankings import (
 from app.commands.stores import require_ledger
 from app.console import fail, local_text, out, parse_moment, progress_bar
 from app.settings import Settings
-from app.wiring import open_ledger_from_settings
+from app.wiring import open_ledger_from_settings, runner_signing_key
+from ledger.checkpoints import SigningKey, SigningKeyError
+from ledger.merkle import MissingNode
+from ledger.proofs import ProofRefused
 from projections.clickhouse.cluster import write_cluster_ddl
 from projections.clickhouse.moments import (
     KINDS,
@@ -67,8 +70,12 @@ def follow_cmd(
     catch_up: Annotated[int, typer.Option(
         help="most events per cycle while the backlog exceeds twice --batch")] = 50_000,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no per-cycle lines")] = False,
+    no_checkpoints: Annotated[bool, typer.Option(
+        "--no-checkpoints", help="do not sign checkpoints even with a signing key")] = False,
 ) -> None:
-    """Theo dõi sổ cái: fold new ledger events into scores and write them to ClickHouse."""
+    """Theo dõi sổ cái: fold new ledger events into scores and write them to ClickHouse.
+    With a signing key (dossier keys signing --new), a signed checkpoint covers every score
+    row before it is written, and the row records its size."""
     settings = Settings()
     fixed = parse_moment(as_of) if as_of else None
     require_ledger(settings, doing="follow")
@@ -89,7 +96,8 @@ def follow_cmd(
                         clock=(lambda: fixed) if fixed else wall_clock,
                         poll_seconds=poll, refresh_seconds=refresh, batch_events=batch,
                         catch_up_events=catch_up,
-                        on_cycle=report)
+                        on_cycle=report,
+                        signing_key=None if no_checkpoints else _signing_key(settings))
     try:
         with progress_bar() as progress:
             task = progress.add_task("rebuilding engine state", total=None)
@@ -100,6 +108,8 @@ def follow_cmd(
         follower.run(once=once)
     except KeyboardInterrupt:
         follower.stop()
+    except (ProofRefused, MissingNode) as error:
+        fail(f"not publishing scores: {error}", code=1)
     finally:
         backlog.stop()
         ledger.close()
@@ -209,6 +219,13 @@ def replay_cmd(
         f"{stage} {seconds:.2f}s" for stage, seconds in result.stages.items()), style="dim")
 
 
+def _signing_key(settings: Settings) -> SigningKey | None:
+    try:
+        return runner_signing_key(settings)
+    except SigningKeyError as error:
+        fail(f"{settings.signing_key_path}: {error}")
+
+
 def _moment(as_of: str | None, as_recorded: str | None
             ) -> tuple[MomentKind | None, datetime | None]:
     if as_of is not None:
@@ -289,7 +306,7 @@ def live_rank_cmd(
     if as_json:
         print_ranking_json(rows)
     elif as_csv:
-        print(ranking_csv(rows, extra=("as_of", "position")), end="")
+        print(ranking_csv(rows, extra=("as_of", "position", "checkpoint")), end="")
     else:
         shown_at = max(datetime.fromisoformat(row["as_of"]) for row in rows)
         evaluated = to_datetime(span.evaluation_time(to_instant(shown_at)))
@@ -304,10 +321,11 @@ def live_rank_cmd(
 
 
 def _live_row(stored: StoredScore) -> dict[str, Any]:
-    """A stored score as ``rank --json`` prints it, its moment in local time, and the ledger
-    position it reflects."""
+    """A stored score as ``rank --json`` prints it, its moment in local time, the ledger
+    position it reflects and the signed checkpoint covering it (null: none)."""
     as_of = local_text(datetime.fromisoformat(stored.score["as_of"]))
-    return stored.score | {"as_of": as_of, "position": stored.position}
+    return stored.score | {"as_of": as_of, "position": stored.position,
+                           "checkpoint": stored.checkpoint or None}
 
 
 def ddl_cmd(

@@ -35,6 +35,7 @@ class StoredScore:
     position: int
     as_of_us: int
     score: dict[str, Any]
+    checkpoint: int = 0  # the size of the signed checkpoint covering position (0: none)
 
 
 def current_ranking(client: Any, *, period: str, kind: str = "province",
@@ -64,10 +65,10 @@ def ranking_scores(client: Any, *, period: str, kind: str = "province",
                                 province=province)
     result = client.query(
         "SELECT rulebook_id, kind, period, unit, position, toUnixTimestamp64Micro(as_of), "
-        f"score_json FROM {schema.RANKINGS}{suffix} FINAL WHERE {where} "
+        f"score_json, checkpoint FROM {schema.RANKINGS}{suffix} FINAL WHERE {where} "
         "ORDER BY isNull(rank), rank, unit", parameters=params)
-    return [StoredScore(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), orjson.loads(r[6]))
-            for r in result.result_rows]
+    return [StoredScore(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), orjson.loads(r[6]),
+                        int(r[7])) for r in result.result_rows]
 
 
 def ranked_periods(client: Any, *, kind: str = "province", rulebook: str = "vn-766",
@@ -95,10 +96,10 @@ def current_scores(client: Any, suffix: str = "") -> list[StoredScore]:
     """Every current score row (latest per rulebook, kind, period and unit)."""
     result = client.query(
         "SELECT rulebook_id, kind, period, unit, position, toUnixTimestamp64Micro(as_of), "
-        f"score_json FROM {schema.RANKINGS}{suffix} FINAL "
+        f"score_json, checkpoint FROM {schema.RANKINGS}{suffix} FINAL "
         "ORDER BY rulebook_id, period, position, unit")
-    return [StoredScore(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), orjson.loads(r[6]))
-            for r in result.result_rows]
+    return [StoredScore(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), orjson.loads(r[6]),
+                        int(r[7])) for r in result.result_rows]
 
 
 def table_snapshot(client: Any, table: str, exclude: tuple[str, ...] = (),

@@ -119,14 +119,16 @@ def history_rows(score: UnitScore, computed_at: datetime) -> list[Row]:
              computed_at.isoformat())]
 
 
-def ranking_row(score: UnitScore, peer_group: str, computed_at: datetime) -> Row:
+def ranking_row(score: UnitScore, peer_group: str, computed_at: datetime,
+                checkpoint: int = 0) -> Row:
     """One ``rankings_current`` row; ``score_json`` is the full ``UnitScore.to_json()``, embedded
     in the row's JSON as an object (ClickHouse stores its text in the String column: no
-    escaping on either side)."""
+    escaping on either side); ``checkpoint``: the size of a signed checkpoint of the ledger
+    covering the score's position (0: none)."""
     return (
         score.rulebook_id, score.rulebook_version, score.kind, peer_group, score.period,
         score.unit, score.unit_name, score.total, display_round(score.total), score.band,
         score.rank, orjson.Fragment(orjson.dumps(score.to_json())), score.position,
-        score.as_of.isoformat(),
+        checkpoint, score.as_of.isoformat(),
         score.evaluated_at.isoformat(), computed_at.isoformat(),
     )

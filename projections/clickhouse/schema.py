@@ -131,9 +131,11 @@ RANKINGS_TABLE = Table(
      ("period", "String"), ("unit", "String"), ("unit_name", "String"), ("total", "Float64"),
      ("total_display", "Decimal(9, 2)"), ("band", "LowCardinality(String)"),
      ("rank", "Nullable(UInt32)"), ("score_json", "String"), ("position", "UInt64"),
-     ("as_of", TIME), ("evaluated_at", TIME), ("computed_at", TIME)),
+     ("checkpoint", "UInt64"), ("as_of", TIME), ("evaluated_at", TIME), ("computed_at", TIME)),
     "ReplacingMergeTree(position)", ("rulebook_id", "kind", "period", "unit"),
-    "Latest score and rank of each unit per rulebook, kind and period (read with FINAL)",
+    "Latest score and rank of each unit per rulebook, kind and period (read with FINAL); "
+    "checkpoint: the size of the signed checkpoint of the ledger covering its position "
+    "(0: none)",
 )
 
 TRACKING_TABLE = Table(

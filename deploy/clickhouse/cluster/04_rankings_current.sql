@@ -14,13 +14,14 @@ CREATE TABLE IF NOT EXISTS rankings_current_local ON CLUSTER '{cluster}'
     rank             Nullable(UInt32),
     score_json       String,
     position         UInt64,
+    checkpoint       UInt64,
     as_of            DateTime64(6, 'UTC'),
     evaluated_at     DateTime64(6, 'UTC'),
     computed_at      DateTime64(6, 'UTC')
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', position)
 ORDER BY (rulebook_id, kind, period, unit)
-COMMENT 'Latest score and rank of each unit per rulebook, kind and period (read with FINAL)';
+COMMENT 'Latest score and rank of each unit per rulebook, kind and period (read with FINAL); checkpoint: the size of the signed checkpoint of the ledger covering its position (0: none)';
 
 CREATE TABLE IF NOT EXISTS rankings_current ON CLUSTER '{cluster}'
 AS rankings_current_local
