@@ -270,6 +270,12 @@ class DossierLedger(Application[str]):
             start = rows[-1].position + 1
         return last
 
+    def log_hash_at(self, position: int) -> str | None:
+        """The log chain's hash at ``position`` (it covers every event up to there; None: no
+        such position): what a state folded up to there was folded from."""
+        rows = self.recorder.select_log(position, 1)  # type: ignore[attr-defined]
+        return rows[0].log_hash if rows and rows[0].position == position else None
+
     def stream_envelopes(self, stream: str, key: str) -> list[dict[str, Any]]:
         """One aggregate's events as envelopes (no positions: the aggregate's own order)."""
         return [decode_state(s.state) for s in self.recorder.select_events(f"{stream}:{key}")]

@@ -545,6 +545,80 @@ cdef class DossierCounters:
                 units = scope_of(unit)
             self._update(item_id, units, f)
 
+    # -- snapshots ------------------------------------------------------------------------------
+    def __reduce__(self):
+        """Pickled as its units, scopes, buckets (counts and pending deadlines as raw int64
+        arrays) and each dossier's entries (raw ``Entry`` arrays): what a runner's snapshot
+        keeps. Only the machine that wrote it reads it back (native byte order)."""
+        cdef int i
+        cdef Bucket* b
+        cdef Item* item
+        buckets = []
+        for i in range(self.nbuckets):
+            b = &self.buckets[i]
+            buckets.append((b.unit, b.pid, (<char*>b.bits)[:NBITS * sizeof(int64_t)],
+                            (<char*>b.pa)[:b.na * sizeof(int64_t)] if b.na else b"",
+                            (<char*>b.pb)[:b.nb * sizeof(int64_t)] if b.nb else b""))
+        items = []
+        for item_id, index in self.item_index.items():
+            item = &self.items[<int>index]
+            items.append((item_id, item.scope,
+                          (<char*>item.entries)[:item.n * sizeof(Entry)] if item.n else b""))
+        scopes = [tuple(self.unit_codes[n] for n in numbers) for numbers in self.scope_units]
+        return (_restored, (self.carried, self.apology_extends, list(self.unit_codes), scopes,
+                            buckets, items))
+
+    cdef int _restore(self, list unit_codes, list scopes, list buckets,
+                      list items) except -1:
+        cdef int index, n
+        cdef Bucket* b
+        cdef Item* item
+        cdef Item* grown
+        cdef int64_t* data
+        cdef bytes raw
+        for code in unit_codes:
+            self.unit_index[code] = len(self.unit_codes)
+            self.unit_codes.append(code)
+            self.unit_pools.append([])
+        for units in scopes:
+            self._scope(units)
+        for unit, pid, bits, pa, pb in buckets:
+            index = self._bucket(unit, pid)
+            b = &self.buckets[index]
+            raw = bits
+            memmove(b.bits, <char*>raw, NBITS * sizeof(int64_t))
+            for raw, is_a in ((pa, True), (pb, False)):
+                n = len(raw) // sizeof(int64_t)
+                if n:
+                    data = <int64_t*>malloc(n * sizeof(int64_t))
+                    if data == NULL:
+                        raise MemoryError()
+                    memmove(data, <char*>raw, n * sizeof(int64_t))
+                    if is_a:
+                        b.pa, b.na, b.ca = data, n, n
+                    else:
+                        b.pb, b.nb, b.cb = data, n, n
+        for item_id, scope, raw in items:
+            if self.nitems == self.citems:
+                self.citems = self.citems * 2 if self.citems else 1024
+                grown = <Item*>realloc(self.items, self.citems * sizeof(Item))
+                if grown == NULL:
+                    raise MemoryError()
+                self.items = grown
+            index = self.nitems
+            item = &self.items[index]
+            memset(item, 0, sizeof(Item))
+            n = len(raw) // sizeof(Entry)
+            item.scope, item.n, item.cap = scope, n, n
+            if n:
+                item.entries = <Entry*>malloc(n * sizeof(Entry))
+                if item.entries == NULL:
+                    raise MemoryError()
+                memmove(item.entries, <char*>raw, n * sizeof(Entry))
+            self.nitems += 1
+            self.item_index[item_id] = index
+        return 0
+
     def settle(self, set touched, set pooled):
         """Add the (unit, period key) buckets changed since the last call to ``touched`` and
         the (unit, month) pools changed to ``pooled``."""
@@ -595,3 +669,10 @@ cdef class DossierCounters:
         for i in range(self.nitems):
             n += self.items[i].n > 0
         return n
+
+
+def _restored(carried, apology_extends, unit_codes, scopes, buckets, items):
+    """A :class:`DossierCounters` from what its ``__reduce__`` gave."""
+    cdef DossierCounters counters = DossierCounters(carried, apology_extends)
+    counters._restore(unit_codes, scopes, buckets, items)
+    return counters

@@ -68,6 +68,12 @@ class _Book:
             DossierCounters(switches.carried_over_in_2_1, switches.apology_extends_due)
             if self.compiled else Tracker(c.DOSSIER_BITS))
 
+    def lean(self) -> _Book:
+        """The same counters without the scores kept (what a snapshot keeps)."""
+        book = _Book(self.rulebook, self.calendar, self.compiled, petitions=self.petitions)
+        book.dossiers = self.dossiers
+        return book
+
     def counts_communes(self, kind: str) -> bool:
         """Whether an indicator on communes offering e-certified copies (4.3) applies to kind."""
         found = self.communes_counted.get(kind)
@@ -135,6 +141,23 @@ class ScoringEngine:
         self._verdicts: dict[tuple[str, str, str], _VerdictsEntry] = {}
         self._procedure_epoch: dict[str, int] = {}
         if self.facts.compiled_fold is not None:  # the loop of apply in C too
+            self.apply = self.facts.compiled_fold.feeding(  # type: ignore[method-assign]
+                self._dirty_dossiers, self._touched_other)
+
+    # -- snapshots -------------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without what is kept only to save work (scores, verdicts, catalogue
+        counts, indexes: rebuilt on demand) and without the compiled fold's bound loop."""
+        state = dict(self.__dict__)
+        state.pop("apply", None)
+        for name in ("_scopes", "_communes_below", "_kinds", "_catalogue", "_verdicts"):
+            state[name] = {}
+        state["_books"] = {key: book.lean() for key, book in self._books.items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self.facts.compiled_fold is not None:
             self.apply = self.facts.compiled_fold.feeding(  # type: ignore[method-assign]
                 self._dirty_dossiers, self._touched_other)
 

@@ -179,6 +179,24 @@ class FactStore:
             # dossier events folded in C (projections/_fold.pyx), the rest by the handlers here
             self.apply = self.compiled_fold.apply  # type: ignore[method-assign]
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its handlers and compiled fold (bound to this store: made anew)."""
+        state = {k: v for k, v in self.__dict__.items()
+                 if k not in ("_handlers", "compiled_fold", "apply")}
+        state["compiled"] = self.compiled_fold is not None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        compiled = state.pop("compiled")
+        self.__dict__.update(state)
+        self._handlers = {name[4:].replace("__", "."): getattr(self, name)
+                          for name in dir(self) if name.startswith("_on_")}
+        self.compiled_fold = Fold(self) if compiled and Fold is not None else None
+        if compiled and self.compiled_fold is None:
+            raise RuntimeError("a state folded by the compiled fold needs it: run `make setup`")
+        if self.compiled_fold is not None:
+            self.apply = self.compiled_fold.apply  # type: ignore[method-assign]
+
     def apply(self, envelope: Event) -> tuple[Touch, ...]:
         """Fold one event; returns the aggregates whose scores it may change."""
         if envelope.get("stream") not in SCORED_STREAMS:

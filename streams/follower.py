@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import pickle
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from projections.clickhouse import schema
 from projections.clickhouse.writer import Batch, ClickHouseWriter
 from streams.memory import building_state
 from streams.projector import Projector
+from streams.snapshots import Snapshot, SnapshotError, Snapshots
 
 REFOLD_CHUNK = 1000
 CYCLE_FLUSH_SECONDS = 1.0
@@ -60,7 +62,9 @@ class Follower:
                  catch_up_events: int = 50_000,
                  refresh_seconds: float = 30.0,
                  on_cycle: Callable[[Cycle], None] | None = None,
-                 signing_key: SigningKey | None = None) -> None:
+                 signing_key: SigningKey | None = None,
+                 snapshots: Snapshots | None = None,
+                 snapshot_seconds: float = 60.0) -> None:
         self.ledger = ledger
         self.writer = writer
         self.clock = clock
@@ -70,7 +74,13 @@ class Follower:
         self.refresh_seconds = refresh_seconds
         self.on_cycle = on_cycle
         self.signing_key = signing_key
+        self.pseudonym_key = pseudonym_key
         self.projector = Projector(pseudonym_key)
+        self.snapshots = snapshots
+        self.snapshot_seconds = snapshot_seconds
+        self.resumed_from: Snapshot | None = None  # the snapshot resume loaded
+        self.snapshot_skipped: list[str] = []  # why the snapshots it did not load were not
+        self._snapshot_at = time.monotonic()
         self.position = 0
         self._archived = 0  # events archived ahead of the tracking row (a killed cycle)
         self._next_refresh = time.monotonic() + refresh_seconds
@@ -94,6 +104,8 @@ class Follower:
         tracked = min(self.writer.tracked_position(), self.ledger.max_position())
         start = 1
         with building_state(keep=True):
+            if self.snapshots is not None:
+                start = self._load_snapshot(tracked) + 1
             while start <= tracked:
                 stop = min(tracked, start + REFOLD_CHUNK - 1)
                 self.projector.fold(self.ledger.read_envelopes(start, stop))
@@ -109,6 +121,50 @@ class Follower:
         self.projector.fact_rows(batch, self.projector.dossier_positions, self.clock())
         self.writer.write(batch)
         return tracked
+
+    def _load_snapshot(self, tracked: int) -> int:
+        """Load the latest usable snapshot at or before ``tracked``; returns its position
+        (0: none, the fold starts from the beginning)."""
+        assert self.snapshots is not None
+        for snapshot in self.snapshots.listed():
+            name = snapshot.path.name
+            if snapshot.position > tracked:
+                self.snapshot_skipped.append(
+                    f"{name}: beyond the rows' tracked position {tracked}")
+                continue
+            if self.ledger.log_hash_at(snapshot.position) != snapshot.log_hash:
+                self.snapshot_skipped.append(
+                    f"{name}: the ledger's log at position {snapshot.position} is not the one "
+                    "it was folded from")
+                continue
+            try:
+                projector = self.snapshots.load(snapshot)
+            except (SnapshotError, OSError, ValueError, EOFError, pickle.UnpicklingError,
+                    AttributeError, ImportError, TypeError) as error:
+                self.snapshot_skipped.append(f"{name}: {error}")
+                continue
+            projector.pseudonym_key = self.pseudonym_key
+            self.projector = projector
+            self.resumed_from = snapshot
+            return snapshot.position
+        return 0
+
+    def _snapshot(self, *, wait: bool = False) -> None:
+        """Snapshot the state at the tracked position when one is due (``wait``: now, and
+        wait for it to be written)."""
+        if self.snapshots is None or not self.position:
+            return
+        if not wait and time.monotonic() - self._snapshot_at < self.snapshot_seconds:
+            return
+        log_hash = self.ledger.log_hash_at(self.position)
+        if log_hash is None:
+            return
+        if wait:
+            self.snapshots.wait()
+            self.snapshots.save(self.projector, self.position, log_hash)
+        elif not self.snapshots.save_in_background(self.projector, self.position, log_hash):
+            return
+        self._snapshot_at = time.monotonic()
 
     # -- running -----------------------------------------------------------------------
     def step(self) -> int:
@@ -142,6 +198,7 @@ class Follower:
         self.position = stop
         self._report(first, stop, len(envelopes), batch.count(schema.RANKINGS), rows, began,
                      refresh=False)
+        self._snapshot()
         return stop - first + 1
 
     def _cover(self, position: int) -> None:
@@ -175,6 +232,7 @@ class Follower:
                 if once and self.position >= self.ledger.max_position():
                     self.refresh()
                     self._flush_cycles()
+                    self._snapshot(wait=True)
                     return
                 if time.monotonic() >= self._next_refresh:
                     self.refresh()
@@ -186,6 +244,7 @@ class Follower:
             if not covered:
                 self._stop.wait(self.poll_seconds)
         self._flush_cycles()
+        self._snapshot(wait=True)
 
     def stop(self) -> None:
         self._stop.set()

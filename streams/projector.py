@@ -61,6 +61,16 @@ class Projector:
     def __post_init__(self) -> None:
         self.engine = ScoringEngine([load_rulebook(r) for r in self.rulebooks])
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (a runner's snapshot) without what a resume reads or makes anew: the row
+        maker and the rows the tables held."""
+        state = dict(self.__dict__)
+        state["_rows"] = state["stored"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
     # -- folding -----------------------------------------------------------------------
     def fold(self, envelopes: Iterable[dict[str, Any]], *, settle: bool = True
              ) -> tuple[set[Group], set[str]]:

@@ -42,6 +42,7 @@ from projections.clickhouse.writer import ClickHouseWriter
 from projections.periods import to_datetime, to_instant
 from streams.follower import Cycle, Follower, wall_clock
 from streams.rebuild import replay
+from streams.snapshots import Snapshots
 
 console = Console(stderr=True)
 
@@ -72,6 +73,9 @@ def follow_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no per-cycle lines")] = False,
     no_checkpoints: Annotated[bool, typer.Option(
         "--no-checkpoints", help="do not sign checkpoints even with a signing key")] = False,
+    snapshot_every: Annotated[float, typer.Option(
+        help="seconds between snapshots of the runner's state (a restart folds only the "
+        "events after the latest); 0: none", min=0.0)] = 60.0,
 ) -> None:
     """Theo dõi sổ cái: fold new ledger events into scores and write them to ClickHouse.
     With a signing key (dossier keys signing --new), a signed checkpoint covers every score
@@ -97,13 +101,22 @@ def follow_cmd(
                         poll_seconds=poll, refresh_seconds=refresh, batch_events=batch,
                         catch_up_events=catch_up,
                         on_cycle=report,
-                        signing_key=None if no_checkpoints else _signing_key(settings))
+                        signing_key=None if no_checkpoints else _signing_key(settings),
+                        snapshots=Snapshots(settings.data_dir / "runner-state")
+                        if snapshot_every else None,
+                        snapshot_seconds=snapshot_every)
     try:
         with progress_bar() as progress:
             task = progress.add_task("rebuilding engine state", total=None)
             resumed = follower.resume(lambda n: progress.advance(task, n))
         head = ledger.max_position()
-        console.print(f"resumed at position {resumed} (ledger head {head})")
+        for skipped in follower.snapshot_skipped:
+            console.print(f"snapshot not used: {skipped}", style="dim", highlight=False)
+        loaded = follower.resumed_from
+        console.print(f"resumed at position {resumed} (ledger head {head})"
+                      + (f" from the snapshot at {loaded.position}, "
+                         f"{resumed - loaded.position} events folded after it"
+                         if loaded else ""), highlight=False)
         backlog.start(resumed, head)
         follower.run(once=once)
     except KeyboardInterrupt:

@@ -68,8 +68,11 @@ def test_killed_follower_resumes_to_the_same_rows_as_a_clean_replay(tmp_path: Pa
     while len(tracked) < 6:
         # Killed after a random number of written cycles (not after a fixed time: on a
         # loaded machine a follower may not have written anything in a few seconds).
+        # Snapshots every 50 ms, written by forked children: a kill lands before,
+        # during or after one, and a restart resumes from the latest whole one.
         killed_at = kill_after_cycles(tmp_path, rng.randint(1, 8), "--as-of", as_of,
-                                      "--batch", "10", "--catch-up", "10")
+                                      "--batch", "10", "--catch-up", "10",
+                                      "--snapshot-every", "0.05")
         # (a follower killed before it created its tables has tracked nothing yet)
         made = olap(tmp_path, "SELECT count() FROM system.tables "
                     "WHERE database = currentDatabase() AND name = 'runner_tracking'")
@@ -82,7 +85,9 @@ def test_killed_follower_resumes_to_the_same_rows_as_a_clean_replay(tmp_path: Pa
     print(f"\ntracking position after each kill: {tracked} (head {head})")
     assert tracked == sorted(tracked)
     assert sum(0 < p < head for p in tracked) >= 3, "too few kills landed mid-run"
-    dossier(tmp_path, "follow", "--once", "--quiet", "--as-of", as_of)
+    assert list((tmp_path / "runner-state").glob("state-*.snapshot")), "no snapshot written"
+    last = dossier(tmp_path, "follow", "--once", "--quiet", "--as-of", as_of)
+    assert "from the snapshot at" in " ".join(last.stderr.split()), last.stderr
     live = snapshot(tmp_path)
     assert live["tracking"] == [["follower", head]]
     history_agrees_with_rankings(tmp_path)
