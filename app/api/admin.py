@@ -59,7 +59,11 @@ def router(state: ApiState) -> APIRouter:
             raise ApiError(413, "too_large", f"the file is larger than "
                            f"{state.max_import_bytes} bytes: import it in parts")
         lines = payload.splitlines(keepends=True)
-        result = await run_in_threadpool(import_lines, state.ledger, lines)
+        def imported() -> Any:
+            with state.writes:
+                return import_lines(state.ledger, lines)
+
+        result = await run_in_threadpool(imported)
         return {"events": result.events, "first_position": result.first_position,
                 "last_position": result.last_position,
                 "already_imported": result.already_imported}

@@ -130,7 +130,8 @@ def _record(request: Request, state: ApiState, key: ApiKey, event: dict[str, Any
     kind, key_id, data = event["type"], event["id"], event["data"]
     require_unit(request, state, key, _acting_unit(state, kind, key_id, data),
                  f"{kind.split('.')[0]} {key_id}")
-    recorded = state.ledger.record(event, idempotency_key=idempotency_key or None)
+    with state.writes:
+        recorded = state.ledger.record(event, idempotency_key=idempotency_key or None)
     return recorded.as_dict()
 
 

@@ -41,12 +41,14 @@ class LiveRunner:
     never used by two threads at once)."""
 
     def __init__(self, follower: Follower, ledger: DossierLedger, lock: threading.RLock, *,
-                 poll_seconds: float = 0.2, refresh_seconds: float = 30.0) -> None:
+                 poll_seconds: float = 0.2, refresh_seconds: float = 30.0,
+                 cycle_seconds: float = 1.0) -> None:
         self.follower = follower
         self.ledger = ledger
         self.lock = lock
         self.poll_seconds = poll_seconds
         self.refresh_seconds = refresh_seconds
+        self.cycle_seconds = cycle_seconds
         self.error: str | None = None
         self.resumed = False
         self._stop = threading.Event()
@@ -81,6 +83,7 @@ class LiveRunner:
             return
         next_refresh = time.monotonic() + self.refresh_seconds
         while not self._stop.is_set():
+            began = time.monotonic()
             try:
                 with self.lock:
                     covered = self.follower.step()
@@ -95,6 +98,10 @@ class LiveRunner:
                 continue
             if not covered:
                 self._stop.wait(self.poll_seconds)
+            else:
+                # at most one cycle a second while commands keep coming: each cycle rescores
+                # its peer groups once, so fewer, larger cycles leave the API the processor
+                self._stop.wait(max(0.0, self.cycle_seconds - (time.monotonic() - began)))
 
 
 def fixed_clock(moment: datetime) -> Callable[[], datetime]:

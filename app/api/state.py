@@ -33,6 +33,9 @@ class ApiState:
     runner: LiveRunner | None = None
     changes: Changes = field(default_factory=Changes)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    writes: threading.Lock = field(default_factory=threading.Lock)
+    """Commands of this process record one at a time: the store serialises writers anyway,
+    and a queue here costs less than writers contending for its lock and retrying."""
     max_import_bytes: int = 64 * 1024 * 1024
 
     # -- units ------------------------------------------------------------------------
