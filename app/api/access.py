@@ -4,12 +4,14 @@ its role and its unit. Every refusal is logged with the key's id, never the key.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from starlette.routing import BaseRoute, Match
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.errors import ApiError, translate
@@ -40,6 +42,7 @@ class Gate:
         self.app = app
         self.state = state
         self.routes = routes
+        self._table: list[tuple[re.Pattern[str], set[str], tuple[Role, ...]]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -57,11 +60,15 @@ class Gate:
         await self.app(scope, receive, send)
 
     def _roles(self, scope: Scope) -> tuple[Role, ...]:
-        for route in self.routes():
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                extra = getattr(route, "openapi_extra", None) or {}
-                return tuple(Role(r) for r in extra.get(ROLES, ()))
+        if self._table is None:  # built at the first request, once every route is added
+            self._table = [(route.path_regex, route.methods or set(), roles)
+                           for route in self.routes() if isinstance(route, APIRoute)
+                           and (roles := tuple(Role(r) for r in (route.openapi_extra or {})
+                                               .get(ROLES, ())))]
+        path, method = scope["path"], scope["method"]
+        for pattern, methods, roles in self._table:
+            if method in methods and pattern.match(path):
+                return roles
         return ()
 
 

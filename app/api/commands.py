@@ -127,29 +127,44 @@ def _add(api: APIRouter, state: ApiState, kind: str) -> None:
 def _record(request: Request, state: ApiState, key: ApiKey, event: dict[str, Any],
             idempotency_key: str | None) -> dict[str, Any]:
     """Check the key's unit, then record (a refusal records nothing)."""
-    kind, key_id, data = event["type"], event["id"], event["data"]
-    require_unit(request, state, key, _acting_unit(state, kind, key_id, data),
-                 f"{kind.split('.')[0]} {key_id}")
+    kind, ident, data = event["type"], event["id"], event["data"]
+    stream = kind.split(".", 1)[0]
+    what = f"{stream} {ident}"
+    if kind in CREATORS or stream == "unit":
+        require_unit(request, state, key, _named_units(kind, ident, data), what)
+    elif key.unit is not None:
+        oid = f"{stream}:{ident}"
+        held = state.units_held.get(oid)
+        if held is None or not any(state.within(u, key.unit) for u in held):
+            held = _units_of(state, stream, ident, kind)  # a transfer may have moved it
+            state.units_held[oid] = held
+            while len(state.units_held) > UNITS_HELD:
+                state.units_held.pop(next(iter(state.units_held)))
+        require_unit(request, state, key, list(held), what)
     with state.writes:
         recorded = state.ledger.record(event, idempotency_key=idempotency_key or None)
     return recorded.as_dict()
 
 
-def _acting_unit(state: ApiState, kind: str, key: str, data: dict[str, Any]
-                 ) -> list[str]:
-    """The unit an action is done in: the one it names when it creates an aggregate (the
-    parent, for a new unit), else the aggregate's own (a dossier's holder after a transfer).
-    404 when the aggregate does not exist yet."""
-    stream = kind.split(".", 1)[0]
+UNITS_HELD = 100_000  # aggregates whose units are remembered (they only grow: transfers)
+
+
+def _named_units(kind: str, key: str, data: dict[str, Any]) -> list[str]:
+    """The unit an action that creates an aggregate names (the parent, for a new unit; the
+    unit itself for a capability)."""
     if kind == "unit.registered":
         return [data["parent"]] if isinstance(data.get("parent"), str) else []
     if kind == "unit.capability_set":
         return [key]
-    if kind in CREATORS:
-        return [data["unit"]] if isinstance(data.get("unit"), str) else []
+    return [data["unit"]] if isinstance(data.get("unit"), str) else []
+
+
+def _units_of(state: ApiState, stream: str, key: str, kind: str) -> tuple[str, ...]:
+    """The units an aggregate belongs to: its own, and the holder a transfer gave a dossier.
+    404 when it does not exist yet."""
     aggregate, _ = state.ledger.load(f"{stream}:{key}")
     if aggregate is None:
         raise ApiError(404, "not_found", f"no {stream} {key!r} yet: {kind} refused (its "
                        f"first event must be recorded first); nothing recorded", field="id")
     held = [getattr(aggregate, "holder_unit", None), getattr(aggregate, "unit", None)]
-    return [unit for unit in held if isinstance(unit, str)]
+    return tuple(unit for unit in held if isinstance(unit, str))

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.base import LedgerRuleError
 from domain.units import UnitError
+from ledger.dispatch import StreamNotFound
 from ledger.errors import (
     ConcurrencyConflict,
     DossierNotFound,
@@ -80,6 +81,8 @@ def translate(error: Exception) -> tuple[int, dict[str, Any]]:
         return 422, body("invalid", str(error), field=error.field or None)
     if isinstance(error, JsonError):
         return 400, body("json", str(error))
+    if isinstance(error, StreamNotFound):
+        return 404, body("not_found", str(error), field="id", rule=error.rule)
     if isinstance(error, LedgerRuleError):
         return 409, body("rule", str(error), rule=getattr(error, "rule", None))
     if isinstance(error, DossierNotFound):

@@ -42,7 +42,7 @@ class LiveRunner:
 
     def __init__(self, follower: Follower, ledger: DossierLedger, lock: threading.RLock, *,
                  poll_seconds: float = 0.2, refresh_seconds: float = 30.0,
-                 cycle_seconds: float = 1.0) -> None:
+                 cycle_seconds: float = 2.0) -> None:
         self.follower = follower
         self.ledger = ledger
         self.lock = lock
@@ -99,7 +99,7 @@ class LiveRunner:
             if not covered:
                 self._stop.wait(self.poll_seconds)
             else:
-                # at most one cycle a second while commands keep coming: each cycle rescores
+                # at most one cycle every two seconds while commands keep coming: each cycle rescores
                 # its peer groups once, so fewer, larger cycles leave the API the processor
                 self._stop.wait(max(0.0, self.cycle_seconds - (time.monotonic() - began)))
 

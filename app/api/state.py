@@ -37,6 +37,9 @@ class ApiState:
     """Commands of this process record one at a time: the store serialises writers anyway,
     and a queue here costs less than writers contending for its lock and retrying."""
     max_import_bytes: int = 64 * 1024 * 1024
+    units_held: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """The units of aggregates commands were checked against (a dossier's holders only grow,
+    so a remembered entry can only refuse too much: it is read again before a 403)."""
 
     # -- units ------------------------------------------------------------------------
     def within(self, unit: str, scope: str) -> bool:
