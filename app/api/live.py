@@ -99,8 +99,9 @@ class LiveRunner:
             if not covered:
                 self._stop.wait(self.poll_seconds)
             else:
-                # at most one cycle every two seconds while commands keep coming: each cycle rescores
-                # its peer groups once, so fewer, larger cycles leave the API the processor
+                # at most one cycle every two seconds while commands keep coming: each cycle
+                # rescores its peer groups once, so fewer, larger cycles leave the API the
+                # processor
                 self._stop.wait(max(0.0, self.cycle_seconds - (time.monotonic() - began)))
 
 
