@@ -3,6 +3,7 @@ together in one process on the embedded default."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,23 +67,30 @@ class FollowerScores:
     batches (one process owns the chDB directory), and the table reads the runner's engine,
     whose rows are the ones written."""
 
-    def __init__(self, follower: Follower, close_client: Callable[[], None]) -> None:
+    def __init__(self, follower: Follower, close_client: Callable[[], None],
+                 lock: threading.RLock | None = None) -> None:
         self.follower = follower
         self._close_client = close_client
-        follower.resume()
+        # held by every cycle; the live page's reads of ClickHouse hold it too
+        self.lock = lock or threading.RLock()
+        with self.lock:
+            follower.resume()
 
     def catch_up(self) -> int:
         covered = 0
-        while (step := self.follower.step()) > 0:
-            covered += step
+        with self.lock:
+            while (step := self.follower.step()) > 0:
+                covered += step
         return covered
 
     def ranking(self, period: str, as_of: datetime) -> list[UnitScore]:
-        return self.follower.projector.engine.rank("province", period, as_of)
+        with self.lock:
+            return self.follower.projector.engine.rank("province", period, as_of)
 
     def close(self) -> None:
         try:
-            self.follower.refresh()
+            with self.lock:
+                self.follower.refresh()
         finally:
             self._close_client()
 

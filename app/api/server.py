@@ -137,6 +137,32 @@ def keys_path(settings: Settings) -> Path:
     return settings.data_dir / FILE_NAME
 
 
+def serve_in_thread(state: ApiState, host: str, port: int) -> Callable[[], None]:
+    """Serve ``state`` from a daemon thread (the demo serves its page while it runs); the
+    function that stops it. OSError when the port cannot be had."""
+    import threading
+    import time
+
+    import uvicorn
+
+    config = uvicorn.Config(create_app(state), host=host, port=port, log_level="critical",
+                            access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="dossier-page", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise OSError(f"cannot serve on {host}:{port}")
+        time.sleep(0.05)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(5)
+
+    return stop
+
+
 def serve(opened: Opened, host: str, port: int, *, on_ready: Callable[[], None] | None = None
           ) -> None:
     """Serve until interrupted (uvicorn), then stop the runner and close everything."""

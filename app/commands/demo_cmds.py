@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
+from rich.text import Text
 
 from app.commands.live_hooks import open_olap
 from app.console import fail, local_text
@@ -64,6 +67,12 @@ def demo_cmd(
     fresh: Annotated[bool, typer.Option(
         help="start a new demo ledger: clears a data directory that an earlier demo made "
         "(refuses any other)")] = False,
+    page: Annotated[bool, typer.Option(
+        "--page/--no-page", help="serve the live ranking page while the demo runs (not with "
+        "--headless or --no-olap)")] = True,
+    port: Annotated[int, typer.Option(
+        help="port of the live page on localhost (another, free one when it is taken)")]
+    = 8000,
 ) -> None:
     """Simulate the 34 provinces' one-stop centres, score them live on the 100-point index
     and show the ranking refreshed as events arrive. A second run continues the same ledger
@@ -96,17 +105,22 @@ def demo_cmd(
                       f"{local_text(simulation.start)}", highlight=False)
     pace = _speed(ledger, simulation, speed)
     scores: LiveScores = live_scores(ledger, settings, olap)
+    stop_page, url = lambda: None, None
+    if page and not headless and isinstance(scores, FollowerScores):
+        stop_page, url = _serve_page(settings, scores, port)
     try:
         if headless:
             state = run_demo(simulation, scores, speed=pace, on_refresh=_progress_line,
                              idle_gap=IDLE_GAP)
         else:
             # As many rows as the terminal holds: a taller table could not be cleared.
-            rows = max(5, console.height - 10)
+            rows = max(5, console.height - (12 if url else 10))
             with Live(console=console, refresh_per_second=4, transient=True) as live:
                 state = run_demo(simulation, scores, speed=pace, idle_gap=IDLE_GAP,
-                                 on_refresh=lambda s: live.update(ranking_table(s, rows)))
+                                 on_refresh=lambda s: live.update(_with_page(
+                                     ranking_table(s, rows), url)))
     finally:
+        stop_page()
         scores.close()
         ledger.close()
     if headless:
@@ -120,7 +134,49 @@ def demo_cmd(
         _summary(state, settings)
 
 
-SUMMARY_LINES = 19  # the summary, the table's title, header, caption and legend
+SUMMARY_LINES = 20  # the summary, the table's title, header, caption and legend
+
+
+def _with_page(table: Group, url: str | None) -> Group:
+    """The live table, and under it the address of the page that shows the same ranking."""
+    if url is None:
+        return table
+    return Group(table, Text(f"Trang xếp hạng trực tiếp: {url}", style="bold"))
+
+
+def _serve_page(settings: Settings, scores: FollowerScores, port: int
+                ) -> tuple[Callable[[], None], str | None]:
+    """The live page and API served from this process while the demo runs (it owns chDB):
+    reads of ClickHouse take the runner's lock. Returns how to stop it, and its address
+    (None, with a note, when it cannot be served)."""
+    from app.api.keys import KeyStore
+    from app.api.server import keys_path, serve_in_thread
+    from app.api.state import ApiState
+
+    api_ledger = open_ledger_from_settings(settings)
+    state = ApiState(ledger=api_ledger, keys=KeyStore(keys_path(settings)),
+                     clock=lambda: datetime.now(UTC),
+                     olap=scores.follower.writer.client, lock=scores.lock)
+    for candidate in (port, _free_port()):
+        try:
+            stop = serve_in_thread(state, "127.0.0.1", candidate)
+        except OSError:
+            continue
+
+        def stop_all(stop: Callable[[], None] = stop) -> None:
+            stop()
+            api_ledger.close()
+
+        return stop_all, f"http://localhost:{candidate}/"
+    api_ledger.close()
+    console.print("trang trực tiếp không mở được (không có cổng trống)", highlight=False)
+    return lambda: None, None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _working_days_back(ledger: DossierLedger, now: datetime) -> datetime:
@@ -231,6 +287,7 @@ def _summary(state: DemoState, settings: Settings) -> None:
         f"Kiểm tra: {d} verify --scores",
         f"          {d} history <mã hồ sơ>",
         f"Dựng lại: {d} replay [--as-of T | --as-recorded T]",
+        f"Trang web: {d} serve → http://localhost:8000/",
         "Chạy lại `make demo` để mô phỏng lại từ đầu (dữ liệu demo cũ được xoá).",
     ]
     console.print("\n".join(lines), highlight=False, soft_wrap=True)
