@@ -189,23 +189,29 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="most seconds of load")
     args = parser.parse_args()
     start = datetime.now(UTC) - timedelta(days=2)  # the ledger refuses the future
-    with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
-        count, spent = in_process(Path(first), args.dossiers, start)
+    # in process before and after the HTTP run, on fresh ledgers: the machine's speed drifts,
+    # and the faster of the two is the one the ratio is taken against (the strict reading)
+    with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second, \
+            tempfile.TemporaryDirectory() as third:
+        count, before = in_process(Path(first), args.dossiers, start)
         done, elapsed, latencies, failures = over_http(Path(second), args.dossiers,
                                                        args.clients, args.seconds, start)
+        _, after = in_process(Path(third), args.dossiers, start)
+    spent = min(before, after)
     local_rate, http_rate = count / spent, done / elapsed if elapsed else 0.0
     ratio = http_rate / local_rate if local_rate else 0.0
     table = Table(title="Commands: HTTP (dossier serve, runner on) vs in process")
     for column in ("path", "commands", "seconds", "commands/s", "p50 ms", "p99 ms"):
         table.add_column(column, justify="right" if column != "path" else "left")
-    table.add_row("in process (record)", str(count), f"{spent:.2f}", f"{local_rate:,.0f}", "",
-                  "")
+    for label, seconds in (("in process, before", before), ("in process, after", after)):
+        table.add_row(label, str(count), f"{seconds:.2f}", f"{count / seconds:,.0f}", "", "")
     table.add_row(f"HTTP, {args.clients} clients", str(done), f"{elapsed:.2f}",
                   f"{http_rate:,.0f}", f"{percentile(latencies, 0.5) * 1000:.1f}",
                   f"{percentile(latencies, 0.99) * 1000:.1f}")
     console.print(table)
     verdict = "meets" if ratio >= GOAL else "misses"
-    console.print(f"ratio HTTP / in process: {ratio:.2f} ({verdict} the goal ≥ {GOAL})")
+    console.print(f"ratio HTTP / in process (the faster): {ratio:.2f} ({verdict} the goal ≥ "
+                  f"{GOAL})")
     if failures:
         console.print(f"[red]{len(failures)} refused requests, e.g. {failures[0]}[/red]")
 
