@@ -42,11 +42,12 @@ class Gate:
         self.app = app
         self.state = state
         self.routes = routes
-        self._table: list[tuple[re.Pattern[str], set[str], tuple[Role, ...]]] | None = None
+        self._table: list[tuple[re.Pattern[str], set[str], tuple[Role, ...], str | None]] \
+            | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            roles = self._roles(scope)
+            roles, command, match = self._roles(scope)
             if roles:
                 request = Request(scope)
                 try:
@@ -57,19 +58,29 @@ class Gate:
                     await response(scope, receive, send)
                     return
                 scope.setdefault("state", {})[GATE_KEY] = key
+                if command and match is not None:
+                    from app.api.commands import handle_command
+
+                    await handle_command(scope, receive, send, self.state, key, command,
+                                         match.group("id"))
+                    return
         await self.app(scope, receive, send)
 
-    def _roles(self, scope: Scope) -> tuple[Role, ...]:
+    def _roles(self, scope: Scope
+               ) -> tuple[tuple[Role, ...], str | None, re.Match[str] | None]:
+        """The roles a request's operation accepts (none: public), the event type when it is
+        a command, and the match of its path."""
         if self._table is None:  # built at the first request, once every route is added
-            self._table = [(route.path_regex, route.methods or set(), roles)
+            self._table = [(route.path_regex, route.methods or set(), roles,
+                            (route.openapi_extra or {}).get("x-command"))
                            for route in self.routes() if isinstance(route, APIRoute)
                            and (roles := tuple(Role(r) for r in (route.openapi_extra or {})
                                                .get(ROLES, ())))]
         path, method = scope["path"], scope["method"]
-        for pattern, methods, roles in self._table:
-            if method in methods and pattern.match(path):
-                return roles
-        return ()
+        for pattern, methods, roles, command in self._table:
+            if method in methods and (match := pattern.match(path)):
+                return roles, command, match
+        return (), None, None
 
 
 def _secret(request: Request) -> str | None:

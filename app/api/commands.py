@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Header, Path, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from app.api.access import WRITERS, caller, require_unit, roles_extra
-from app.api.errors import ApiError, responses
+from app.api.errors import FORESEEN, INTERNAL, ApiError, body, log, responses, translate
 from app.api.keys import ApiKey
 from app.api.state import ApiState
 from ledger import wire
@@ -107,10 +110,7 @@ def _add(api: APIRouter, state: ApiState, kind: str) -> None:
                      key_id: Annotated[str, Path(alias="id", min_length=1, max_length=128)],
                      idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
         key = caller(request, state, WRITERS)
-        raw = wire.decode_json(await request.body())
-        event = {"type": kind, "id": key_id, "at": raw["at"], "data": raw["data"]}
-        if raw.get("seq") is not None:
-            event["seq"] = raw["seq"]
+        event = command_event(kind, key_id, await request.body())
         return await run_in_threadpool(_record, request, state, key, event, idempotency_key)
 
     record.__annotations__["body"] = model  # a class made here: not a name to resolve
@@ -121,7 +121,58 @@ def _add(api: APIRouter, state: ApiState, kind: str) -> None:
         summary=f"Record {kind}", name=f"record_{stream}_{action}",
         description=f"Record one `{kind}` action on {stream} `id` (docs/api.md). An agency "
                     "key may act only on its unit and the units below it.",
-        responses=responses(401, 403, 404, 409, 422), openapi_extra=roles_extra(WRITERS))
+        responses=responses(400, 401, 403, 404, 409, 422),
+        openapi_extra=roles_extra(WRITERS) | {COMMAND: kind})
+
+
+COMMAND = "x-command"  # a command operation's event type, in its OpenAPI entry
+BODY_FIELDS = {"at", "seq", "data"}
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def command_event(kind: str, ident: str, body: bytes) -> dict[str, Any]:
+    """The wire event a command's body makes (``at``, ``data`` and optional ``seq``; the
+    ledger checks their values with the wire format's models)."""
+    raw = wire.decode_json(body)
+    if not isinstance(raw, dict):
+        raise ApiError(422, "invalid", "the body must be a JSON object {at, data}")
+    for name in ("at", "data"):
+        if name not in raw:
+            raise ApiError(422, "invalid", f"{name}: missing field", field=name)
+    for name in raw:
+        if name not in BODY_FIELDS:
+            raise ApiError(422, "invalid", f"{name}: unknown field", field=str(name)[:64])
+    if not 1 <= len(ident) <= 128:
+        raise ApiError(422, "invalid", "id: between 1 and 128 characters", field="id")
+    event = {"type": kind, "id": ident, "at": raw["at"], "data": raw["data"]}
+    if raw.get("seq") is not None:
+        event["seq"] = raw["seq"]
+    return event
+
+
+async def handle_command(scope: Scope, receive: Receive, send: Send, state: ApiState,
+                         key: ApiKey, kind: str, ident: str) -> None:
+    """A command without FastAPI's routing and body validation (the hot path of one-stop
+    systems; the same checks, made by the ledger's wire format): the gate calls it."""
+    request = Request(scope, receive)
+    try:
+        idempotency_key = request.headers.get("idempotency-key")
+        if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+            raise ApiError(422, "invalid", f"Idempotency-Key: at most {MAX_IDEMPOTENCY_KEY} "
+                           "characters", field="Idempotency-Key")
+        event = command_event(kind, ident, await request.body())
+        answer = await run_in_threadpool(_record, request, state, key, event, idempotency_key)
+        response = Response(orjson.dumps(answer), status_code=201,
+                            media_type="application/json")
+    except FORESEEN as error:
+        status_code, payload = translate(error)
+        response = Response(orjson.dumps(payload), status_code=status_code,
+                            media_type="application/json")
+    except Exception:  # as the app's last resort: logged, and one JSON line to the client
+        log.exception("unexpected error on POST %s", scope["path"])
+        response = Response(orjson.dumps(body("internal", INTERNAL)), status_code=500,
+                            media_type="application/json")
+    await response(scope, receive, send)
 
 
 def _record(request: Request, state: ApiState, key: ApiKey, event: dict[str, Any],

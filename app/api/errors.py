@@ -105,6 +105,8 @@ def translate(error: Exception) -> tuple[int, dict[str, Any]]:
     raise error
 
 
+INTERNAL = ("internal error: nothing was recorded by this request unless its answer said so; "
+            "the server log has the details")
 FORESEEN = (ApiError, WireError, JsonError, LedgerRuleError, LedgerError, InvalidPeriod,
             RulebookError, UnitError)
 
@@ -139,9 +141,7 @@ def install(app: FastAPI) -> None:
 
     async def unforeseen(request: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _json(500, body("internal", "internal error: nothing was recorded by this "
-                                           "request unless its answer said so; the server "
-                                           "log has the details"))
+        return _json(500, body("internal", INTERNAL))
 
     for kind in FORESEEN:
         app.add_exception_handler(kind, foreseen)

@@ -53,11 +53,13 @@ def create_app(state: ApiState) -> FastAPI:
                                 {"name": "scores"}, {"name": "rankings"}, {"name": "admin"},
                                 {"name": "health"}])
     errors.install(app)
-    app.add_middleware(Gate, state=state, routes=lambda: app.router.routes)
-    app.include_router(commands.router(state))
-    app.include_router(reads.router(state))
-    app.include_router(admin.router(state))
-    app.include_router(stream.router(state))
+    routers = [commands.router(state), reads.router(state), admin.router(state),
+               stream.router(state)]
+    for router in routers:
+        app.include_router(router)
+    # the gate reads the operations' roles from the routers' own routes (with their prefix)
+    app.add_middleware(Gate, state=state,
+                       routes=lambda: [route for router in routers for route in router.routes])
     assets = static_dir()
     app.mount("/static", StaticFiles(directory=assets), name="static")
 

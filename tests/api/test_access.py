@@ -131,3 +131,13 @@ def test_refused_attempts_are_logged_without_the_key(
     assert "refused POST /v1/dossiers/d-0001/synced" in text and "expired key" in text
     assert secret not in text and api.keys.expired not in text
     assert secret.split("_")[1] in text  # the key's id names it
+
+
+def test_the_key_is_checked_before_the_body_is_read(api: InProcess) -> None:
+    for path in ("/v1/dossiers/d-0001/synced", "/v1/imports", "/v1/keys"):
+        answer = api.client.post(path, content=b"{not json",
+                                 headers={"Content-Type": "application/json"})
+        assert answer.status_code == 401, (path, answer.text)
+        refused = api.client.post(path, content=b"{not json", headers=bearer(
+            api.keys.auditor) | {"Content-Type": "application/json"})
+        assert refused.status_code == 403, (path, refused.text)

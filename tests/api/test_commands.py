@@ -57,7 +57,7 @@ def test_refusals_are_json_naming_the_field_or_rule_and_record_nothing(api: InPr
     assert missing.status_code == 404 and missing.json()["field"] == "id"
     broken = api.client.post("/v1/dossiers/d-0001/synced", headers=key | {
         "Content-Type": "application/json"}, content=b"{not json")
-    assert broken.status_code == 422 and set(broken.json()) == {"code", "message", "field",
+    assert broken.status_code == 400 and set(broken.json()) == {"code", "message", "field",
                                                                 "rule"}
     assert api.export() == before
 
