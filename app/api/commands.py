@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Path, Request, status
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -111,7 +110,8 @@ def _add(api: APIRouter, state: ApiState, kind: str) -> None:
                      idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
         key = caller(request, state, WRITERS)
         event = command_event(kind, key_id, await request.body())
-        return await run_in_threadpool(_record, request, state, key, event, idempotency_key)
+        return await state.writer.submit(_record, request, state, key, event,
+                                            idempotency_key)
 
     record.__annotations__["body"] = model  # a class made here: not a name to resolve
     record.__name__ = f"record_{stream}_{action}"
@@ -161,7 +161,8 @@ async def handle_command(scope: Scope, receive: Receive, send: Send, state: ApiS
             raise ApiError(422, "invalid", f"Idempotency-Key: at most {MAX_IDEMPOTENCY_KEY} "
                            "characters", field="Idempotency-Key")
         event = command_event(kind, ident, await request.body())
-        answer = await run_in_threadpool(_record, request, state, key, event, idempotency_key)
+        answer = await state.writer.submit(_record, request, state, key, event,
+                                            idempotency_key)
         response = Response(orjson.dumps(answer), status_code=201,
                             media_type="application/json")
     except FORESEEN as error:

@@ -92,6 +92,7 @@ class Opened:
     closers: list[Callable[[], Any]]
 
     def close(self) -> None:
+        self.state.writer.stop()
         if self.state.runner is not None:
             self.state.runner.stop()
         for close in reversed(self.closers):

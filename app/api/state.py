@@ -13,6 +13,7 @@ from typing import Any
 from app.api.errors import ApiError
 from app.api.keys import KeyStore
 from app.api.live import Changes, LiveRunner
+from app.api.writer import CommandWriter
 from ledger.application import DossierLedger
 from projections.engine import ScoringEngine
 from projections.rulebook import SHIPPED, load_rulebook
@@ -37,6 +38,7 @@ class ApiState:
     """Commands of this process record one at a time: the store serialises writers anyway,
     and a queue here costs less than writers contending for its lock and retrying."""
     max_import_bytes: int = 64 * 1024 * 1024
+    writer: CommandWriter = field(default_factory=CommandWriter)
     units_held: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """The units of aggregates commands were checked against (a dossier's holders only grow,
     so a remembered entry can only refuse too much: it is read again before a 403)."""
