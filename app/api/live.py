@@ -14,6 +14,7 @@ from ledger.application import DossierLedger
 from streams.follower import Cycle, Follower
 
 log = logging.getLogger("dossier.api.runner")
+PAUSE_STEP = 0.05
 
 
 @dataclass
@@ -94,15 +95,22 @@ class LiveRunner:
             except Exception as error:  # logged and retried: a cycle is written again whole
                 log.exception("runner cycle failed")
                 self.error = f"{type(error).__name__}: {error}"
-                self._stop.wait(1.0)
+                self._pause(1.0)
                 continue
             if not covered:
-                self._stop.wait(self.poll_seconds)
+                self._pause(self.poll_seconds)
             else:
                 # at most one cycle every two seconds while commands keep coming: each cycle
                 # rescores its peer groups once, so fewer, larger cycles leave the API the
                 # processor
-                self._stop.wait(max(0.0, self.cycle_seconds - (time.monotonic() - began)))
+                self._pause(self.cycle_seconds - (time.monotonic() - began))
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, waking when stopped. Short sleeps rather than a timed
+        wait on an event: a timed wait never ends under a faked clock (libfaketime)."""
+        end = time.monotonic() + seconds
+        while not self._stop.is_set() and (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, PAUSE_STEP))
 
 
 def fixed_clock(moment: datetime) -> Callable[[], datetime]:
