@@ -60,9 +60,9 @@ NEEDS_SETUP = {"keys": "dossier keys signing --new", "checkpoint": "dossier keys
 exists."""
 WRITERS = {"record", "import", "simulate", "clickhouse-ddl", "demo", "dashboards"}
 """Commands that create what they need; every other one reads, and refuses an empty place."""
-OLAP = {"follow", "replay", "live-rank", "verify --scores", "demo"}
+OLAP = {"follow", "replay", "live-rank", "verify --scores", "demo", "serve"}
 """Commands that open the chDB directory."""
-LONG_RUNNING = {"demo"}
+LONG_RUNNING = {"demo", "serve"}
 """Run only where they exit at once (a held chDB directory)."""
 
 
