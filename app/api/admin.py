@@ -9,8 +9,10 @@ from fastapi import APIRouter, Path, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api import examples
 from app.api.access import ADMINS, caller, roles_extra
 from app.api.errors import ApiError, responses
+from app.api.examples import answer
 from app.api.keys import KeyProblem, Role
 from app.api.state import ApiState
 from ledger.transfer import import_lines
@@ -68,14 +70,18 @@ def router(state: ApiState) -> APIRouter:
                 "last_position": result.last_position,
                 "already_imported": result.already_imported}
 
-    @api.get("/keys", responses=responses(401, 403), summary="The API keys (no secrets)",
+    @api.get("/keys", responses=responses(401, 403) | answer([examples.KEY]),
+             summary="The API keys (no secrets)",
              openapi_extra=roles_extra(ADMIN))
     def list_keys(request: Request) -> list[dict[str, Any]]:
         caller(request, state, ADMIN)
         return [k.public() for k in state.keys.listed()]
 
     @api.post("/keys", status_code=status.HTTP_201_CREATED,
-              responses=responses(401, 403, 422), summary="Create an API key",
+              responses=responses(401, 403, 422) | {201: {
+                  "description": "the key, shown once", "content": {"application/json": {
+                      "example": examples.KEY | {"key": "dk_3f9a1c0b7d2e_…"}}}}},
+              summary="Create an API key",
               openapi_extra=roles_extra(ADMIN))
     def create_key(request: Request, new: NewKey) -> dict[str, Any]:
         """The answer holds the key itself, once: only its hash is kept."""
@@ -90,7 +96,8 @@ def router(state: ApiState) -> APIRouter:
             raise ApiError(422, "invalid", str(error), field="unit") from None
         return key.public() | {"key": secret}
 
-    @api.delete("/keys/{key_id}", responses=responses(401, 403, 404),
+    @api.delete("/keys/{key_id}", responses=responses(401, 403, 404) | answer(
+        examples.KEY | {"revoked_at": examples.AS_OF}),
                 summary="Revoke an API key", openapi_extra=roles_extra(ADMIN))
     def revoke_key(request: Request,
                    key_id: Annotated[str, Path(min_length=1, max_length=32)]

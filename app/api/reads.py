@@ -9,9 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from app.api import olap_reads
+from app.api import examples, olap_reads
 from app.api.access import AUDITORS, READERS, caller, require_unit, roles_extra
 from app.api.errors import ApiError, responses
+from app.api.examples import answer
 from app.api.state import ApiState
 from app.commands.rankings import RANKED_KINDS, ranking_csv
 from app.commands.scoring_cmds import _items as explain_items
@@ -104,7 +105,8 @@ def ranking_answer(state: ApiState, period: str | None, kind: str, province: str
 def router(state: ApiState) -> APIRouter:
     api = APIRouter(prefix="/v1")
 
-    @api.get("/dossiers/{ref}/history", tags=["audit"], responses=responses(401, 403, 404, 422),
+    @api.get("/dossiers/{ref}/history", tags=["audit"],
+             responses=responses(401, 403, 404, 422) | answer(examples.HISTORY),
              summary="A dossier's timeline and state", openapi_extra=roles_extra(READERS))
     def dossier_history(request: Request, ref: str, as_of: AsOf = None,
                         as_recorded: AsRecorded = None) -> dict[str, Any]:
@@ -120,7 +122,8 @@ def router(state: ApiState) -> APIRouter:
         require_unit(request, state, key, units, f"dossier {ref}")
         return history(state.ledger, dossier_id, when, recorded_by).as_dict()
 
-    @api.get("/scores/{unit}", tags=["scores"], responses=responses(404, 422, 503),
+    @api.get("/scores/{unit}", tags=["scores"],
+             responses=responses(404, 422, 503) | answer(examples.SCORE),
              summary="A unit's score (public)")
     def unit_score(unit: str, period: PeriodQ = None, rulebook: RulebookQ = DEFAULT_RULEBOOK,
                    as_of: AsOf = None, as_recorded: AsRecorded = None) -> dict[str, Any]:
@@ -141,7 +144,8 @@ def router(state: ApiState) -> APIRouter:
             engine.facts.units.get(unit)
             return engine.score(unit, parse_period(key), when, book.id).to_json()
 
-    @api.get("/scores/{unit}/series", tags=["scores"], responses=responses(422, 503),
+    @api.get("/scores/{unit}/series", tags=["scores"],
+             responses=responses(422, 503) | answer(examples.SERIES),
              summary="A unit's total over time (public)")
     def unit_series(unit: str, period: PeriodQ = None,
                     rulebook: RulebookQ = DEFAULT_RULEBOOK) -> dict[str, Any]:
@@ -153,7 +157,13 @@ def router(state: ApiState) -> APIRouter:
             points = olap_reads.score_series(client, unit=unit, period=key, rulebook=book.id)
         return {"unit": unit, "period": key, "rulebook": book.id, "points": points}
 
-    @api.get("/rankings", tags=["rankings"], responses=responses(404, 422, 503),
+    @api.get("/rankings", tags=["rankings"], responses=responses(404, 422, 503) | {
+             200: {"description": "JSON, or CSV with format=csv", "content": {
+                 "application/json": {"example": examples.RANKING},
+                 "text/csv": {"example": "unit,name,rank,total,band,G1,G2,G3a,G3b,G4,G5,"
+                                         "as_of,position\n22,Quảng Ninh,1,88.19,Tốt,18.00,"
+                                         "20.00,8.75,4.83,18.61,18.00,"
+                                         "2026-10-12T12:00:00+07:00,20726\n"}}}},
              summary="A live ranking, JSON or CSV (public open data)",
              response_model=None)
     def rankings(period: PeriodQ = None, kind: KindQ = "province", province: ProvinceQ = None,
@@ -175,7 +185,8 @@ def router(state: ApiState) -> APIRouter:
             else "unit,name,rank,total,band,as_of,position\n"
         return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
 
-    @api.get("/periods", tags=["rankings"], responses=responses(422, 503),
+    @api.get("/periods", tags=["rankings"],
+             responses=responses(422, 503) | answer(examples.PERIODS),
              summary="The periods ranked in the live tables (public)")
     def periods(kind: KindQ = "province", rulebook: RulebookQ = DEFAULT_RULEBOOK
                 ) -> dict[str, Any]:
@@ -186,7 +197,8 @@ def router(state: ApiState) -> APIRouter:
         return {"kind": kind, "rulebook": book.id, "periods": found,
                 "current": period_key(state, None), "rulebooks": list(SHIPPED)}
 
-    @api.get("/explain", tags=["audit"], responses=responses(401, 403, 404, 422),
+    @api.get("/explain", tags=["audit"],
+             responses=responses(401, 403, 404, 422) | answer(examples.EXPLAIN),
              summary="The items behind one indicator", openapi_extra=roles_extra(READERS))
     def explain(request: Request, unit: Annotated[str, Query(max_length=64, examples=["22"])],
                 indicator: Annotated[str, Query(max_length=16, examples=["2.1"])],

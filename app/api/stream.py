@@ -11,7 +11,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from app.api import examples
 from app.api.errors import ApiError
+from app.api.examples import answer
 from app.api.reads import KindQ, PeriodQ, ProvinceQ, RulebookQ, ranking_answer
 from app.api.state import ApiState
 
@@ -24,13 +26,15 @@ READY_LAG = 10_000  # positions behind the ledger's head at most, to be ready
 def router(state: ApiState) -> APIRouter:
     api = APIRouter()
 
-    @api.get("/health", tags=["health"], summary="Liveness")
+    @api.get("/health", tags=["health"], summary="Liveness",
+             responses=answer({"status": "ok"}))
     def health() -> dict[str, Any]:
         """200 while the process answers."""
         return {"status": "ok"}
 
     @api.get("/ready", tags=["health"], summary="Readiness: ledger reachable, runner lag",
-             responses={503: {"description": "not ready (the body says why)"}})
+             responses=answer(examples.READY) | {
+                 503: {"description": "not ready (the body says why)"}})
     def ready() -> JSONResponse:
         """Ready when the ledger answers and the runner (when this process runs it) has
         resumed and is at most a few thousand positions behind the ledger."""
