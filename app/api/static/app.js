@@ -96,6 +96,7 @@ function connect() {
     live.textContent = "● Trực tiếp";
     live.classList.remove("off");
     showRanking(JSON.parse(event.data));
+    if (state.province) loadProvinceTables(state.province);
     if (state.unit) refreshUnit();
   });
   source.addEventListener("open", () => { live.textContent = "● Trực tiếp"; live.classList.remove("off"); });
@@ -105,6 +106,8 @@ function connect() {
 // -- a province: its departments and communes ---------------------------------------------
 async function openProvince(row) {
   state.province = row;
+  document.querySelector("#departments").replaceChildren();
+  document.querySelector("#communes").replaceChildren();
   document.querySelectorAll("#ranking tbody tr").forEach((tr) =>
     tr.classList.toggle("open", tr.dataset.unit === row.unit));
   const panel = document.querySelector("#province");
@@ -113,9 +116,15 @@ async function openProvince(row) {
   title.replaceChildren(row.unit_name + " — ",
     el("button", { type: "button", class: "link", onclick: () => openUnit(row.unit, row.unit_name) },
        "chi tiết điểm của tỉnh"));
+  await loadProvinceTables(row);
+  panel.scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+// the departments' and communes' tables of the open province (again after each update)
+async function loadProvinceTables(row) {
   for (const kind of ["department", "commune"]) {
     const table = document.querySelector(kind === "department" ? "#departments" : "#communes");
-    table.replaceChildren(el("caption", {}, "Đang tải…"));
+    if (!table.rows.length) table.replaceChildren(el("caption", {}, "Đang tải…"));
     try {
       const data = await getJSON("/v1/rankings?" + query({ kind, province: row.unit }));
       table.replaceChildren(unitsHead(), el("tbody", {}, ...data.rows.map((unit) =>
@@ -127,7 +136,6 @@ async function openProvince(row) {
       table.replaceChildren(el("caption", {}, "Không tải được: " + error.message));
     }
   }
-  panel.scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
 function unitsHead() {
