@@ -18,6 +18,7 @@ from ledger.application import DossierLedger
 from projections.engine import ScoringEngine
 from projections.rulebook import SHIPPED, load_rulebook
 
+LIVE_WAIT_SECONDS = 15.0  # the longest a read waits for a runner cycle to end
 NO_LIVE_TABLES = ("the live tables are not ready: no runner has written them yet (start "
                   "`dossier serve`, or `dossier follow` beside a ClickHouse server)")
 
@@ -57,13 +58,17 @@ class ApiState:
         missing)."""
         if self.olap is None:
             raise ApiError(503, "not_ready", NO_LIVE_TABLES)
-        with self.lock:
-            try:
-                yield self.olap
-            except Exception as error:
-                if _unknown_table(error):
-                    raise ApiError(503, "not_ready", NO_LIVE_TABLES) from None
-                raise
+        if not self.lock.acquire(timeout=LIVE_WAIT_SECONDS):
+            raise ApiError(503, "busy", "the runner is catching up with the ledger (a long "
+                           "cycle holds the live tables): try again in a moment")
+        try:
+            yield self.olap
+        except Exception as error:
+            if _unknown_table(error):
+                raise ApiError(503, "not_ready", NO_LIVE_TABLES) from None
+            raise
+        finally:
+            self.lock.release()
 
     @contextmanager
     def engine(self, recorded_by: datetime | None = None) -> Iterator[ScoringEngine]:
