@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import pickle
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from projections.clickhouse import schema
 from projections.clickhouse.writer import Batch, ClickHouseWriter
 from streams.memory import building_state
 from streams.projector import Projector
-from streams.snapshots import Snapshot, SnapshotError, Snapshots
+from streams.snapshots import Snapshot, Snapshots, latest_usable
 
 REFOLD_CHUNK = 1000
 CYCLE_FLUSH_SECONDS = 1.0
@@ -126,28 +125,14 @@ class Follower:
         """Load the latest usable snapshot at or before ``tracked``; returns its position
         (0: none, the fold starts from the beginning)."""
         assert self.snapshots is not None
-        for snapshot in self.snapshots.listed():
-            name = snapshot.path.name
-            if snapshot.position > tracked:
-                self.snapshot_skipped.append(
-                    f"{name}: beyond the rows' tracked position {tracked}")
-                continue
-            if self.ledger.log_hash_at(snapshot.position) != snapshot.log_hash:
-                self.snapshot_skipped.append(
-                    f"{name}: the ledger's log at position {snapshot.position} is not the one "
-                    "it was folded from")
-                continue
-            try:
-                projector = self.snapshots.load(snapshot)
-            except (SnapshotError, OSError, ValueError, EOFError, pickle.UnpicklingError,
-                    AttributeError, ImportError, TypeError) as error:
-                self.snapshot_skipped.append(f"{name}: {error}")
-                continue
-            projector.pseudonym_key = self.pseudonym_key
-            self.projector = projector
-            self.resumed_from = snapshot
-            return snapshot.position
-        return 0
+        snapshot, projector, self.snapshot_skipped = latest_usable(self.snapshots,
+                                                                   self.ledger, tracked)
+        if snapshot is None or projector is None:
+            return 0
+        projector.pseudonym_key = self.pseudonym_key
+        self.projector = projector
+        self.resumed_from = snapshot
+        return snapshot.position
 
     def _snapshot(self, *, wait: bool = False) -> None:
         """Snapshot the state at the tracked position when one is due (``wait``: now, and

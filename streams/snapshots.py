@@ -24,9 +24,12 @@ from typing import Any
 
 import orjson
 
+from ledger.application import DossierLedger
 from streams.projector import Projector
 
 FORMAT = 1
+RUNNER_STATE = "runner-state"
+"""The live runner's state directory, under the data directory."""
 PREFIX, SUFFIX = "state-", ".snapshot"
 _ROOT = Path(__file__).resolve().parents[1]
 
@@ -165,6 +168,29 @@ class Snapshots:
         if not isinstance(projector, Projector):
             raise SnapshotError("it holds no runner state")
         return projector
+
+
+def latest_usable(snapshots: Snapshots, ledger: DossierLedger, at_most: int
+                  ) -> tuple[Snapshot | None, Projector | None, list[str]]:
+    """The latest snapshot at or before position ``at_most`` that checks out (its ledger
+    prefix unchanged, its header and payload sound), the projector it holds, and why each
+    later one was passed over."""
+    skipped: list[str] = []
+    for snapshot in snapshots.listed():
+        name = snapshot.path.name
+        if snapshot.position > at_most:
+            skipped.append(f"{name}: beyond position {at_most}")
+            continue
+        if ledger.log_hash_at(snapshot.position) != snapshot.log_hash:
+            skipped.append(f"{name}: the ledger's log at position {snapshot.position} is not "
+                           "the one it was folded from")
+            continue
+        try:
+            return snapshot, snapshots.load(snapshot), skipped
+        except (SnapshotError, OSError, ValueError, EOFError, pickle.UnpicklingError,
+                AttributeError, ImportError, TypeError) as error:
+            skipped.append(f"{name}: {error}")
+    return None, None, skipped
 
 
 def _header(path: Path) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from projections.clickhouse.writer import ClickHouseWriter
 from projections.periods import to_datetime, to_instant
 from streams.follower import Cycle, Follower, wall_clock
 from streams.rebuild import replay
-from streams.snapshots import Snapshots
+from streams.snapshots import RUNNER_STATE, Snapshots
 
 console = Console(stderr=True)
 
@@ -102,7 +102,7 @@ def follow_cmd(
                         catch_up_events=catch_up,
                         on_cycle=report,
                         signing_key=None if no_checkpoints else _signing_key(settings),
-                        snapshots=Snapshots(settings.data_dir / "runner-state")
+                        snapshots=Snapshots(settings.data_dir / RUNNER_STATE)
                         if snapshot_every else None,
                         snapshot_seconds=snapshot_every)
     try:

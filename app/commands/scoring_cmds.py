@@ -26,6 +26,7 @@ from app.console import (
     AsOfOption,
     AsRecordedOption,
     Col,
+    err,
     fail,
     fitted_table,
     local_text,
@@ -35,6 +36,7 @@ from app.console import (
     progress_bar,
     say,
 )
+from app.settings import Settings
 from domain.units import UnitError
 from projections.engine import Explanation, ScoringEngine
 from projections.periods import Period, to_datetime, to_instant
@@ -46,6 +48,7 @@ from projections.rulebook import (
     RulebookError,
 )
 from projections.scores import UnitScore
+from streams.snapshots import RUNNER_STATE, Snapshots, latest_usable
 
 
 def register(cli: typer.Typer) -> None:
@@ -62,6 +65,9 @@ KindOption = Annotated[str, typer.Option(
     "--kind", "-k", help="province, department or commune")]
 ProvinceOption = Annotated[str | None, typer.Option(
     "--province", help="only the departments or communes of this province")]
+RecomputeOption = Annotated[bool, typer.Option(
+    "--recompute", help="fold the whole ledger instead of starting from the live runner's "
+    "latest snapshot (the auditors' independent path)")]
 
 
 def score_cmd(
@@ -71,10 +77,11 @@ def score_cmd(
     as_recorded: AsRecordedOption = None,
     rulebook: RulebookOption = DEFAULT_RULEBOOK,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    recompute: RecomputeOption = False,
 ) -> None:
     """Điểm Bộ chỉ số 766 của một đơn vị: a unit's score for a period, with its rank."""
     book, span, moment, recorded_by = _inputs(rulebook, period, as_of, as_recorded)
-    engine = _engine(book, recorded_by)
+    engine = _engine(book, recorded_by, recompute)
     _check_unit(engine, unit)
     score = engine.score(unit, span, moment, book.id)
     if as_json:
@@ -92,11 +99,12 @@ def rank_cmd(
     rulebook: RulebookOption = DEFAULT_RULEBOOK,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="print CSV")] = False,
+    recompute: RecomputeOption = False,
 ) -> None:
     """Xếp hạng: scores of every unit of a kind, ranked among their peers."""
     check_ranking_options(kind, province, as_json, as_csv)
     book, span, moment, recorded_by = _inputs(rulebook, period, as_of, as_recorded)
-    engine = _engine(book, recorded_by)
+    engine = _engine(book, recorded_by, recompute)
     scores = engine.rank(kind, span, moment, book.id, province=province)
     if not scores:
         nothing_to_rank(kind, span.key, province, f"in the ledger as of {local_time(moment)}")
@@ -119,6 +127,7 @@ def explain_cmd(
     as_recorded: AsRecordedOption = None,
     rulebook: RulebookOption = DEFAULT_RULEBOOK,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    recompute: RecomputeOption = False,
 ) -> None:
     """Giải trình: the dossiers (by code, mã hồ sơ), procedures or petitions behind one
     indicator's counts, each with the fact that put it in or out; why an empty one is empty."""
@@ -127,7 +136,7 @@ def explain_cmd(
         spec = book.indicator(indicator)
     except RulebookError as error:
         fail(str(error))
-    engine = _engine(book, recorded_by)
+    engine = _engine(book, recorded_by, recompute)
     _check_unit(engine, unit)
     explanation = engine.explain(unit, span, indicator, moment, book.id)
     items = _items(engine, explanation)
@@ -162,9 +171,12 @@ def _inputs(rulebook: str, period: str, as_of: str | None, as_recorded: str | No
 READ_STEP = 4096  # events read between two moves of the progress bar
 
 
-def _engine(book: Rulebook, recorded_by: datetime | None = None) -> ScoringEngine:
+def _engine(book: Rulebook, recorded_by: datetime | None = None,
+            recompute: bool = False) -> ScoringEngine:
     """The engine folded over the ledger (with ``recorded_by``, only over what it had
-    recorded by then)."""
+    recorded by then): from the live runner's latest snapshot that checks out, folding only
+    the events after it, unless ``recompute`` asks for a fold from the first event (the
+    result is the same: a snapshot is the state that fold had at its position)."""
     engine = ScoringEngine([book])
     ledger = ledger_to_read(doing="score")
     try:
@@ -173,12 +185,24 @@ def _engine(book: Rulebook, recorded_by: datetime | None = None) -> ScoringEngin
             stop = ledger.last_position_recorded_by(recorded_by)
             if stop == 0:
                 fail(f"the ledger had recorded nothing by {local_text(recorded_by)}")
+        end = stop or ledger.max_position()
+        start = 1
+        if not recompute:
+            snapshots = Snapshots(Settings().data_dir / RUNNER_STATE)
+            snapshot, projector, _ = latest_usable(snapshots, ledger, end)
+            if snapshot is not None and projector is not None:
+                engine, start = projector.engine, snapshot.position + 1
+                err.print(f"từ ảnh chụp trạng thái tại vị trí {snapshot.position:,} "
+                          f"(from the runner's snapshot; {end - snapshot.position:,} events "
+                          "folded after it; --recompute folds them all)", style="dim",
+                          highlight=False)
         with progress_bar() as progress:
-            task = progress.add_task("đọc sổ cái", total=stop or ledger.max_position())
-            for count, envelope in enumerate(ledger.read_envelopes(1, stop), start=1):
-                engine.apply(envelope)
-                if count % READ_STEP == 0:
-                    progress.advance(task, READ_STEP)
+            task = progress.add_task("đọc sổ cái", total=end - start + 1)
+            if start <= end:
+                for count, envelope in enumerate(ledger.read_envelopes(start, end), start=1):
+                    engine.apply(envelope)
+                    if count % READ_STEP == 0:
+                        progress.advance(task, READ_STEP)
             engine.flush()
     finally:
         ledger.close()
