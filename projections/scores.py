@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import orjson
+
 from domain.units import Unit
 from projections.periods import Instant, Period, to_datetime
 from projections.rulebook import Group, Indicator, Measure, Rulebook
@@ -90,6 +92,15 @@ class UnitScore:
                     return indicator
         raise KeyError(code)
 
+    def json_bytes(self) -> bytes:
+        """``orjson.dumps(self.to_json())``, its groups encoded once per distinct groups."""
+        return orjson.dumps({
+            "unit": self.unit, "unit_name": self.unit_name, "kind": self.kind,
+            "period": self.period, "as_of": self.as_of.isoformat(),
+            "rulebook": {"id": self.rulebook_id, "version": self.rulebook_version},
+            "total": self.total, "band": self.band, "rank": self.rank,
+            "groups": groups_fragment(self.groups)})
+
     def to_json(self) -> dict[str, Any]:
         return {
             "unit": self.unit, "unit_name": self.unit_name, "kind": self.kind,
@@ -98,6 +109,22 @@ class UnitScore:
             "total": self.total, "band": self.band, "rank": self.rank,
             "groups": [g.to_json() for g in self.groups],
         }
+
+
+_ENCODED: dict[int, tuple[tuple[GroupScore, ...], orjson.Fragment]] = {}
+"""Groups (by identity: the memo below hands out the same tuple for the same counts) and
+their JSON; the tuple is kept with it, so its id is not reused while the entry lives."""
+
+
+def groups_fragment(groups: tuple[GroupScore, ...]) -> orjson.Fragment:
+    """The JSON of a score's groups (``[g.to_json() for g in groups]``), encoded once."""
+    found = _ENCODED.get(id(groups))
+    if found is None or found[0] is not groups:
+        if len(_ENCODED) >= 50_000:
+            _ENCODED.clear()
+        found = _ENCODED[id(groups)] = (
+            groups, orjson.Fragment(orjson.dumps([g.to_json() for g in groups])))
+    return found[1]
 
 
 def indicator_score(indicator: Indicator, counts: Counts, kind: str) -> IndicatorScore:

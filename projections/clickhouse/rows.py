@@ -14,7 +14,7 @@ from projections.judge import dossier_timeliness
 from projections.periods import Instant
 from projections.rows import dossier_row
 from projections.rulebook import Switches
-from projections.scores import UnitScore, display_round
+from projections.scores import GroupScore, UnitScore, display_round
 
 Row = tuple[Any, ...]
 PERSONAL_FIELDS = frozenset({"applicant_ref"})
@@ -107,16 +107,32 @@ class FactRows:
 def history_rows(score: UnitScore, computed_at: datetime) -> list[Row]:
     """The ``score_history`` row of a unit score: its totals, and its indicators in parallel
     arrays (times as RFC 3339 text)."""
-    indicators = [(group.code, i) for group in score.groups for i in group.indicators]
     return [(score.rulebook_id, score.rulebook_version, score.unit, score.kind, score.period,
-             score.total, score.band, score.rank,
-             [g.code for g in score.groups], [g.points for g in score.groups],
-             [i.code for _, i in indicators], [code for code, _ in indicators],
-             [i.applicable for _, i in indicators], [i.numerator for _, i in indicators],
-             [i.denominator for _, i in indicators], [i.ratio for _, i in indicators],
-             [i.points for _, i in indicators], [i.max for _, i in indicators],
+             score.total, score.band, score.rank, *_arrays(score.groups),
              score.position, score.as_of.isoformat(), score.evaluated_at.isoformat(),
              computed_at.isoformat())]
+
+
+_ARRAYS: dict[int, tuple[tuple[GroupScore, ...], tuple[orjson.Fragment, ...]]] = {}
+
+
+def _arrays(groups: tuple[GroupScore, ...]) -> tuple[orjson.Fragment, ...]:
+    """The ten array columns of a score's groups, encoded once per distinct groups (the
+    score memo hands out the same tuple for the same counts; kept with it, so its id is not
+    reused while the entry lives)."""
+    found = _ARRAYS.get(id(groups))
+    if found is None or found[0] is not groups:
+        if len(_ARRAYS) >= 50_000:
+            _ARRAYS.clear()
+        indicators = [(group.code, i) for group in groups for i in group.indicators]
+        columns = ([g.code for g in groups], [g.points for g in groups],
+                   [i.code for _, i in indicators], [code for code, _ in indicators],
+                   [i.applicable for _, i in indicators], [i.numerator for _, i in indicators],
+                   [i.denominator for _, i in indicators], [i.ratio for _, i in indicators],
+                   [i.points for _, i in indicators], [i.max for _, i in indicators])
+        found = _ARRAYS[id(groups)] = (
+            groups, tuple(orjson.Fragment(orjson.dumps(c)) for c in columns))
+    return found[1]
 
 
 def ranking_row(score: UnitScore, peer_group: str, computed_at: datetime,
@@ -128,7 +144,7 @@ def ranking_row(score: UnitScore, peer_group: str, computed_at: datetime,
     return (
         score.rulebook_id, score.rulebook_version, score.kind, peer_group, score.period,
         score.unit, score.unit_name, score.total, display_round(score.total), score.band,
-        score.rank, orjson.Fragment(orjson.dumps(score.to_json())), score.position,
+        score.rank, orjson.Fragment(score.json_bytes()), score.position,
         checkpoint, score.as_of.isoformat(),
         score.evaluated_at.isoformat(), computed_at.isoformat(),
     )
