@@ -134,6 +134,10 @@ class Follower:
         self.resumed_from = snapshot
         return snapshot.position
 
+    def snapshot(self) -> None:
+        """Snapshot the state now (a runner stopping), and wait for it to be written."""
+        self._snapshot(wait=True)
+
     def _snapshot(self, *, wait: bool = False) -> None:
         """Snapshot the state at the tracked position when one is due (``wait``: now, and
         wait for it to be written)."""

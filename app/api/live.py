@@ -64,6 +64,9 @@ class LiveRunner:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self.resumed and not self._thread.is_alive():
+                with self.lock:
+                    self.follower.snapshot()  # a restart folds only what comes after
 
     @property
     def position(self) -> int:

@@ -21,10 +21,11 @@ from app.api.keys import FILE_NAME, KeyStore
 from app.api.live import Changes, LiveRunner
 from app.api.state import ApiState
 from app.settings import Settings, Store
-from app.wiring import open_ledger_from_settings
+from app.wiring import open_ledger_from_settings, runner_signing_key
 from ledger.application import DossierLedger
 from projections.clickhouse.writer import ClickHouseWriter, open_client
 from streams.follower import Follower, wall_clock
+from streams.snapshots import RUNNER_STATE, Snapshots
 
 DESCRIPTION = """\
 Sổ cái hồ sơ thủ tục hành chính — the ledger's HTTP API (docs/api.md).
@@ -128,7 +129,9 @@ def open_state(settings: Settings, *, runner: bool = True,
     if runner:
         follower = Follower(ledger_of(), ClickHouseWriter(olap),
                             pseudonym_key=settings.pseudonym_key.encode(), clock=clock,
-                            refresh_seconds=refresh_seconds, on_cycle=state.changes.cycle)
+                            refresh_seconds=refresh_seconds, on_cycle=state.changes.cycle,
+                            signing_key=runner_signing_key(settings),
+                            snapshots=Snapshots(settings.data_dir / RUNNER_STATE))
         state.runner = LiveRunner(follower, follower.ledger, state.lock,
                                   refresh_seconds=refresh_seconds)
         state.runner.start()
