@@ -165,6 +165,12 @@ class Projector:
             self.fact_rows(batch, turned, as_of)
         return len(turned)
 
+    def open_dossiers(self, as_of: datetime) -> set[str]:
+        """The dossiers with no end by ``as_of`` (their rows move with time)."""
+        t = to_instant(as_of)
+        return {dossier_id for dossier_id, f in self.engine.facts.dossiers.items()
+                if f.end_at(t) is None}
+
     def watch_open_dossiers(self, as_of: datetime) -> None:
         """Watch every dossier open at ``as_of`` (after a restart, whose rows may have been
         written on time before the process stopped)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -171,11 +171,12 @@ class ClickHouseWriter:
     def table(self, name: str) -> str:
         return f"{name}{self.suffix}"
 
-    def load_stored(self) -> int:
+    def load_stored(self, dossiers: Collection[str] | None = None) -> int:
         """Read what the tables hold of the rows that later rows replace (each dossier's fact
-        row, each unit's current score); from then on :meth:`write` leaves out the rows equal
-        to them. A runner calls this when it resumes. Returns how many rows were read."""
-        self.stored = StoredRows.load(self.client, self.suffix)
+        row, each unit's current score; ``dossiers``: only these dossiers' fact rows); from
+        then on :meth:`write` leaves out the rows equal to them. A runner calls this when it
+        resumes. Returns how many rows were read."""
+        self.stored = StoredRows.load(self.client, self.suffix, dossiers)
         return len(self.stored)
 
     def write(self, batch: Batch) -> int:
@@ -362,13 +363,21 @@ class StoredRows:
         self.entries = entries
 
     @classmethod
-    def load(cls, client: Client, suffix: str = "") -> StoredRows:
-        """Read the latest row of every key of the :data:`REPLACING` tables (as FINAL)."""
+    def load(cls, client: Client, suffix: str = "",
+             dossiers: Collection[str] | None = None) -> StoredRows:
+        """Read the latest row of every key of the :data:`REPLACING` tables (as FINAL);
+        ``dossiers``: of the fact rows, only those of these dossiers."""
         entries: dict[str, dict[Key, tuple[int, bytes]]] = {}
         for spec in REPLACING:
             found = entries[spec.table] = {}
             width = spec.width
-            for row in _rows(client, spec.stored_sql.format(table=f"{spec.table}{suffix}")):
+            sql, parameters = spec.stored_sql.format(table=f"{spec.table}{suffix}"), None
+            if spec.table == schema.DOSSIER_FACTS and dossiers is not None:
+                if not dossiers:
+                    continue
+                sql += " WHERE dossier_id IN {ids:Array(String)}"
+                parameters = {"ids": sorted(dossiers)}
+            for row in _rows(client, sql, parameters):
                 found[tuple(row[:width])] = (int(row[width]),
                                              spec.stored_digest(tuple(row[width + 1:])))
         return cls(entries)
@@ -419,7 +428,8 @@ def _changed(spec: Replacing, found: dict[Key, tuple[int, bytes]], row: Row) -> 
     return spec.digest(row) != digest
 
 
-def _rows(client: Client, sql: str) -> Iterator[tuple[Any, ...]]:
-    with client.query_row_block_stream(sql) as stream:
+def _rows(client: Client, sql: str, parameters: dict[str, Any] | None = None
+          ) -> Iterator[tuple[Any, ...]]:
+    with client.query_row_block_stream(sql, parameters=parameters) as stream:
         for block in stream:
             yield from block
