@@ -246,9 +246,16 @@ class Follower:
                     self._flush_cycles()
                 raise
             if not covered:
-                self._stop.wait(self.poll_seconds)
+                self._pause(self.poll_seconds)
         self._flush_cycles()
         self._snapshot(wait=True)
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, waking when stopped: short sleeps rather than a timed wait
+        on the event, which never ends under a faked clock (libfaketime)."""
+        end = time.monotonic() + seconds
+        while not self._stop.is_set() and (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 0.05))
 
     def stop(self) -> None:
         self._stop.set()
