@@ -61,6 +61,7 @@ bench: setup
 	$(BIN)/python -m bench.scoring
 	$(BIN)/python -m bench.live
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
