@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -126,7 +127,14 @@ def ranking_title(kind: str, period: str, moment: datetime | None, province: str
 
 
 def print_ranking_json(rows: Sequence[dict[str, Any]]) -> None:
-    out.print_json(orjson.dumps(list(rows)).decode())
+    """The rows as indented JSON: highlighted on a terminal; written as they are when piped
+    (rich's highlighting takes minutes over every commune's scores)."""
+    text = orjson.dumps(list(rows), option=orjson.OPT_INDENT_2).decode()
+    if out.is_terminal:
+        out.print_json(text)
+    else:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
 
 
 def ranking_csv(rows: Sequence[dict[str, Any]], extra: Sequence[str] = ()) -> str:

@@ -162,16 +162,17 @@ def test_live_rank_json_and_csv_are_ranks_with_the_moment_and_position(scored: P
     ranked = orjson.loads(dossier(scored, "rank", *PERIOD, "--json").stdout)
     live = orjson.loads(dossier(scored, "live-rank", "-p", "2026-10", "--json").stdout)
     assert [row.pop("position") for row in live] == [30] * 34
+    assert [row.pop("checkpoint") for row in live] == [None] * 34  # no signing key here
     assert live == ranked
     assert {row["as_of"] for row in live} == {"2026-10-31T23:59:59.999999+07:00"}
 
     ranked_csv = list(csv.reader(io.StringIO(dossier(scored, "rank", *PERIOD, "--csv").stdout)))
     live_csv = list(csv.reader(io.StringIO(
         dossier(scored, "live-rank", "-p", "2026-10", "--csv").stdout)))
-    assert live_csv[0] == [*ranked_csv[0], "as_of", "position"]
-    assert [row[:-2] for row in live_csv[1:]] == ranked_csv[1:]
-    assert {tuple(row[-2:]) for row in live_csv[1:]} == {
-        ("2026-10-31T23:59:59.999999+07:00", "30")}
+    assert live_csv[0] == [*ranked_csv[0], "as_of", "position", "checkpoint"]
+    assert [row[:-3] for row in live_csv[1:]] == ranked_csv[1:]
+    assert {tuple(row[-3:]) for row in live_csv[1:]} == {
+        ("2026-10-31T23:59:59.999999+07:00", "30", "")}
 
 
 @pytest.mark.parametrize("command", ["rank", "live-rank"])
