@@ -24,6 +24,14 @@ REFOLD_CHUNK = 1000
 CYCLE_FLUSH_SECONDS = 1.0
 
 
+def pause(stop: threading.Event, seconds: float) -> None:
+    """Sleep up to ``seconds``, waking when ``stop`` is set: short sleeps rather than a timed
+    wait on the event, which never ends under a faked clock (libfaketime)."""
+    end = time.monotonic() + seconds
+    while not stop.is_set() and (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, 0.05))
+
+
 def wall_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -246,16 +254,9 @@ class Follower:
                     self._flush_cycles()
                 raise
             if not covered:
-                self._pause(self.poll_seconds)
+                pause(self._stop, self.poll_seconds)
         self._flush_cycles()
         self._snapshot(wait=True)
-
-    def _pause(self, seconds: float) -> None:
-        """Sleep up to ``seconds``, waking when stopped: short sleeps rather than a timed wait
-        on the event, which never ends under a faked clock (libfaketime)."""
-        end = time.monotonic() + seconds
-        while not self._stop.is_set() and (left := end - time.monotonic()) > 0:
-            time.sleep(min(left, 0.05))
 
     def stop(self) -> None:
         self._stop.set()

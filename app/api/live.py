@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ledger.application import DossierLedger
-from streams.follower import Cycle, Follower
+from streams.follower import Cycle, Follower, pause
 
 log = logging.getLogger("dossier.api.runner")
-PAUSE_STEP = 0.05
 
 
 @dataclass
@@ -109,11 +108,7 @@ class LiveRunner:
                 self._pause(self.cycle_seconds - (time.monotonic() - began))
 
     def _pause(self, seconds: float) -> None:
-        """Sleep up to ``seconds``, waking when stopped. Short sleeps rather than a timed
-        wait on an event: a timed wait never ends under a faked clock (libfaketime)."""
-        end = time.monotonic() + seconds
-        while not self._stop.is_set() and (left := end - time.monotonic()) > 0:
-            time.sleep(min(left, PAUSE_STEP))
+        pause(self._stop, seconds)
 
 
 def fixed_clock(moment: datetime) -> Callable[[], datetime]:
