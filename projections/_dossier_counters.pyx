@@ -479,20 +479,7 @@ cdef class DossierCounters:
         cdef Entry* old
         cdef int i = 0, j = 0, n, index
         found = self.item_index.get(item_id)
-        if found is None:
-            if self.nitems == self.citems:
-                self.citems = self.citems * 2 if self.citems else 1024
-                grown = <Item*>realloc(self.items, self.citems * sizeof(Item))
-                if grown == NULL:
-                    raise MemoryError()
-                self.items = grown
-            index = self.nitems
-            memset(&self.items[index], 0, sizeof(Item))
-            self.items[index].scope = -1
-            self.nitems += 1
-            self.item_index[item_id] = index
-        else:
-            index = <int>found
+        index = self._new_item(item_id) if found is None else <int>found
         self._compute(f)
         item = &self.items[index]
         old, n = item.entries, item.n
@@ -599,15 +586,7 @@ cdef class DossierCounters:
                     else:
                         b.pb, b.nb, b.cb = data, n, n
         for item_id, scope, raw in items:
-            if self.nitems == self.citems:
-                self.citems = self.citems * 2 if self.citems else 1024
-                grown = <Item*>realloc(self.items, self.citems * sizeof(Item))
-                if grown == NULL:
-                    raise MemoryError()
-                self.items = grown
-            index = self.nitems
-            item = &self.items[index]
-            memset(item, 0, sizeof(Item))
+            item = &self.items[self._new_item(item_id)]
             n = len(raw) // sizeof(Entry)
             item.scope, item.n, item.cap = scope, n, n
             if n:
@@ -615,9 +594,23 @@ cdef class DossierCounters:
                 if item.entries == NULL:
                     raise MemoryError()
                 memmove(item.entries, <char*>raw, n * sizeof(Entry))
-            self.nitems += 1
-            self.item_index[item_id] = index
         return 0
+
+    cdef int _new_item(self, str item_id) except -1:
+        """A new, empty item for ``item_id`` (no scope yet); returns its index."""
+        cdef Item* grown
+        if self.nitems == self.citems:
+            self.citems = self.citems * 2 if self.citems else 1024
+            grown = <Item*>realloc(self.items, self.citems * sizeof(Item))
+            if grown == NULL:
+                raise MemoryError()
+            self.items = grown
+        cdef int index = self.nitems
+        memset(&self.items[index], 0, sizeof(Item))
+        self.items[index].scope = -1
+        self.nitems += 1
+        self.item_index[item_id] = index
+        return index
 
     def settle(self, set touched, set pooled):
         """Add the (unit, period key) buckets changed since the last call to ``touched`` and
