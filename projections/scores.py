@@ -120,7 +120,7 @@ def groups_fragment(groups: tuple[GroupScore, ...]) -> orjson.Fragment:
     """The JSON of a score's groups (``[g.to_json() for g in groups]``), encoded once."""
     found = _ENCODED.get(id(groups))
     if found is None or found[0] is not groups:
-        if len(_ENCODED) >= 50_000:
+        if len(_ENCODED) >= 5_000:
             _ENCODED.clear()
         found = _ENCODED[id(groups)] = (
             groups, orjson.Fragment(orjson.dumps([g.to_json() for g in groups])))
@@ -212,7 +212,7 @@ class ScoreMemo:
     """:func:`make_unit_score` for the live engine, remembering the groups, total and band of
     each (unit kind, counts) already seen: they depend on nothing else, and counts repeat."""
 
-    LIMIT = 100_000  # entries kept before the memo starts afresh
+    LIMIT = 10_000  # entries kept before the memo starts afresh
 
     def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook

@@ -122,7 +122,7 @@ def _arrays(groups: tuple[GroupScore, ...]) -> tuple[orjson.Fragment, ...]:
     reused while the entry lives)."""
     found = _ARRAYS.get(id(groups))
     if found is None or found[0] is not groups:
-        if len(_ARRAYS) >= 50_000:
+        if len(_ARRAYS) >= 5_000:
             _ARRAYS.clear()
         indicators = [(group.code, i) for group in groups for i in group.indicators]
         columns = ([g.code for g in groups], [g.points for g in groups],
