@@ -17,6 +17,7 @@ from app.commands import (
     proof_cmds,
     scoring_cmds,
     simulate_cmds,
+    stream_cmds,
 )
 from app.console import unexpected
 
@@ -38,6 +39,7 @@ bundle_cmds.register(cli)
 personal_cmds.register(cli)
 dashboard_cmds.register(cli)
 api_cmds.register(cli)
+stream_cmds.register(cli)
 
 
 def main() -> None:

@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     personal_keys_file: Path | None = Field(
         None, description="the data subjects' keys; default: <data_dir>/personal-keys.sqlite"
     )
+    kafka_url: str | None = Field(
+        None, description="Kafka bootstrap servers of `dossier stream`, e.g. 127.0.0.1:9092"
+    )
+    kafka_topic: str = Field("dossier-events", description="the topic the relay publishes to")
+    kafka_partitions: int = Field(
+        4, ge=1, description="partitions of the topic when the relay creates it"
+    )
 
     @property
     def ledger_store(self) -> Store:
