@@ -1,0 +1,1 @@
+"""Processes the tests start to stand in for services that do not install here."""
