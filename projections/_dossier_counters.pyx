@@ -238,6 +238,7 @@ cdef class DossierCounters:
     cdef int nitems
     cdef int citems
     cdef dict item_index  # dossier id -> item
+    cdef list free_items  # indices of items taken out (reused by the next new item)
     cdef dict unit_index  # unit code -> unit number
     cdef list unit_codes
     cdef list unit_pools  # per unit number: [(month, bucket)]
@@ -256,6 +257,7 @@ cdef class DossierCounters:
         self.carried = carried_over_in_2_1
         self.apology_extends = apology_extends_due
         self.item_index = {}
+        self.free_items = []
         self.unit_index = {}
         self.unit_codes = []
         self.unit_pools = []
@@ -599,18 +601,62 @@ cdef class DossierCounters:
     cdef int _new_item(self, str item_id) except -1:
         """A new, empty item for ``item_id`` (no scope yet); returns its index."""
         cdef Item* grown
+        cdef int index
+        if self.free_items:
+            index = <int>self.free_items.pop()
+            memset(&self.items[index], 0, sizeof(Item))
+            self.items[index].scope = -1
+            self.item_index[item_id] = index
+            return index
         if self.nitems == self.citems:
             self.citems = self.citems * 2 if self.citems else 1024
             grown = <Item*>realloc(self.items, self.citems * sizeof(Item))
             if grown == NULL:
                 raise MemoryError()
             self.items = grown
-        cdef int index = self.nitems
+        index = self.nitems
         memset(&self.items[index], 0, sizeof(Item))
         self.items[index].scope = -1
         self.nitems += 1
         self.item_index[item_id] = index
         return index
+
+    # -- items out of memory and back ------------------------------------------------------------
+    def take(self, str item_id):
+        """Take a dossier's entries out (its contributions stay counted in the buckets):
+        ``(scope units, raw entries)`` for :meth:`put` to bring back, None when it has no
+        item here."""
+        found = self.item_index.pop(item_id, None)
+        if found is None:
+            return None
+        cdef int index = <int>found
+        cdef Item* item = &self.items[index]
+        units = (tuple(self.unit_codes[n] for n in self.scope_units[item.scope])
+                 if item.scope >= 0 else None)
+        raw = (<char*>item.entries)[:item.n * sizeof(Entry)] if item.n else b""
+        free(item.entries)
+        memset(item, 0, sizeof(Item))
+        item.scope = -1
+        self.free_items.append(index)
+        return (units, raw)
+
+    def put(self, str item_id, tuple state):
+        """Bring back what :meth:`take` gave (the buckets already count it); an item
+        already here stays."""
+        if item_id in self.item_index:
+            return
+        units, raw = state
+        cdef bytes entries = raw
+        cdef int n = len(entries) // sizeof(Entry)
+        cdef int index = self._new_item(item_id)
+        cdef int scope = self._scope(units) if units is not None else -1
+        cdef Item* item = &self.items[index]
+        item.scope, item.n, item.cap = scope, n, n
+        if n:
+            item.entries = <Entry*>malloc(n * sizeof(Entry))
+            if item.entries == NULL:
+                raise MemoryError()
+            memmove(item.entries, <char*>entries, n * sizeof(Entry))
 
     def settle(self, set touched, set pooled):
         """Add the (unit, period key) buckets changed since the last call to ``touched`` and

@@ -314,9 +314,9 @@ cdef class Fold:
         self.dossiers[dossier_id] = dossier
         units = self.dossiers_by_unit.get(dossier.unit)
         if units is None:
-            self.dossiers_by_unit[dossier.unit] = [dossier_id]
+            self.dossiers_by_unit[dossier.unit] = {dossier_id: None}
         else:
-            (<list>units).append(dossier_id)
+            (<dict>units)[dossier_id] = None
         return ("dossier", dossier_id, at)
 
     cdef object _received(self, DossierFacts dossier, dict e, object at):
@@ -340,8 +340,9 @@ cdef class Fold:
         return ("dossier", dossier.id, at)
 
     cdef int _activity(self, object procedure, list times, object at) except -1:
-        """``FactStore._activity``: insert ``at`` into a sorted activity list; a first
-        activity in a local month changes the procedure's catalogue judgements."""
+        """``FactStore._activity``: keep the earliest activity of each local month in a
+        sorted list; a first activity in a local month changes the procedure's catalogue
+        judgements."""
         cdef int64_t t = <int64_t>at
         cdef Py_ssize_t lo = 0, hi = len(times), mid
         while lo < hi:  # bisect_right
@@ -351,8 +352,11 @@ cdef class Fold:
             else:
                 lo = mid + 1
         cdef int64_t month = month_index(t)
-        if not ((lo > 0 and month_index(<int64_t>times[lo - 1]) == month)
-                or (lo < len(times) and month_index(<int64_t>times[lo]) == month)):
-            self.activity_changed.add(procedure.id)
+        if lo > 0 and month_index(<int64_t>times[lo - 1]) == month:
+            return 0
+        if lo < len(times) and month_index(<int64_t>times[lo]) == month:
+            times[lo] = at
+            return 0
+        self.activity_changed.add(procedure.id)
         times.insert(lo, at)
         return 0

@@ -124,8 +124,8 @@ def scope_entries(
     codes = scope_units(store, unit)
     for code in codes:
         if "dossier" in wanted:
-            for dossier_id in store.dossiers_by_unit.get(code, ()):
-                yield from dossier_entries(store.dossiers[dossier_id], period, t, switches)
+            for dossier in store.dossiers_of_unit(code):
+                yield from dossier_entries(dossier, period, t, switches)
         if "petition" in wanted:
             for petition_id in store.petitions_by_unit.get(code, ()):
                 yield from petition_entries(store.petitions[petition_id], period, t, calendar)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import pickle
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from types import MethodType
+from typing import Any, Protocol
 
 from domain.calendar import WorkingCalendar
 from domain.units import UnitKind
@@ -13,7 +15,7 @@ from projections import contributions as c
 from projections.audit import E_CERTIFIED_COPY, Entry, count_entries, scope_entries
 from projections.contributions import FAR_FUTURE
 from projections.counters import Key, Tracker
-from projections.facts import Event, FactStore, Fold
+from projections.facts import ColdFacts, DossierFacts, Event, FactStore, Fold
 from projections.judge import judge_procedure
 from projections.native import pure_python
 from projections.periods import (
@@ -45,6 +47,21 @@ def compiled_by_default() -> bool:
     """The compiled counters unless absent or ``DOSSIER_PURE_PYTHON=1`` asks for the reference
     implementation (see ``projections.native``)."""
     return COMPILED and not pure_python()
+
+
+class ColdDossiers(ColdFacts, Protocol):
+    """Where :meth:`ScoringEngine.take` moves dossiers (records: see ``take``)."""
+
+    def recall(self, dossier_id: str) -> bytes | None:
+        """The record of a dossier taken out, for it to come back into memory."""
+
+    def units(self) -> Iterable[str]:
+        """The units of the dossiers there."""
+
+
+def record_facts(record: bytes) -> Any:
+    """The facts in a record made by :meth:`ScoringEngine.take`."""
+    return pickle.loads(record)[0]
 
 
 @dataclass(slots=True)
@@ -140,16 +157,38 @@ class ScoringEngine:
         # counts are, under the procedure's own epoch (bumped when its facts change).
         self._verdicts: dict[tuple[str, str, str], _VerdictsEntry] = {}
         self._procedure_epoch: dict[str, int] = {}
+        self.positions: dict[str, int] = {}  # dossier id -> position of its latest event
+        # Dossiers moved out of memory (see take): where they are, and how many were moved
+        # (a state with moved dossiers folds only with their store attached).
+        self.cold: ColdDossiers | None = None
+        self.taken = 0
+        self._bind_apply()
+
+    def _bind_apply(self) -> None:
+        """``apply`` is the compiled fold's loop when built; with dossiers out of memory, a
+        dossier's facts and counters are brought back before an event of it is folded."""
+        feed: Callable[[Event], None] | MethodType
         if self.facts.compiled_fold is not None:  # the loop of apply in C too
-            self.apply = self.facts.compiled_fold.feeding(  # type: ignore[method-assign]
-                self._dirty_dossiers, self._touched_other)
+            feed = self.facts.compiled_fold.feeding(self._dirty_dossiers, self._touched_other)
+        else:
+            feed = MethodType(ScoringEngine.apply, self)
+        if self.cold is not None:
+            self._feed = feed
+            self.apply = self._apply_recalling  # type: ignore[method-assign]
+        elif self.taken:
+            self.apply = self._cold_missing  # type: ignore[method-assign]
+        elif self.facts.compiled_fold is not None:
+            self.apply = feed  # type: ignore[method-assign,assignment]
+        else:
+            self.__dict__.pop("apply", None)
 
     # -- snapshots -------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without what is kept only to save work (scores, verdicts, catalogue
         counts, indexes: rebuilt on demand) and without the compiled fold's bound loop."""
         state = dict(self.__dict__)
-        state.pop("apply", None)
+        for name in ("apply", "_feed", "cold"):
+            state.pop(name, None)
         for name in ("_scopes", "_communes_below", "_kinds", "_catalogue", "_verdicts"):
             state[name] = {}
         state["_books"] = {key: book.lean() for key, book in self._books.items()}
@@ -157,9 +196,102 @@ class ScoringEngine:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        if self.facts.compiled_fold is not None:
-            self.apply = self.facts.compiled_fold.feeding(  # type: ignore[method-assign]
-                self._dirty_dossiers, self._touched_other)
+        self.cold = None
+        self._bind_apply()
+
+    # -- dossiers out of memory ----------------------------------------------------------
+    def attach(self, cold: ColdDossiers) -> None:
+        """Keep the dossiers that :meth:`take` moves out in ``cold``, and read them back."""
+        self.cold = cold
+        self.facts.cold = cold
+        self._bind_apply()
+
+    def settled_dossiers(self, before: Instant) -> list[str]:
+        """The dossiers held in memory that ended (resolved, returned, rejected, stopped or
+        withdrawn) and whose latest event is before ``before``, with nothing folded since
+        the last flush: what :meth:`take` moves out first (an event of one later brings it
+        back, at the cost of a read)."""
+        dirty = self._dirty_dossiers
+        return [dossier_id for dossier_id, f in self.facts.dossiers.items()
+                if f.last_at < before and dossier_id not in dirty
+                and f.end_at(f.last_at) is not None]
+
+    def take(self, dossier_ids: Iterable[str]) -> Iterator[tuple[str, str, bytes]]:
+        """Move dossiers out of memory: their facts and their entries in every rulebook's
+        counters (which go on counting them), as (id, unit, record) for the cold store.
+        Dossiers with events folded since the last flush stay."""
+        if self.cold is None:
+            raise RuntimeError("no store attached for the dossiers taken out of memory")
+        facts = self.facts
+        dirty = self._dirty_dossiers
+        for dossier_id in dossier_ids:
+            if dossier_id in dirty:
+                continue
+            f = facts.dossiers.pop(dossier_id, None)
+            if f is None:
+                continue
+            held = facts.dossiers_by_unit.get(f.unit)
+            if held is not None:
+                held.pop(dossier_id, None)
+            books: dict[str, Any] = {}
+            for key, book in self._books.items():
+                counters = book.dossiers
+                books[key] = (counters.items.pop(dossier_id, None)
+                              if isinstance(counters, Tracker) else counters.take(dossier_id))
+            record = (f, self.positions.pop(dossier_id, 0), books,
+                      self._judged_last.pop(dossier_id, None))
+            self.taken += 1
+            yield dossier_id, f.unit, pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _cold_missing(self, envelope: Event) -> None:
+        raise RuntimeError("dossiers were taken out of memory: attach their store to fold")
+
+    def _apply_recalling(self, envelope: Event) -> None:
+        stream = envelope.get("stream")
+        if stream == "dossier":
+            key = envelope.get("id")
+        elif stream == "petition" and envelope.get("type") == "petition.received":
+            key = (envelope.get("data") or {}).get("dossier")
+        else:
+            key = None
+        if key and key not in self.facts.dossiers:
+            self.recall(str(key))
+        self._feed(envelope)
+
+    def recall(self, dossier_id: str) -> bool:
+        """Bring a dossier taken out of memory back (False: it is not in the cold store)."""
+        if self.cold is None:
+            return False
+        record = self.cold.recall(dossier_id)
+        if record is None:
+            return False
+        f, position, books, judged = pickle.loads(record)
+        facts = self.facts
+        facts.dossiers[dossier_id] = f
+        facts.dossiers_by_unit.setdefault(f.unit, {})[dossier_id] = None
+        if position:
+            self.positions[dossier_id] = position
+        for key, state in books.items():
+            book = self._books.get(key)
+            if book is None or state is None:
+                continue  # a rulebook added since holds the dossier's entries already
+            counters = book.dossiers
+            if isinstance(counters, Tracker):
+                counters.items.setdefault(dossier_id, state)
+            else:
+                counters.put(dossier_id, state)
+        if judged is not None:
+            self._judged_last[dossier_id] = judged
+        return True
+
+    def _all_dossiers(self) -> Iterator[tuple[str, DossierFacts]]:
+        """Every dossier folded: held in memory, then taken out."""
+        yield from self.facts.dossiers.items()
+        if self.cold is not None and self.taken:
+            for unit in list(self.cold.units()):
+                for dossier_id, f in self.cold.facts_of_unit(unit):
+                    if dossier_id not in self.facts.dossiers:
+                        yield dossier_id, f
 
     # -- folding ---------------------------------------------------------------------------
     def apply(self, envelope: Event) -> None:
@@ -327,14 +459,16 @@ class ScoringEngine:
     def _rebuild(self, book: _Book) -> None:
         watermark = self.facts.watermark
         counters = book.dossiers
+        if self.taken and self.cold is None:
+            raise RuntimeError("dossiers were taken out of memory: attach their store first")
         if isinstance(counters, Tracker):
-            for dossier_id, f in self.facts.dossiers.items():
+            for dossier_id, f in self._all_dossiers():
                 counters.replace(dossier_id, self._scope(f.unit),
                                  c.dossier_contributions(f, book.rulebook.switches))
             counters.settle(set(), set(), watermark)
         else:
-            counters.update_all(self.facts.dossiers, self.facts.dossiers, self._scopes,
-                                self._scope)
+            for dossier_id, f in self._all_dossiers():
+                counters.update(dossier_id, self._scope(f.unit), f)
             counters.settle(set(), set())
         for petition_id, p in self.facts.petitions.items():
             book.petitions.replace(petition_id, self._scope(p.unit),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from domain.calendar import DEFAULT_CALENDAR, WorkingCalendar
 from domain.units import UnitRegistry
@@ -101,7 +101,8 @@ class ProcedureFacts:
     levels: list[tuple[Instant, str]] = field(default_factory=list)
     integrations: list[tuple[Instant, bool]] = field(default_factory=list)
     abolished_at: Instant | None = None
-    # Times of activity on its dossiers, kept sorted (they arrive in ledger order, not `at` order)
+    # The earliest activity on its dossiers in each local month, sorted (activity arrives in
+    # ledger order, not `at` order): bounded by the months, not by the dossiers
     online_received: list[Instant] = field(default_factory=list)
     population_db_received: list[Instant] = field(default_factory=list)
     online_paid: list[Instant] = field(default_factory=list)
@@ -137,6 +138,16 @@ def last_value_at(history: Sequence[tuple[Instant, V]], t: Instant) -> V | None:
 Touch = tuple[str, str, Instant]
 """What an event changed: (aggregate kind, id, the event's time)."""
 
+
+class ColdFacts(Protocol):
+    """The facts of dossiers moved out of memory (see ``ScoringEngine.take``), read back."""
+
+    def facts(self, dossier_id: str) -> Any | None:
+        """The dossier's facts, None when it is not there."""
+
+    def facts_of_unit(self, unit: str) -> Iterator[tuple[str, Any]]:
+        """(id, facts) of every dossier of ``unit`` there."""
+
 try:
     from projections._fold import Fold
 except ImportError:  # not compiled: every event folded by the handlers below
@@ -157,13 +168,16 @@ class FactStore:
         self.dossiers: dict[str, DossierFacts] = {}
         self.procedures: dict[str, ProcedureFacts] = {}
         self.petitions: dict[str, PetitionFacts] = {}
-        self.dossiers_by_unit: dict[str, list[str]] = {}
+        # unit -> ids of its dossiers held here (an ordered set: evicted ones leave it)
+        self.dossiers_by_unit: dict[str, dict[str, None]] = {}
         self.procedures_by_unit: dict[str, list[str]] = {}
         self.petitions_by_unit: dict[str, list[str]] = {}
         self.petitions_naming: dict[str, list[str]] = {}  # dossier id -> petition ids
         # procedures with a first dossier activity in a month (online / population-database
         # reception, online payment) since the engine last looked: judgements may differ
         self.activity_changed: set[str] = set()
+        # where the dossiers not held in memory are (None: every dossier folded is held)
+        self.cold: ColdFacts | None = None
         self.watermark: Instant = 0  # the latest `at` folded
         self.position: int = 0  # the latest ledger position folded
         self.events = 0
@@ -182,13 +196,14 @@ class FactStore:
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without its handlers and compiled fold (bound to this store: made anew)."""
         state = {k: v for k, v in self.__dict__.items()
-                 if k not in ("_handlers", "compiled_fold", "apply")}
+                 if k not in ("_handlers", "compiled_fold", "apply", "cold")}
         state["compiled"] = self.compiled_fold is not None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         compiled = state.pop("compiled")
         self.__dict__.update(state)
+        self.cold = None
         self._handlers = {name[4:].replace("__", "."): getattr(self, name)
                           for name in dir(self) if name.startswith("_on_")}
         self.compiled_fold = Fold(self) if compiled and Fold is not None else None
@@ -196,6 +211,25 @@ class FactStore:
             raise RuntimeError("a state folded by the compiled fold needs it: run `make setup`")
         if self.compiled_fold is not None:
             self.apply = self.compiled_fold.apply  # type: ignore[method-assign]
+
+    def dossier(self, dossier_id: str) -> DossierFacts | None:
+        """A dossier's facts, held in memory or read back from where it was moved."""
+        found = self.dossiers.get(dossier_id)
+        if found is None and self.cold is not None:
+            found = self.cold.facts(dossier_id)
+        return found
+
+    def dossiers_of_unit(self, unit: str) -> Iterator[DossierFacts]:
+        """Every dossier received by ``unit``: those held in memory in the order they were
+        submitted, then those moved out of memory."""
+        held = self.dossiers_by_unit.get(unit, {})
+        dossiers = self.dossiers
+        for dossier_id in held:
+            yield dossiers[dossier_id]
+        if self.cold is not None:
+            for dossier_id, facts in self.cold.facts_of_unit(unit):
+                if dossier_id not in dossiers:
+                    yield facts
 
     def apply(self, envelope: Event) -> tuple[Touch, ...]:
         """Fold one event; returns the aggregates whose scores it may change."""
@@ -317,7 +351,7 @@ class FactStore:
                 dossier.named_at = named
                 dossier.last_at = max(dossier.last_at, named)  # as when named after submission
         self.dossiers[dossier.id] = dossier
-        self.dossiers_by_unit.setdefault(dossier.unit, []).append(dossier.id)
+        self.dossiers_by_unit.setdefault(dossier.unit, {})[dossier.id] = None
         return ("dossier", dossier.id, at)
 
     def _dossier(self, e: Event, at: Instant) -> DossierFacts | None:
@@ -355,14 +389,20 @@ class FactStore:
         return found
 
     def _activity(self, procedure: ProcedureFacts, times: list[Instant], at: Instant) -> None:
-        """Insert ``at`` into a sorted activity list of the procedure; the first activity of a
-        local month is the only one that can change a catalogue judgement made at or after
-        every event folded (any activity of a period already counted)."""
+        """Record an activity at ``at`` in a procedure's activity list, which keeps the
+        earliest activity of each local month, sorted (one entry a month, however many
+        dossiers: periods start at month boundaries, so "any activity in [period start, t]"
+        is answered exactly by the months' earliest). The first activity of a local month is
+        the only one that can change a catalogue judgement made at or after every event
+        folded (any activity of a period already counted)."""
         i = bisect_right(times, at)
         month = month_index(at)
-        if not ((i and month_index(times[i - 1]) == month)
-                or (i < len(times) and month_index(times[i]) == month)):
-            self.activity_changed.add(procedure.id)
+        if i and month_index(times[i - 1]) == month:
+            return  # the month's earliest is earlier
+        if i < len(times) and month_index(times[i]) == month:
+            times[i] = at  # a new earliest of a month already active
+            return
+        self.activity_changed.add(procedure.id)
         times.insert(i, at)
 
     def _on_dossier__refused(self, e: Event, at: Instant) -> Touch | None:

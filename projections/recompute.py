@@ -99,8 +99,8 @@ def own_entries(store: FactStore, code: str, period: Period, t: Instant, switche
     """The entries of the dossiers, petitions and procedures of ``code`` itself (not of the
     units below it): :func:`projections.audit.scope_entries` is these for every unit of the
     scope, then 4.3's communes."""
-    for dossier_id in store.dossiers_by_unit.get(code, ()):
-        yield from dossier_entries(store.dossiers[dossier_id], period, t, switches)
+    for dossier in store.dossiers_of_unit(code):
+        yield from dossier_entries(dossier, period, t, switches)
     for petition_id in store.petitions_by_unit.get(code, ()):
         yield from petition_entries(store.petitions[petition_id], period, t, calendar)
     for procedure_id in store.procedures_by_unit.get(code, ()):

@@ -16,12 +16,17 @@ from ledger.checkpoints import SigningKey
 from ledger.proofs import take_checkpoint
 from projections.clickhouse import schema
 from projections.clickhouse.writer import Batch, ClickHouseWriter
+from streams.coldstore import ColdStore
 from streams.memory import building_state
 from streams.projector import Projector
 from streams.snapshots import Snapshot, Snapshots, latest_usable
 
 REFOLD_CHUNK = 1000
 CYCLE_FLUSH_SECONDS = 1.0
+HOUR = 3_600_000_000  # µs
+HELD_DOSSIERS = 100_000
+"""A snapshot (which takes the ended dossiers out of memory) is also due when the dossiers
+held reach this many, or twice as many as after the last one."""
 
 
 def pause(stop: threading.Event, seconds: float) -> None:
@@ -71,7 +76,8 @@ class Follower:
                  on_cycle: Callable[[Cycle], None] | None = None,
                  signing_key: SigningKey | None = None,
                  snapshots: Snapshots | None = None,
-                 snapshot_seconds: float = 60.0) -> None:
+                 snapshot_seconds: float = 60.0,
+                 keep_ended_hours: float = 72.0) -> None:
         self.ledger = ledger
         self.writer = writer
         self.clock = clock
@@ -85,6 +91,10 @@ class Follower:
         self.projector = Projector(pseudonym_key)
         self.snapshots = snapshots
         self.snapshot_seconds = snapshot_seconds
+        # a dossier that ended leaves memory this long (of ledger time) after its last event
+        self.keep_ended = round(keep_ended_hours * HOUR)
+        self.cold: ColdStore | None = None  # the dossiers taken out of memory (with snapshots)
+        self._held_after = 0  # dossiers held in memory after the last snapshot
         self.resumed_from: Snapshot | None = None  # the snapshot resume loaded
         self.snapshot_skipped: list[str] = []  # why the snapshots it did not load were not
         self._snapshot_at = time.monotonic()
@@ -116,6 +126,7 @@ class Follower:
             if self.snapshots is not None:
                 snapshot_at = self._load_snapshot(tracked)
                 start = snapshot_at + 1
+                self._attach_cold(snapshot_at)
             while start <= tracked:
                 stop = min(tracked, start + REFOLD_CHUNK - 1)
                 _, dossiers = self.projector.fold(self.ledger.read_envelopes(start, stop))
@@ -157,25 +168,63 @@ class Follower:
         self.resumed_from = snapshot
         return snapshot.position
 
+    def _attach_cold(self, position: int) -> None:
+        """The store of the dossiers taken out of memory, as of the snapshot at ``position``
+        (0: none, the state is folded from the start): later records are deleted."""
+        assert self.snapshots is not None
+        engine = self.projector.engine
+        if isinstance(engine.cold, ColdStore):
+            engine.cold.close()  # the snapshot's reader: bounded at its position
+        if self.cold is not None:
+            self.cold.close()
+        self.cold = ColdStore(self.snapshots.cold_path)
+        self.cold.truncate_after(position)
+        engine.attach(self.cold)
+
     def snapshot(self) -> None:
         """Snapshot the state now (a runner stopping), and wait for it to be written."""
         self._snapshot(wait=True)
+
+    def _snapshot_due(self) -> bool:
+        if time.monotonic() - self._snapshot_at >= self.snapshot_seconds:
+            return True
+        held = len(self.projector.engine.facts.dossiers)
+        return self.cold is not None and held >= max(HELD_DOSSIERS, 2 * self._held_after)
+
+    def _take_out(self) -> None:
+        """Stage the dossiers that ended a while ago for the snapshot to commit; they leave
+        memory."""
+        if self.cold is None:
+            return
+        facts = self.projector.engine.facts
+        self.projector.take_out(self.cold, facts.watermark - self.keep_ended)
+        self.cold.begin_flush()
+        self._held_after = len(facts.dossiers)
 
     def _snapshot(self, *, wait: bool = False) -> None:
         """Snapshot the state at the tracked position when one is due (``wait``: now, and
         wait for it to be written)."""
         if self.snapshots is None or not self.position:
             return
-        if not wait and time.monotonic() - self._snapshot_at < self.snapshot_seconds:
+        if not wait and (self.snapshots.busy() or not self._snapshot_due()):
             return
         log_hash = self.ledger.log_hash_at(self.position)
         if log_hash is None:
             return
         if wait:
             self.snapshots.wait()
-            self.snapshots.save(self.projector, self.position, log_hash)
-        elif not self.snapshots.save_in_background(self.projector, self.position, log_hash):
-            return
+            self._take_out()
+            try:
+                self.snapshots.save(self.projector, self.position, log_hash)
+            except BaseException:
+                if self.cold is not None:
+                    self.cold.end_flush(False)
+                raise
+            if self.cold is not None:
+                self.cold.end_flush(True)
+        else:
+            self._take_out()
+            self.snapshots.save_in_background(self.projector, self.position, log_hash)
         self._snapshot_at = time.monotonic()
 
     # -- running -----------------------------------------------------------------------

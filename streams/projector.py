@@ -6,7 +6,7 @@ import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.units import UnitKind
 from projections.clickhouse import schema
@@ -16,6 +16,9 @@ from projections.engine import ScoringEngine
 from projections.judge import dossier_timeliness
 from projections.periods import Instant, Period, parse_period, to_datetime, to_instant
 from projections.rulebook import SHIPPED, load_rulebook
+
+if TYPE_CHECKING:
+    from streams.coldstore import ColdStore
 
 try:
     from projections.clickhouse._fact_rows import FactRows as CompiledFactRows
@@ -46,7 +49,6 @@ class Projector:
     rulebooks: Sequence[str] = SHIPPED
     engine: ScoringEngine = field(init=False)
     groups: set[Group] = field(default_factory=set)  # every group ever touched
-    dossier_positions: dict[str, int] = field(default_factory=dict)
     _written: dict[tuple[str, str, str, str], Any] = field(default_factory=dict)
     _pending_dossiers: set[str] = field(default_factory=set)
     # Open dossiers whose row says on time, by the deadline after which it turns late with no
@@ -60,6 +62,11 @@ class Projector:
 
     def __post_init__(self) -> None:
         self.engine = ScoringEngine([load_rulebook(r) for r in self.rulebooks])
+
+    @property
+    def dossier_positions(self) -> dict[str, int]:
+        """The position of each dossier's latest event (of those held in memory)."""
+        return self.engine.positions
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (a runner's snapshot) without what a resume reads or makes anew: the row
@@ -118,8 +125,11 @@ class Projector:
         provinces: dict[str, str] = {}
         t = to_instant(as_of)
         rows = []
+        positions = self.engine.positions
         for dossier_id in set(dossiers) | self._pending_dossiers:
             f = facts.dossiers.get(dossier_id)
+            if f is None and self.engine.recall(dossier_id):  # taken out of memory
+                f = facts.dossiers[dossier_id]
             if f is None:
                 continue
             if f.submitted_at > t:
@@ -130,7 +140,7 @@ class Projector:
             if province is None:
                 province = provinces[f.unit] = (
                     (units.province_of(f.unit) if f.unit in units else None) or "")
-            row, deadline = row_of(f, t, province, as_of, self.dossier_positions.get(dossier_id, 0))
+            row, deadline = row_of(f, t, province, as_of, positions.get(dossier_id, 0))
             if deadline is not None:
                 self._watch(dossier_id, deadline)
             elif dossier_id in self._turn_of:
@@ -219,6 +229,17 @@ class Projector:
 
     def pending_dossiers(self) -> set[str]:
         return set(self._pending_dossiers)
+
+    # -- memory --------------------------------------------------------------------------
+    def take_out(self, cold: ColdStore, ended_before: Instant) -> int:
+        """Move the dossiers that ended with no event since ``ended_before`` out of memory
+        into ``cold`` (staged for the next snapshot); returns how many."""
+        engine = self.engine
+        keep = self._pending_dossiers
+        watched = self._turn_of
+        ids = [dossier_id for dossier_id in engine.settled_dossiers(ended_before)
+               if dossier_id not in keep and dossier_id not in watched]
+        return cold.stage(engine.take(ids))
 
 
 def _dossier_of(envelope: dict[str, Any]) -> str | None:

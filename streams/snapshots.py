@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from ledger.application import DossierLedger
+from streams.coldstore import COLD, ColdStore
 from streams.projector import Projector
 
 FORMAT = 1
@@ -66,6 +67,12 @@ class Snapshots:
         self.keep = keep
         self._fingerprint: str | None = None
         self._child: int | None = None
+        self._flushing: ColdStore | None = None  # whose records the child commits
+
+    @property
+    def cold_path(self) -> Path:
+        """The store of the dossiers taken out of memory (see :mod:`streams.coldstore`)."""
+        return self.directory / COLD
 
     @property
     def fingerprint(self) -> str:
@@ -75,8 +82,13 @@ class Snapshots:
 
     # -- writing ---------------------------------------------------------------------------
     def save(self, projector: Projector, position: int, log_hash: str) -> Path:
-        """Write a snapshot of ``projector`` folded up to ``position`` (in this process)."""
+        """Write a snapshot of ``projector`` folded up to ``position`` (in this process):
+        first the records of the dossiers taken out of memory since the last one (those
+        ``ColdStore.begin_flush`` gave), versioned by ``position``, then the snapshot."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        cold = projector.engine.cold
+        if isinstance(cold, ColdStore) and cold.flushing:
+            cold.commit(position, cold.flushing)
         payload = pickle.dumps(projector, protocol=pickle.HIGHEST_PROTOCOL)
         header = orjson.dumps({
             "format": FORMAT, "code": self.fingerprint, "position": position,
@@ -104,6 +116,8 @@ class Snapshots:
         if self.busy():
             return False
         self.fingerprint  # noqa: B018  (computed before the fork, once)
+        cold = projector.engine.cold
+        self._flushing = cold if isinstance(cold, ColdStore) else None
         pid = os.fork()
         if pid == 0:  # the child: write, then leave without running the parent's exit code
             status = 1
@@ -119,18 +133,29 @@ class Snapshots:
         """Whether a background snapshot is still being written."""
         if self._child is None:
             return False
-        pid, _ = os.waitpid(self._child, os.WNOHANG)
+        try:
+            pid, status = os.waitpid(self._child, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = self._child, 1
         if pid == 0:
             return True
-        self._child = None
+        self._done(status)
         return False
 
     def wait(self) -> None:
         """Wait for a background snapshot to be written."""
         if self._child is not None:
+            status = 1
             with contextlib.suppress(ChildProcessError):
-                os.waitpid(self._child, 0)
-            self._child = None
+                _, status = os.waitpid(self._child, 0)
+            self._done(status)
+
+    def _done(self, status: int) -> None:
+        """The child ended: the records it committed are on disk, or staged again."""
+        self._child = None
+        if self._flushing is not None:
+            self._flushing.end_flush(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
+            self._flushing = None
 
     def _prune(self) -> None:
         for old in self.listed()[self.keep:]:
@@ -167,6 +192,11 @@ class Snapshots:
         projector = pickle.loads(payload)
         if not isinstance(projector, Projector):
             raise SnapshotError("it holds no runner state")
+        if projector.engine.taken:
+            if not self.cold_path.exists():
+                raise SnapshotError(f"the dossiers it took out of memory are not there "
+                                    f"({COLD} is missing)")
+            projector.engine.attach(ColdStore(self.cold_path, bound=snapshot.position))
         return projector
 
 

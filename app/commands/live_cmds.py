@@ -76,6 +76,10 @@ def follow_cmd(
     snapshot_every: Annotated[float, typer.Option(
         help="seconds between snapshots of the runner's state (a restart folds only the "
         "events after the latest); 0: none", min=0.0)] = 60.0,
+    keep_ended: Annotated[float, typer.Option(
+        help="hours (of ledger time) a dossier that ended stays in memory after its last "
+        "event; then, at a snapshot, it moves to the runner's store on disk",
+        min=0.0)] = 72.0,
 ) -> None:
     """Theo dõi sổ cái: fold new ledger events into scores and write them to ClickHouse.
     With a signing key (dossier keys signing --new), a signed checkpoint covers every score
@@ -104,7 +108,8 @@ def follow_cmd(
                         signing_key=None if no_checkpoints else _signing_key(settings),
                         snapshots=Snapshots(settings.data_dir / RUNNER_STATE)
                         if snapshot_every else None,
-                        snapshot_seconds=snapshot_every)
+                        snapshot_seconds=snapshot_every,
+                        keep_ended_hours=keep_ended)
     try:
         with progress_bar() as progress:
             task = progress.add_task("rebuilding engine state", total=None)

@@ -254,8 +254,8 @@ def _items(engine: ScoringEngine, explanation: Explanation) -> list[dict[str, An
     items = []
     for entry in explanation.entries:
         code = entry.item
-        if entry.kind == "dossier" and entry.item in facts.dossiers:
-            code = facts.dossiers[entry.item].code
+        if entry.kind == "dossier" and (dossier := facts.dossier(entry.item)) is not None:
+            code = dossier.code
         elif entry.kind == "procedure" and entry.item in facts.procedures:
             code = facts.procedures[entry.item].code
         items.append(entry.to_json() | {"code": code})

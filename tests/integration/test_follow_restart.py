@@ -7,6 +7,7 @@ import queue
 import random
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from projections.clickhouse.moments import moment_suffix
+from streams.coldstore import COLD
 from tests.conftest import WORKLOAD_AS_OF
 from tests.integration.test_clickhouse_live import (
     CLI,
@@ -70,9 +72,9 @@ def test_killed_follower_resumes_to_the_same_rows_as_a_clean_replay(tmp_path: Pa
         # loaded machine a follower may not have written anything in a few seconds).
         # Snapshots every 50 ms, written by forked children: a kill lands before,
         # during or after one, and a restart resumes from the latest whole one.
-        killed_at = kill_after_cycles(tmp_path, rng.randint(1, 8), "--as-of", as_of,
+        killed_at = kill_after_cycles(tmp_path, rng.randint(4, 30), "--as-of", as_of,
                                       "--batch", "10", "--catch-up", "10",
-                                      "--snapshot-every", "0.05")
+                                      "--snapshot-every", "0.05", "--keep-ended", "0")
         # (a follower killed before it created its tables has tracked nothing yet)
         made = olap(tmp_path, "SELECT count() FROM system.tables "
                     "WHERE database = currentDatabase() AND name = 'runner_tracking'")
@@ -86,8 +88,13 @@ def test_killed_follower_resumes_to_the_same_rows_as_a_clean_replay(tmp_path: Pa
     assert tracked == sorted(tracked)
     assert sum(0 < p < head for p in tracked) >= 3, "too few kills landed mid-run"
     assert list((tmp_path / "runner-state").glob("state-*.snapshot")), "no snapshot written"
-    last = dossier(tmp_path, "follow", "--once", "--quiet", "--as-of", as_of)
+    last = dossier(tmp_path, "follow", "--once", "--quiet", "--as-of", as_of,
+                   "--keep-ended", "0")
     assert "from the snapshot at" in " ".join(last.stderr.split()), last.stderr
+    cold = sqlite3.connect(tmp_path / "runner-state" / COLD)
+    (taken,) = cold.execute("SELECT count(DISTINCT id) FROM dossiers").fetchone()
+    cold.close()
+    assert taken > 0, "no dossier was taken out of memory"
     live = snapshot(tmp_path)
     assert live["tracking"] == [["follower", head]]
     history_agrees_with_rankings(tmp_path)
