@@ -77,7 +77,7 @@ class Follower:
                  signing_key: SigningKey | None = None,
                  snapshots: Snapshots | None = None,
                  snapshot_seconds: float = 60.0,
-                 keep_ended_hours: float = 72.0) -> None:
+                 keep_ended_hours: float = 1.0) -> None:
         self.ledger = ledger
         self.writer = writer
         self.clock = clock

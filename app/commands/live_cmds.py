@@ -79,7 +79,7 @@ def follow_cmd(
     keep_ended: Annotated[float, typer.Option(
         help="hours (of ledger time) a dossier that ended stays in memory after its last "
         "event; then, at a snapshot, it moves to the runner's store on disk",
-        min=0.0)] = 72.0,
+        min=0.0)] = 1.0,
 ) -> None:
     """Theo dõi sổ cái: fold new ledger events into scores and write them to ClickHouse.
     With a signing key (dossier keys signing --new), a signed checkpoint covers every score
