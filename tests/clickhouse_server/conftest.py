@@ -3,7 +3,6 @@ process of its own on a free loopback port, and simulated ledgers projected into
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -12,17 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.clickhouse_server.runs import ROOT, Ledger, simulated_ledger
+from tests.clickhouse_server.runs import ROOT, Ledger, free_port, simulated_ledger
 from tests.conftest import skip_or_fail
 
 START_SECONDS = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def answers_ping(url: str) -> bool:

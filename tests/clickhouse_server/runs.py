@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -51,10 +52,17 @@ def dossier(data_dir: Path, *args: str, url: str | None = None,
     return done
 
 
-def spawn_follow(data_dir: Path, url: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(command(*FOLLOW), env=env_for(data_dir, url),
-                            cwd=ROOT, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+def spawn(data_dir: Path, *args: str, url: str) -> subprocess.Popen[str]:
+    """Start ``dossier ARGS`` on ``data_dir`` and the server at ``url``."""
+    return subprocess.Popen(command(*args), env=env_for(data_dir, url), cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def tables_in_chdb(data_dir: Path) -> Tables:

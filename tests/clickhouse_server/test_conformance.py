@@ -4,13 +4,24 @@ into a ClickHouse server gives the same rows; the commands that read them say th
 from __future__ import annotations
 
 import json
+import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from projections.clickhouse.schema import DEPLOYED, INDICATOR_HISTORY
-from tests.clickhouse_server.runs import FOLLOW, Ledger, dossier, fresh_database
+from tests.clickhouse_server.runs import (
+    FOLLOW,
+    Ledger,
+    dossier,
+    free_port,
+    fresh_database,
+    spawn,
+)
 from tests.clickhouse_server.tables import WALL_CLOCK, read_tables
 
 
@@ -62,3 +73,40 @@ def test_verify_scores_checks_the_server_rows_against_the_ledger(
     data_dir, url = served
     checked = dossier(data_dir, "verify", "--scores", url=url).stdout
     assert checked.startswith("OK:"), checked
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def ready(port: int) -> bool:
+    try:
+        return bool(get_json(f"http://127.0.0.1:{port}/ready")["ready"])
+    except OSError:
+        return False
+
+
+def test_the_api_beside_a_server_serves_the_ranking_chdb_holds(
+        served: tuple[Path, str], ledger_a: Ledger) -> None:
+    data_dir, url = served
+    port = free_port()
+    api = spawn(data_dir, "serve", "--no-runner", "--port", str(port), url=url)
+    try:
+        deadline = time.monotonic() + 30
+        while not ready(port):
+            if api.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"dossier serve did not start (exit {api.poll()})")
+            time.sleep(0.2)
+        served_rows = get_json(f"http://127.0.0.1:{port}/v1/rankings?period=2026-10")["rows"]
+    finally:
+        api.terminate()
+        try:
+            api.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            api.kill()
+            api.communicate()
+    from_chdb = json.loads(dossier(ledger_a.embedded_dir, "live-rank", "--period", "2026-10",
+                                   "--json").stdout)
+    assert served_rows == [{k: v for k, v in row.items() if k != "checkpoint"}
+                           for row in from_chdb]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.clickhouse_server.runs import Ledger, fresh_database, spawn_follow
+from tests.clickhouse_server.runs import FOLLOW, Ledger, fresh_database, spawn
 from tests.clickhouse_server.tables import read_tables
 
 
@@ -15,7 +15,7 @@ def test_two_runners_write_through_one_server_at_once(
 
     runs = {name: (ledger, fresh_database(clickhouse_server, f"writer_{name}"))
             for name, ledger in (("a", ledger_a), ("b", ledger_b))}
-    runners = {name: spawn_follow(ledger.copy(tmp_path / name), url)
+    runners = {name: spawn(ledger.copy(tmp_path / name), *FOLLOW, url=url)
                for name, (ledger, url) in runs.items()}
     for name, runner in runners.items():
         _, said = runner.communicate(timeout=120)
