@@ -47,6 +47,9 @@ def relay_cmd(
     retries: Annotated[int, typer.Option(
         help="consecutive broker failures (backing off 0.5 s, 1 s … 30 s) before exit 1",
         min=0)] = 8,
+    timeout: Annotated[float, typer.Option(
+        help="seconds a batch's acknowledgement or a broker request may take before it "
+             "counts as a failure", min=0.5)] = 15.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no per-batch lines")] = False,
 ) -> None:
     """Chuyển tiếp sổ cái: publish the ledger's events in position order to the Kafka topic
@@ -58,7 +61,7 @@ def relay_cmd(
     settings = Settings()
     config = RelayConfig(_kafka_url(settings), settings.kafka_topic, settings.kafka_partitions,
                          batch_events=batch, poll_seconds=poll, check_seconds=check_every,
-                         retries=retries)
+                         retries=retries, request_seconds=timeout)
     ledger = _open_ledger(settings)
     quiet_client_logs()
     backlog = _Backlog(config.batch_events)

@@ -71,7 +71,7 @@ class Broker:
             self.process = subprocess.Popen(
                 [str(self.binary), "broker", "--listener-url", listener,
                  "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
-                stdout=subprocess.DEVNULL, stderr=log)
+                stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_SECONDS
         while not accepts(self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -81,13 +81,11 @@ class Broker:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        """Kill it (its topics are in memory: nothing to save; on SIGTERM tansu waits for its
+        clients to leave, and a relay never leaves)."""
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            self.process.kill()
+            self.process.wait()
             self.process = None
 
     def restart_empty(self) -> None:
