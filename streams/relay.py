@@ -56,18 +56,6 @@ class Published:
     seconds: float
 
 
-class RelayError(Exception):
-    """The relay cannot go on."""
-
-
-class BrokerUnreachable(RelayError):
-    def __init__(self, url: str, attempts: int, cause: str) -> None:
-        tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
-        super().__init__(f"Kafka broker {url} unreachable after {tries}: {cause}")
-        self.url = url
-        self.attempts = attempts
-
-
 def message_of(envelope: dict[str, Any]) -> tuple[bytes, bytes]:
     """The record of one event: key = the aggregate id (``stream:id``, as the ledger names
     it), value = its export line (``dossier export``: canonical JSON with position and hash)."""
@@ -374,3 +362,15 @@ async def current_end_offsets(config: RelayConfig) -> dict[int, int]:
         return await connection.end_offsets()
     finally:
         await connection.close()
+
+
+class RelayError(Exception):
+    """The relay cannot go on."""
+
+
+class BrokerUnreachable(RelayError):
+    def __init__(self, url: str, attempts: int, cause: str) -> None:
+        tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
+        super().__init__(f"Kafka broker {url} unreachable after {tries}: {cause}")
+        self.url = url
+        self.attempts = attempts

@@ -51,11 +51,12 @@ MINIMAL_ARGS: dict[str, list[str]] = {
     "bundle": ["--dossier", "d-0001", "--out", "{tmp}/bundle.json"],
     "verify-bundle": ["{tmp}/bundle.json"],
     "erase": ["--applicant", "ref-000.00.22.H40-261001-0001"],
+    "stream": ["status"],
 }
 NEEDS_SETUP = {"keys": "dossier keys signing --new", "checkpoint": "dossier keys signing --new",
                "prove": "run `dossier checkpoint`", "bundle": "dossier keys signing --new",
                "verify-bundle": "write one with `dossier bundle`",
-               "erase": "DOSSIER_PERSONAL_DATA_KEY_FILE"}
+               "erase": "DOSSIER_PERSONAL_DATA_KEY_FILE", "stream": "DOSSIER_KAFKA_URL"}
 """Commands refused, in one line saying what to do first, until a signing key or a checkpoint
 exists."""
 WRITERS = {"record", "import", "simulate", "clickhouse-ddl", "demo", "dashboards"}
