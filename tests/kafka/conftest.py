@@ -211,13 +211,16 @@ def lines_of(process: subprocess.Popen[str]) -> queue.Queue[str | None]:
 
 
 def wait_for(lines: queue.Queue[str | None], pattern: str, seconds: float = 60) -> str:
+    """The first line matching ``pattern`` (polled with short sleeps: a timed wait on a queue
+    never ends under libfaketime, which `make test-clocks` runs the suite under)."""
     deadline = time.monotonic() + seconds
     seen: list[str] = []
-    while (left := deadline - time.monotonic()) > 0:
+    while time.monotonic() < deadline:
         try:
-            line = lines.get(timeout=left)
+            line = lines.get_nowait()
         except queue.Empty:
-            break
+            time.sleep(0.02)
+            continue
         if line is None:
             break
         seen.append(line)
@@ -226,13 +229,17 @@ def wait_for(lines: queue.Queue[str | None], pattern: str, seconds: float = 60) 
     raise AssertionError(f"no line matching {pattern!r}; saw: {''.join(seen)[-2000:]}")
 
 
-def drain(lines: queue.Queue[str | None]) -> list[str]:
+def drain(lines: queue.Queue[str | None], seconds: float = 10) -> list[str]:
+    """The lines left, up to the end of the process (or ``seconds``)."""
+    deadline = time.monotonic() + seconds
     rest: list[str] = []
-    while True:
+    while time.monotonic() < deadline:
         try:
-            line = lines.get(timeout=5)
+            line = lines.get_nowait()
         except queue.Empty:
-            return rest
+            time.sleep(0.02)
+            continue
         if line is None:
-            return rest
+            break
         rest.append(line)
+    return rest
