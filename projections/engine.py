@@ -59,6 +59,13 @@ class ColdDossiers(ColdFacts, Protocol):
         """The units of the dossiers there."""
 
 
+def ended(f: DossierFacts) -> bool:
+    """Whether a dossier's row no longer moves with time: resolved, returned, rejected,
+    stopped or withdrawn, or refused at reception."""
+    return f.end_at(f.last_at) is not None or (f.refused_at is not None
+                                               and f.received_at is None)
+
+
 def record_facts(record: bytes) -> Any:
     """The facts in a record made by :meth:`ScoringEngine.take`."""
     return pickle.loads(record)[0]
@@ -207,14 +214,12 @@ class ScoringEngine:
         self._bind_apply()
 
     def settled_dossiers(self, before: Instant) -> list[str]:
-        """The dossiers held in memory that ended (resolved, returned, rejected, stopped or
-        withdrawn) and whose latest event is before ``before``, with nothing folded since
-        the last flush: what :meth:`take` moves out first (an event of one later brings it
-        back, at the cost of a read)."""
+        """The dossiers held in memory that ended (see :func:`ended`) and whose latest event
+        is before ``before``, with nothing folded since the last flush: what :meth:`take`
+        moves out (an event of one later brings it back, at the cost of a read)."""
         dirty = self._dirty_dossiers
         return [dossier_id for dossier_id, f in self.facts.dossiers.items()
-                if f.last_at < before and dossier_id not in dirty
-                and f.end_at(f.last_at) is not None]
+                if f.last_at < before and dossier_id not in dirty and ended(f)]
 
     def take(self, dossier_ids: Iterable[str]) -> Iterator[tuple[str, str, bytes]]:
         """Move dossiers out of memory: their facts and their entries in every rulebook's

@@ -16,6 +16,7 @@ from ledger.checkpoints import SigningKey
 from ledger.proofs import take_checkpoint
 from projections.clickhouse import schema
 from projections.clickhouse.writer import Batch, ClickHouseWriter
+from projections.periods import local_day_number, to_instant
 from streams.coldstore import ColdStore
 from streams.memory import building_state
 from streams.projector import Projector
@@ -113,9 +114,10 @@ class Follower:
         tracking position, and read the stored fact and score rows (the writer leaves out
         rows equal to them). Then write the fact rows of the dossiers that differ at the
         clock's time (a deadline passed, a dossier submitted later came due, a killed cycle);
-        scores wait for the first cycle or refresh. From a snapshot, costs its load and the
-        fold of the events after it; without, one read-and-fold of the log up to the tracked
-        position (tens of thousands of events per second) and one read of the stored rows."""
+        scores wait for the first cycle or refresh. From a snapshot, costs its load, the fold
+        of the events after it and a read of the current scores (not of the fact rows: see
+        below); without, one read-and-fold of the log up to the tracked position (tens of
+        thousands of events per second) and one read of the stored rows."""
         self.writer.ensure_schema()
         if self._logs_cycles:
             self.writer.client.command(schema.CYCLES_TABLE.ddl())
@@ -140,14 +142,21 @@ class Follower:
         self._archived = self.writer.archived_position()
         now, batch = self.clock(), Batch()
         if snapshot_at:
-            # From a snapshot, only rows that may differ from the stored ones: those of the
-            # dossiers folded after it, of dossiers submitted later that came due, and of
-            # open ones (time moves their rows); the scores it last wrote are in the snapshot.
-            moving = tail | self.projector.open_dossiers(now) | \
-                self.projector.pending_dossiers()
-            self.writer.load_stored(moving)
+            # From a snapshot, only the fact rows that may differ from the stored ones:
+            # those of the dossiers folded after it (a killed cycle may have left them
+            # unwritten; written again, they replace themselves), of dossiers submitted later
+            # that came due, of open ones that turned late meanwhile (the snapshot keeps their
+            # deadlines), and on another day than the latest rows', of every open one (their
+            # working days moved). Nothing is read back for them: a resume costs what is
+            # open and the tail, not the table. The scores it last wrote are in the snapshot;
+            # the stored current scores (one per unit and period) say which are as stored.
+            moving = tail | self.projector.pending_dossiers()
+            if local_day_number(to_instant(now)) != self.projector.rows_day:
+                moving |= self.projector.open_dossiers(now)
+            self.writer.load_stored(())
             self.projector.stored = self.writer.stored
             self.projector.fact_rows(batch, moving, now)
+            self.projector.turned_rows(batch, now)
         else:
             self.writer.load_stored()
             self.projector.stored = self.writer.stored

@@ -14,7 +14,14 @@ from projections.clickhouse.rows import FactRows, event_line, history_rows, rank
 from projections.clickhouse.writer import SCORES, Batch, StoredRows
 from projections.engine import ScoringEngine
 from projections.judge import dossier_timeliness
-from projections.periods import Instant, Period, parse_period, to_datetime, to_instant
+from projections.periods import (
+    Instant,
+    Period,
+    local_day_number,
+    parse_period,
+    to_datetime,
+    to_instant,
+)
 from projections.rulebook import SHIPPED, load_rulebook
 
 if TYPE_CHECKING:
@@ -59,6 +66,7 @@ class Projector:
     _rows: FactRows | CompiledFactRows | None = None
     stored: StoredRows | None = None  # what the tables held when the runner resumed
     checkpoint: int = 0  # the size of a signed checkpoint covering what is folded (0: none)
+    rows_day: int = 0  # the local day of the moment of the latest fact rows (see fact_rows)
 
     def __post_init__(self) -> None:
         self.engine = ScoringEngine([load_rulebook(r) for r in self.rulebooks])
@@ -126,6 +134,7 @@ class Projector:
         t = to_instant(as_of)
         rows = []
         positions = self.engine.positions
+        self.rows_day = local_day_number(t)
         for dossier_id in set(dossiers) | self._pending_dossiers:
             f = facts.dossiers.get(dossier_id)
             if f is None and self.engine.recall(dossier_id):  # taken out of memory
@@ -176,10 +185,11 @@ class Projector:
         return len(turned)
 
     def open_dossiers(self, as_of: datetime) -> set[str]:
-        """The dossiers with no end by ``as_of`` (their rows move with time)."""
+        """The dossiers with no end by ``as_of``, refused ones aside (their rows move with
+        time); all are held in memory (only ended ones are taken out)."""
         t = to_instant(as_of)
         return {dossier_id for dossier_id, f in self.engine.facts.dossiers.items()
-                if f.end_at(t) is None}
+                if f.end_at(t) is None and (f.refused_at is None or f.received_at is not None)}
 
     def watch_open_dossiers(self, as_of: datetime) -> None:
         """Watch every dossier open at ``as_of`` (after a restart, whose rows may have been

@@ -164,6 +164,10 @@ def test_after_new_events_a_restart_writes_only_the_rows_that_changed(
         "every table takes the new rows"
 
 
+OPEN_STATUSES = {"submitted", "open", "open_late", "waiting_supplement",
+                 "waiting_supplement_late"}
+
+
 def test_a_restart_later_writes_what_time_changed_and_ends_as_a_replay_would(
         followed: tuple[Path, int], tmp_path: Path) -> None:
     data_dir, head = copy_of(followed, tmp_path)
@@ -176,8 +180,12 @@ def test_a_restart_later_writes_what_time_changed_and_ends_as_a_replay_would(
     rewritten = {row[0] for row in olap(
         data_dir, f"SELECT dossier_id FROM dossier_facts WHERE evaluated_at = {later}")}
     facts_after = facts(data_dir)
-    assert rewritten == {d for d, row in facts_after.items() if row != facts_before[d]}
-    assert rewritten, "no open dossier moved in a week (working days, deadlines)"
+    changed = {d for d, row in facts_after.items() if row != facts_before[d]}
+    assert changed, "no open dossier moved in a week (working days, deadlines)"
+    # on another day, the rows of the open dossiers are written again (read back from the
+    # table, they would cost a read of every dossier's row); closed ones are not
+    still_open = {d for d, row in facts_before.items() if row[13] in OPEN_STATUSES}
+    assert changed <= rewritten <= changed | still_open
     assert len(rewritten) < len(facts_after), "closed dossiers were written again"
     rescored = {tuple(row) for row in olap(
         data_dir, f"SELECT {SCORE_KEY} FROM rankings_current WHERE as_of = {later}")}
