@@ -241,14 +241,18 @@ class Projector:
         return set(self._pending_dossiers)
 
     # -- memory --------------------------------------------------------------------------
-    def take_out(self, cold: ColdStore, ended_before: Instant) -> int:
+    def take_out(self, cold: ColdStore, ended_before: Instant,
+                 rows: tuple[Batch, datetime] | None = None) -> int:
         """Move the dossiers that ended with no event since ``ended_before`` out of memory
-        into ``cold`` (staged for the next snapshot); returns how many."""
+        into ``cold`` (staged for the next snapshot); with ``rows`` (batch, moment), their
+        fact rows at that moment are added to the batch first. Returns how many."""
         engine = self.engine
         keep = self._pending_dossiers
         watched = self._turn_of
         ids = [dossier_id for dossier_id in engine.settled_dossiers(ended_before)
                if dossier_id not in keep and dossier_id not in watched]
+        if rows is not None:
+            self.fact_rows(rows[0], ids, rows[1])
         return cold.stage(engine.take(ids))
 
 

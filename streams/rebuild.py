@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from ledger.application import DossierLedger
 from projections.clickhouse.moments import moment_suffix
 from projections.clickhouse.writer import Batch, ClickHouseWriter
 from projections.periods import parse_instant, to_instant
+from streams.coldstore import COLD, ColdStore
 from streams.follower import wall_clock
 from streams.memory import building_state
 from streams.projector import Projector
 
 REBUILD_SUFFIX = "__rebuild"
+TAKE_OUT_EVERY = 200_000  # events folded between two moves of ended dossiers out of memory
+TAKE_OUT_AFTER = 3_600_000_000  # µs of ledger time after its last event an ended one moves
 CHUNK_EVENTS = 10_000
 SCORE_ROWS_PER_INSERT = 5_000
 
@@ -35,11 +40,14 @@ class ReplayResult:
     seconds: float
     as_of: datetime
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (STAGES)
+    taken_out: int = 0  # dossiers moved out of memory (with a state directory)
 
 
 def replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
            as_of: datetime | None = None, as_recorded: datetime | None = None,
-           progress: Progress | None = None, runner: str = "follower") -> ReplayResult:
+           progress: Progress | None = None, runner: str = "follower",
+           state_dir: Path | None = None, take_out_every: int = TAKE_OUT_EVERY
+           ) -> ReplayResult:
     """Rebuild the tables from the ledger into ``<table>__rebuild`` copies and swap them in
     with EXCHANGE TABLES, so readers never see an empty or half-built ranking.
 
@@ -51,17 +59,36 @@ def replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
     - ``as_recorded``: what the ledger knew at T: the log up to the last event recorded by
       T (a prefix of positions, so no event recorded earlier is ever left out), scored at T —
       the rankings exactly as they were shown then.
+
+    With ``state_dir``, what the replay holds in memory is bounded as the runner's is: every
+    ``take_out_every`` events, the dossiers that ended an hour (of ledger time) before the
+    latest event folded are written (their fact rows, as of the moment) and move to a store
+    on disk of their own there (deleted at the end); an event of one brings it back.
     """
     if as_of is not None and as_recorded is not None:
         raise ValueError("give --as-of or --as-recorded, not both")
-    with building_state(keep=False):
-        return _replay(ledger, client, pseudonym_key=pseudonym_key, as_of=as_of,
-                       as_recorded=as_recorded, progress=progress, runner=runner)
+    cold = None
+    if state_dir is not None:
+        path = state_dir / f"replay-{os.getpid()}-{COLD}"
+        for stale in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm"))):
+            stale.unlink(missing_ok=True)
+        cold = ColdStore(path)
+    try:
+        with building_state(keep=False):
+            return _replay(ledger, client, pseudonym_key=pseudonym_key, as_of=as_of,
+                           as_recorded=as_recorded, progress=progress, runner=runner,
+                           cold=cold, take_out_every=take_out_every)
+    finally:
+        if cold is not None:
+            cold.close()
+            for path in (cold.path, *(cold.path.with_name(cold.path.name + end)
+                                      for end in ("-wal", "-shm"))):
+                path.unlink(missing_ok=True)
 
 
 def _replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
             as_of: datetime | None, as_recorded: datetime | None, progress: Progress | None,
-            runner: str) -> ReplayResult:
+            runner: str, cold: ColdStore | None, take_out_every: int) -> ReplayResult:
     began = time.perf_counter()
     target = ""
     if as_of is not None:
@@ -73,11 +100,13 @@ def _replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
     writer.drop()
     writer.ensure_schema()
     projector = Projector(pseudonym_key)
+    if cold is not None:
+        projector.engine.attach(cold)
     head = ledger.max_position()
     if as_recorded is not None:
         head = ledger.last_position_recorded_by(as_recorded)
     tell = progress or (lambda stage, n, total: None)
-    events = position = 0
+    events = position = taken_at = 0
     limit = None if as_of is None else to_instant(as_of)
     stages: dict[str, float] = dict.fromkeys(STAGES, 0.0)
     clock = _Stopwatch(stages)
@@ -94,6 +123,12 @@ def _replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
             events += len(envelopes)
             if envelopes:
                 position = envelopes[-1]["position"]
+            if cold is not None and events - taken_at >= take_out_every:
+                taken_at = events
+                clock.time("counters", projector.settle)
+                batch = Batch()
+                clock.time("facts", _take_out, projector, cold, batch, moment)
+                clock.time("write", inserts.put, batch)
             tell("events", covered, head)
         clock.time("counters", projector.settle)
         # The dossiers' rows, then the scores: the inserts begin while the scores are
@@ -120,7 +155,17 @@ def _replay(ledger: DossierLedger, client: Any, *, pseudonym_key: bytes,
     rows = writer.rows_written
     clock.time("swap", writer.swap_into, target)
     return ReplayResult(events, batch.position, scores, rows, time.perf_counter() - began,
-                        moment, stages)
+                        moment, stages, projector.engine.taken)
+
+
+def _take_out(projector: Projector, cold: ColdStore, batch: Batch, moment: datetime) -> None:
+    """Write the fact rows of the dossiers that ended an hour before the latest event folded
+    and move them out of memory (their records straight to disk: a replay keeps no
+    snapshots)."""
+    watermark = projector.engine.facts.watermark
+    projector.take_out(cold, watermark - TAKE_OUT_AFTER, rows=(batch, moment))
+    cold.commit(0, cold.begin_flush())
+    cold.end_flush(True)
 
 
 class _Inserts:

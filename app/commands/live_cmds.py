@@ -218,7 +218,7 @@ def replay_cmd(
             result = replay(ledger, client, pseudonym_key=settings.pseudonym_key.encode(),
                             as_of=moment if kind == "asof" else None,
                             as_recorded=moment if kind == "asrec" else None,
-                            progress=advance)
+                            progress=advance, state_dir=settings.data_dir / RUNNER_STATE)
     finally:
         ledger.close()
         client.close()
