@@ -118,7 +118,8 @@ def worker(name: str, data: Path, as_of: str, extra: dict[str, Any]) -> dict[str
         from streams.rebuild import replay
 
         client = open_client(None, data / "olap-replay")
-        replay(ledger, client, pseudonym_key=KEY, as_of=moment)
+        replay(ledger, client, pseudonym_key=KEY, as_of=moment,
+               state_dir=data / "runner-state")  # as `dossier replay` does
         client.close()
     elif name == "verify":
         from streams.verify import verify_scores
