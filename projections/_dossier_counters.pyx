@@ -588,14 +588,19 @@ cdef class DossierCounters:
                     else:
                         b.pb, b.nb, b.cb = data, n, n
         for item_id, scope, raw in items:
-            item = &self.items[self._new_item(item_id)]
-            n = len(raw) // sizeof(Entry)
-            item.scope, item.n, item.cap = scope, n, n
-            if n:
-                item.entries = <Entry*>malloc(n * sizeof(Entry))
-                if item.entries == NULL:
-                    raise MemoryError()
-                memmove(item.entries, <char*>raw, n * sizeof(Entry))
+            self._set_entries(self._new_item(item_id), scope, raw)
+        return 0
+
+    cdef int _set_entries(self, int index, int scope, bytes raw) except -1:
+        """Give a new item its scope and its entries (raw ``Entry`` array)."""
+        cdef Item* item = &self.items[index]
+        cdef int n = len(raw) // sizeof(Entry)
+        item.scope, item.n, item.cap = scope, n, n
+        if n:
+            item.entries = <Entry*>malloc(n * sizeof(Entry))
+            if item.entries == NULL:
+                raise MemoryError()
+            memmove(item.entries, <char*>raw, n * sizeof(Entry))
         return 0
 
     cdef int _new_item(self, str item_id) except -1:
@@ -646,17 +651,8 @@ cdef class DossierCounters:
         if item_id in self.item_index:
             return
         units, raw = state
-        cdef bytes entries = raw
-        cdef int n = len(entries) // sizeof(Entry)
         cdef int index = self._new_item(item_id)
-        cdef int scope = self._scope(units) if units is not None else -1
-        cdef Item* item = &self.items[index]
-        item.scope, item.n, item.cap = scope, n, n
-        if n:
-            item.entries = <Entry*>malloc(n * sizeof(Entry))
-            if item.entries == NULL:
-                raise MemoryError()
-            memmove(item.entries, <char*>entries, n * sizeof(Entry))
+        self._set_entries(index, self._scope(units) if units is not None else -1, raw)
 
     def settle(self, set touched, set pooled):
         """Add the (unit, period key) buckets changed since the last call to ``touched`` and

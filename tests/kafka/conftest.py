@@ -210,11 +210,11 @@ def lines_of(process: subprocess.Popen[str]) -> queue.Queue[str | None]:
     return lines
 
 
-def wait_for(lines: queue.Queue[str | None], pattern: str, seconds: float = 60) -> str:
-    """The first line matching ``pattern`` (polled with short sleeps: a timed wait on a queue
-    never ends under libfaketime, which `make test-clocks` runs the suite under)."""
+def _lines(lines: queue.Queue[str | None], seconds: float) -> Iterator[str]:
+    """The lines as they come, up to the end of the process or ``seconds`` (polled with short
+    sleeps: a timed wait on a queue never ends under libfaketime, which `make test-clocks`
+    runs the suite under)."""
     deadline = time.monotonic() + seconds
-    seen: list[str] = []
     while time.monotonic() < deadline:
         try:
             line = lines.get_nowait()
@@ -222,7 +222,14 @@ def wait_for(lines: queue.Queue[str | None], pattern: str, seconds: float = 60) 
             time.sleep(0.02)
             continue
         if line is None:
-            break
+            return
+        yield line
+
+
+def wait_for(lines: queue.Queue[str | None], pattern: str, seconds: float = 60) -> str:
+    """The first line matching ``pattern``."""
+    seen: list[str] = []
+    for line in _lines(lines, seconds):
         seen.append(line)
         if re.search(pattern, line):
             return line
@@ -231,15 +238,4 @@ def wait_for(lines: queue.Queue[str | None], pattern: str, seconds: float = 60) 
 
 def drain(lines: queue.Queue[str | None], seconds: float = 10) -> list[str]:
     """The lines left, up to the end of the process (or ``seconds``)."""
-    deadline = time.monotonic() + seconds
-    rest: list[str] = []
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get_nowait()
-        except queue.Empty:
-            time.sleep(0.02)
-            continue
-        if line is None:
-            break
-        rest.append(line)
-    return rest
+    return list(_lines(lines, seconds))
