@@ -153,18 +153,6 @@ class ColdStore:
             "SELECT DISTINCT unit FROM dossiers WHERE version <= ?", (self.bound,)))
         return sorted(found)
 
-    def count(self) -> int:
-        """How many dossiers are here (staged or on disk, each once)."""
-        (on_disk,) = self._db.execute(
-            "SELECT COUNT(DISTINCT id) FROM dossiers WHERE version <= ?", (self.bound,)
-        ).fetchone()
-        held = set(self.staged) | set(self.flushing)
-        if not held:
-            return int(on_disk)
-        stored = {i for (i,) in self._db.execute(
-            "SELECT DISTINCT id FROM dossiers WHERE version <= ?", (self.bound,))}
-        return len(stored | held)
-
     def _read(self, dossier_id: str) -> bytes | None:
         row = self._db.execute(
             "SELECT record FROM dossiers WHERE id = ? AND version <= ? "
