@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import typer
@@ -40,6 +41,25 @@ personal_cmds.register(cli)
 dashboard_cmds.register(cli)
 api_cmds.register(cli)
 stream_cmds.register(cli)
+
+
+def _reflow(doc: str) -> str:
+    """A docstring as help: the lines of each paragraph joined (rich keeps a docstring's hard
+    line breaks inside its panel, which wraps them again: ragged lines)."""
+    return "\n\n".join(" ".join(line.strip() for line in paragraph.splitlines())
+                       for paragraph in doc.split("\n\n"))
+
+
+def _help_reflowed(app: typer.Typer) -> None:
+    for command in app.registered_commands:
+        if command.help is None and command.callback is not None and command.callback.__doc__:
+            command.help = _reflow(inspect.getdoc(command.callback) or "")
+    for group in app.registered_groups:
+        if isinstance(group.typer_instance, typer.Typer):
+            _help_reflowed(group.typer_instance)
+
+
+_help_reflowed(cli)
 
 
 def main() -> None:
