@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.clickhouse_server.runs import ROOT, Ledger, free_port, simulated_ledger
+from tests.clickhouse_server.runs import ROOT, Ledger, free_port, simulated_ledger, stop
 from tests.conftest import skip_or_fail
 
 START_SECONDS = 30.0
@@ -47,12 +47,7 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             time.sleep(0.1)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 @pytest.fixture(scope="session")

@@ -115,3 +115,13 @@ def fresh_database(url: str, name: str) -> str:
     finally:
         client.close()
     return f"{url}/{name}"
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """Ask a process started by a test to end (SIGTERM), and kill it after 10 s."""
+    process.terminate()
+    try:
+        process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()

@@ -4,7 +4,6 @@ into a ClickHouse server gives the same rows; the commands that read them say th
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from tests.clickhouse_server.runs import (
     free_port,
     fresh_database,
     spawn,
+    stop,
 )
 from tests.clickhouse_server.tables import WALL_CLOCK, read_tables
 
@@ -100,12 +100,7 @@ def test_the_api_beside_a_server_serves_the_ranking_chdb_holds(
             time.sleep(0.2)
         served_rows = get_json(f"http://127.0.0.1:{port}/v1/rankings?period=2026-10")["rows"]
     finally:
-        api.terminate()
-        try:
-            api.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            api.kill()
-            api.communicate()
+        stop(api)
     from_chdb = json.loads(dossier(ledger_a.embedded_dir, "live-rank", "--period", "2026-10",
                                    "--json").stdout)
     assert served_rows == [{k: v for k, v in row.items() if k != "checkpoint"}
