@@ -15,7 +15,7 @@ from projections import contributions as c
 from projections.audit import E_CERTIFIED_COPY, Entry, count_entries, scope_entries
 from projections.contributions import FAR_FUTURE
 from projections.counters import Key, Tracker
-from projections.facts import ColdFacts, DossierFacts, Event, FactStore, Fold
+from projections.facts import ColdFacts, DossierFacts, Event, FactStore, Fold, dossier_of
 from projections.judge import judge_procedure
 from projections.native import pure_python
 from projections.periods import (
@@ -252,15 +252,9 @@ class ScoringEngine:
         raise RuntimeError("dossiers were taken out of memory: attach their store to fold")
 
     def _apply_recalling(self, envelope: Event) -> None:
-        stream = envelope.get("stream")
-        if stream == "dossier":
-            key = envelope.get("id")
-        elif stream == "petition" and envelope.get("type") == "petition.received":
-            key = (envelope.get("data") or {}).get("dossier")
-        else:
-            key = None
-        if key and key not in self.facts.dossiers:
-            self.recall(str(key))
+        key = dossier_of(envelope)
+        if key is not None and key not in self.facts.dossiers:
+            self.recall(key)
         self._feed(envelope)
 
     def recall(self, dossier_id: str) -> bool:

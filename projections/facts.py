@@ -139,6 +139,17 @@ Touch = tuple[str, str, Instant]
 """What an event changed: (aggregate kind, id, the event's time)."""
 
 
+def dossier_of(envelope: Event) -> str | None:
+    """The dossier whose facts an event changes: its own, or the one a petition names."""
+    stream = envelope.get("stream")
+    if stream == "dossier":
+        return str(envelope["id"])
+    if envelope.get("type") == "petition.received":
+        named = (envelope.get("data") or {}).get("dossier")
+        return str(named) if named else None
+    return None
+
+
 class ColdFacts(Protocol):
     """The facts of dossiers moved out of memory (see ``ScoringEngine.take``), read back."""
 

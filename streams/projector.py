@@ -13,6 +13,7 @@ from projections.clickhouse import schema
 from projections.clickhouse.rows import FactRows, event_line, history_rows, ranking_row
 from projections.clickhouse.writer import SCORES, Batch, StoredRows
 from projections.engine import ScoringEngine
+from projections.facts import dossier_of
 from projections.judge import dossier_timeliness
 from projections.periods import (
     Instant,
@@ -96,7 +97,7 @@ class Projector:
         positions = self.dossier_positions
         for envelope in envelopes:
             apply(envelope)
-            dossier = _dossier_of(envelope)
+            dossier = dossier_of(envelope)
             if dossier is not None:
                 dossiers.add(dossier)
                 positions[dossier] = envelope["position"]
@@ -254,14 +255,4 @@ class Projector:
         if rows is not None:
             self.fact_rows(rows[0], ids, rows[1])
         return cold.stage(engine.take(ids))
-
-
-def _dossier_of(envelope: dict[str, Any]) -> str | None:
-    stream = envelope.get("stream")
-    if stream == "dossier":
-        return str(envelope["id"])
-    if envelope.get("type") == "petition.received":
-        named = (envelope.get("data") or {}).get("dossier")
-        return str(named) if named else None
-    return None
 
