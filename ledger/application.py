@@ -280,6 +280,20 @@ class DossierLedger(Application[str]):
         """One aggregate's events as envelopes (no positions: the aggregate's own order)."""
         return [decode_state(s.state) for s in self.recorder.select_events(f"{stream}:{key}")]
 
+    def unit_named_by(self, stream: str, key: str) -> str | None:
+        """The unit an aggregate belongs to, as its first event names it (a unit is its own;
+        None: no such aggregate). Units and procedures are read from what the ledger keeps."""
+        if stream == "unit":
+            return key
+        if stream == "procedure":
+            info = self.find_procedure(key)
+            return None if info is None else info.unit
+        stored = self.recorder.select_events(f"{stream}:{key}", limit=1)
+        if not stored:
+            return None
+        unit = decode_state(stored[0].state).get("data", {}).get("unit")
+        return unit if isinstance(unit, str) else None
+
     def subject_of(self, oid: str) -> str | None:
         """The data subject whose key seals an aggregate's personal data: the one named by
         its first event (None: none of its events is sealed)."""

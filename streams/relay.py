@@ -1,6 +1,7 @@
 """The Kafka relay: publishes the ledger's notification log in position order to a topic (key:
-the aggregate id, value: the event's export line) and keeps, in the ledger's own database, the
-last position the broker acknowledged — so a restart resumes there and skips nothing."""
+the aggregate id, value: the event's export line; partition: that of the event's unit tree,
+with marks between batches: see ``streams.routing``) and keeps, in the ledger's own database,
+the last position the broker acknowledged — so a restart resumes there and skips nothing."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -19,6 +21,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from ledger.application import DossierLedger
 from ledger.chain import canonical_json
 from streams.relay_tracking import Acknowledged, RelayTracking, now_text
+from streams.routing import MARK_KEY, Mark, Trees, partition_for
 
 CLIENT_LOGGERS = ("aiokafka",)
 CLOSE_SECONDS = 5.0  # the most a client may take to close
@@ -43,6 +46,8 @@ class RelayConfig:
     backoff_seconds: float = 0.5  # first wait after a failure, doubled each time …
     backoff_cap_seconds: float = 30.0  # … up to this
     request_seconds: float = 15.0  # the most a send or a metadata request may take
+    tick_seconds: float = 30.0  # between marks when no event comes (scores move with time)
+    as_of: datetime | None = None  # the time marks carry (None: the clock's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,10 @@ class Published:
     position: int
     events: int
     seconds: float
+
+
+Message = tuple[bytes, bytes, int]
+"""(key, value, partition) of one record."""
 
 
 def message_of(envelope: dict[str, Any]) -> tuple[bytes, bytes]:
@@ -105,6 +114,7 @@ class Connection:
         self.consumer = AIOKafkaConsumer(enable_auto_commit=False, **self.common)
         self.admin = AIOKafkaAdminClient(**self.common)
         self.producer: AIOKafkaProducer | None = None
+        self.partition_count = 0  # the topic's, once it exists
 
     async def open(self, *, idempotent: bool | None) -> None:
         """Connect; with a producer unless ``idempotent`` is None (only reading offsets)."""
@@ -125,13 +135,14 @@ class Connection:
 
     async def ensure_topic(self) -> None:
         """Create the topic with the configured partitions when it does not exist."""
-        if await self.partitions():
-            return
-        topic = NewTopic(self.config.topic, self.config.partitions, 1)
-        response = await self._bounded(self.admin.create_topics([topic]))
-        for _, code, *_ in getattr(response, "topic_errors", ()):
-            if code not in (0, 36):  # 36: it exists (made by someone else meanwhile)
-                raise KafkaError(f"creating topic {self.config.topic} failed (error {code})")
+        if not await self.partitions():
+            topic = NewTopic(self.config.topic, self.config.partitions, 1)
+            response = await self._bounded(self.admin.create_topics([topic]))
+            for _, code, *_ in getattr(response, "topic_errors", ()):
+                if code not in (0, 36):  # 36: it exists (made by someone else meanwhile)
+                    raise KafkaError(f"creating topic {self.config.topic} failed "
+                                     f"(error {code})")
+        self.partition_count = len(await self.partitions()) or self.config.partitions
 
     async def partitions(self) -> list[int]:
         (described,) = await self._bounded(self.admin.describe_topics([self.config.topic]))
@@ -151,12 +162,13 @@ class Connection:
             [TopicPartition(self.config.topic, p) for p in partitions]))
         return {tp.partition: int(offset) for tp, offset in ends.items()}
 
-    async def send(self, messages: Iterable[tuple[bytes, bytes]]) -> list[asyncio.Future[Any]]:
+    async def send(self, messages: Iterable[Message]) -> list[asyncio.Future[Any]]:
         """Queue the messages in order; their acknowledgements."""
         producer = self.producer
         assert producer is not None
-        return [await self._bounded(producer.send(self.config.topic, key=key, value=value))
-                for key, value in messages]
+        return [await self._bounded(producer.send(self.config.topic, key=key, value=value,
+                                                  partition=partition))
+                for key, value, partition in messages]
 
     async def _bounded(self, call: Awaitable[Any]) -> Any:
         try:
@@ -184,7 +196,9 @@ class Relay:
         self.on_batch = on_batch
         self.on_notice = on_notice or log.warning
         self.acknowledged = Acknowledged(config.topic)
+        self.trees = Trees(ledger)
         self.head = 0
+        self.marked_at = 0.0  # time.monotonic() of the last marks sent
         self.published = 0  # events published (acknowledged) by this run
         self.redriven = 0  # times the log was driven again after a broker loss
         self.idempotent = True  # until the broker refuses an idempotent producer
@@ -275,6 +289,9 @@ class Relay:
             elif once:
                 return
             else:
+                if (self.acknowledged.position and time.monotonic() - self.marked_at
+                        >= self.config.tick_seconds):
+                    await self._mark(stop, self.acknowledged.position)
                 await pause(stop, self.config.poll_seconds)
             if time.monotonic() >= next_check:
                 await self._check_loss()
@@ -287,10 +304,13 @@ class Relay:
         began = time.perf_counter()
         first = self.acknowledged.position + 1
         last = min(upto, self.acknowledged.position + self.config.batch_events)
-        messages = [message_of(e) for e in self.ledger.read_envelopes(first, last)]
-        acks = await connection.send(messages)
-        if not await self._acknowledged(acks, stop):
+        partitions, root_of = connection.partition_count, self.trees.root_of
+        messages = [(*message_of(e), partition_for(root_of(e), partitions))
+                    for e in self.ledger.read_envelopes(first, last)]
+        if not await self._acknowledged(await connection.send(messages), stop):
             return  # stopped: the batch is abandoned, nothing of it recorded
+        if not await self._mark(stop, last):
+            return
         ends = await connection.end_offsets()
         if lost_partitions(self.acknowledged.end_offsets, ends):
             await self._check_loss(ends)  # the topic went away before this batch
@@ -302,7 +322,22 @@ class Relay:
         if self.on_batch is not None:
             self.on_batch(Published(first, last, len(messages), time.perf_counter() - began))
 
-    async def _acknowledged(self, acks: list[asyncio.Future[Any]], stop: asyncio.Event) -> bool:
+    async def _mark(self, stop: asyncio.Event, position: int) -> bool:
+        """Send a mark at ``position`` to every partition, once the events before it are
+        acknowledged (so it follows them on each partition); False when stopped first."""
+        connection = self._connection
+        assert connection is not None
+        mark = Mark(position, self.config.as_of or datetime.now(UTC),
+                    connection.partition_count).line()
+        acks = await connection.send(
+            [(MARK_KEY, mark, p) for p in range(connection.partition_count)])
+        if not await self._acknowledged(acks, stop):
+            return False
+        self.marked_at = time.monotonic()
+        return True
+
+    async def _acknowledged(self, acks: Sequence[asyncio.Future[Any]],
+                            stop: asyncio.Event) -> bool:
         """Wait until the broker acknowledged every message (raises the first failure);
         False when stopped before (after a short grace)."""
         if not acks:

@@ -14,7 +14,16 @@ from rich.markup import escape
 from rich.progress import Progress, TaskID
 
 from app.commands.stores import FIRST_STEPS
-from app.console import Col, err, fail, fitted_table, out, progress_bar, say
+from app.console import (
+    Col,
+    err,
+    fail,
+    fitted_table,
+    out,
+    parse_moment,
+    progress_bar,
+    say,
+)
 from app.settings import Settings, Store
 from app.wiring import open_ledger_from_settings, store_config
 from ledger.application import DossierLedger
@@ -50,6 +59,12 @@ def relay_cmd(
     timeout: Annotated[float, typer.Option(
         help="seconds a batch's acknowledgement or a broker request may take before it "
              "counts as a failure", min=0.5)] = 15.0,
+    tick: Annotated[float, typer.Option(
+        help="seconds between marks while no event comes (the workers rescore at each: "
+             "scores move with time)", min=0.1)] = 30.0,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="the time every mark carries (ISO 8601 with offset), instead of the "
+                        "clock's: workers then score as of that moment")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no per-batch lines")] = False,
 ) -> None:
     """Chuyển tiếp sổ cái: publish the ledger's events in position order to the Kafka topic
@@ -61,7 +76,8 @@ def relay_cmd(
     settings = Settings()
     config = RelayConfig(_kafka_url(settings), settings.kafka_topic, settings.kafka_partitions,
                          batch_events=batch, poll_seconds=poll, check_seconds=check_every,
-                         retries=retries, request_seconds=timeout)
+                         retries=retries, request_seconds=timeout, tick_seconds=tick,
+                         as_of=parse_moment(as_of) if as_of else None)
     ledger = _open_ledger(settings)
     quiet_client_logs()
     backlog = _Backlog(config.batch_events)

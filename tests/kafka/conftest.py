@@ -150,11 +150,17 @@ class Record:
         return int(self.event["position"])
 
 
-def read_topic(url: str, topic: str = TOPIC, *, quiet_seconds: float = 1.0) -> list[Record]:
-    """Every record on the topic, in (partition, offset) order: read from the beginning of
-    each partition until nothing more comes for ``quiet_seconds`` (tansu's end offsets lag
-    behind the last records, so they cannot say where a partition ends)."""
-    return asyncio.run(_read_topic(url, topic, quiet_seconds))
+MARK = "~mark"  # the key of the relay's marks (streams.routing)
+
+
+def read_topic(url: str, topic: str = TOPIC, *, quiet_seconds: float = 1.0,
+               marks: bool = False) -> list[Record]:
+    """Every event record on the topic (``marks``: and the relay's marks), in (partition,
+    offset) order: read from the beginning of each partition until nothing more comes for
+    ``quiet_seconds`` (tansu's end offsets lag behind the last records, so they cannot say
+    where a partition ends)."""
+    records = asyncio.run(_read_topic(url, topic, quiet_seconds))
+    return records if marks else [r for r in records if r.key != MARK]
 
 
 async def _read_topic(url: str, topic: str, quiet_seconds: float) -> list[Record]:

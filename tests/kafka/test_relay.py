@@ -19,12 +19,15 @@ from ledger.transfer import export_lines, import_lines
 from ledger.wire import validate_event
 from streams.relay import Relay, RelayConfig, lost_partitions, message_of
 from streams.relay_tracking import Acknowledged, tracking_for
+from streams.routing import Mark, Trees, partition_for, read_record
 from tests.conftest import EXAMPLE_EVENTS
 from tests.integration.test_clickhouse_live import simulate
 from tests.kafka.checks import acked_on_topic, keys_keep_order, ledger_positions
 from tests.kafka.conftest import (
+    MARK,
     TOPIC,
     Broker,
+    Record,
     drain,
     free_port,
     lines_of,
@@ -52,6 +55,21 @@ def test_the_key_is_the_aggregate_id_and_the_value_the_export_line() -> None:
                     b'"seq":3,"stream":"dossier","type":"dossier.withdrawn"}'
 
 
+def marks_follow_their_events(records: list[Record], head: int) -> None:
+    """On every partition, a mark at P comes after each of the partition's events up to P and
+    before every later one; the last mark of each partition is at the head."""
+    last: dict[int, int] = {}
+    for record in records:  # in (partition, offset) order
+        if record.key == MARK:
+            mark = read_record(record.value)
+            assert isinstance(mark, Mark) and mark.partitions == 4
+            assert mark.position >= last.get(record.partition, 0)
+            last[record.partition] = mark.position
+        else:
+            assert record.position > last.get(record.partition, 0), record
+    assert sorted(last) == [0, 1, 2, 3] and set(last.values()) == {head}, last
+
+
 def test_once_puts_every_event_on_the_topic_once_in_the_export_format(
         tmp_path: Path, broker: Broker) -> None:
     head = simulate(tmp_path, scale=0.004)
@@ -74,12 +92,20 @@ def test_once_puts_every_event_on_the_topic_once_in_the_export_format(
                     for line in export_lines(ledger)}
     finally:
         ledger.close()
-    for record in records:
-        assert record.value == exported[record.position]  # byte for byte `dossier export`
-        event = record.event
-        assert record.key == f"{event['stream']}:{event['id']}"
-        assert event_hash(event) == event["hash"]
-        validate_event(event)
+    ledger = DossierLedger(StoreConfig("sqlite", sqlite_path=tmp_path / "ledger.sqlite"))
+    try:
+        trees = Trees(ledger, remembered=10)  # most dossiers' units read back from the ledger
+        for record in records:
+            assert record.value == exported[record.position]  # byte for byte `dossier export`
+            event = record.event
+            assert record.key == f"{event['stream']}:{event['id']}"
+            assert event_hash(event) == event["hash"]
+            validate_event(event)
+            # the partition of the event's unit tree (so also one partition per key)
+            assert record.partition == partition_for(trees.root_of(event), 4), event
+    finally:
+        ledger.close()
+    marks_follow_their_events(read_topic(broker.url, marks=True), head)
 
     again = stream(tmp_path, broker.url, "relay", "--once")
     assert again.returncode == 0, again.stderr
