@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 from domain.calendar import WorkingCalendar
 from projections.facts import DossierFacts, FactStore, PetitionFacts
-from projections.judge import judge_dossier, judge_petition, judge_procedure, petition_displeased
+from projections.judge import (
+    dossier_timeliness,
+    judge_dossier,
+    judge_petition,
+    judge_procedure,
+    petition_displeased,
+)
 from projections.periods import Instant, Period, to_datetime
 from projections.rulebook import Measure, Switches
 
@@ -109,6 +115,70 @@ def petition_entries(
                              "hài lòng" if good else "quá hạn" if not on_time
                              else "không hài lòng hoặc khiếu nại lại"))
     return entries
+
+
+Tally = tuple[tuple[str, bool], ...]
+"""An item's entries as (measure, numerator) pairs, in the order its entries come: what
+counting needs of them, without their reasons."""
+
+
+def dossier_tally(f: DossierFacts, start: Instant, t: Instant, switches: Switches) -> Tally:
+    """:func:`dossier_entries` of ``f`` for a period starting at ``start``, without reasons
+    (scanning many dossiers to count them: no string or :class:`Entry` built)."""
+    r = f.received_at
+    if r is None or r > t:
+        return ()
+    running, settled_on_time, deadline = dossier_timeliness(f, t, switches.apology_extends_due)
+    on_time = t <= deadline if running else settled_on_time
+    tally: list[tuple[str, bool]] = []
+    if start <= r:
+        tally.append((Measure.DOSSIERS_ON_TIME, on_time))
+        tally += _received_in_period(f, t, on_time)
+    elif switches.carried_over_in_2_1:
+        end = f.end_at(t)
+        if end is None or end >= start:
+            tally.append((Measure.DOSSIERS_ON_TIME, on_time))
+    resolved = f.resolved_at
+    if f.requires_result_document and resolved is not None and start <= resolved <= t:
+        tally.append((Measure.ELECTRONIC_RESULTS, f.electronic_result))
+    return tuple(tally)
+
+
+def _received_in_period(f: DossierFacts, t: Instant, on_time: bool) -> list[tuple[str, bool]]:
+    """The (measure, numerator) pairs of a dossier received in the period, after 2.1's."""
+    online = f.channel == "online"
+    synced = f.synced_at is not None and f.synced_at <= t
+    tally: list[tuple[str, bool]] = [(Measure.DOSSIERS_SYNCED, synced),
+                                     (Measure.DOSSIERS_ONLINE, online)]
+    if f.full_online_eligible:
+        tally.append((Measure.FULL_ONLINE_DOSSIERS, online))
+    if f.fee_bearing:
+        tally.append((Measure.DOSSIERS_PAID_ONLINE, any(at <= t for at in f.online_payments)))
+    pushed = f.pushed_to_personal_store and f.resolved_at is not None and f.resolved_at <= t
+    named = f.named_at is not None and f.named_at <= t
+    unsatisfied = f.rated_at is not None and f.rated_at <= t and f.satisfied is False
+    tally += [(Measure.DOSSIERS_DIGITIZED, f.digitized), (Measure.DOSSIERS_REUSED, f.reused),
+              (Measure.DOSSIERS_PERSONAL_STORE, f.from_personal_store or pushed),
+              (Measure.DOSSIERS_POPULATION_DB, f.vneid_verified or f.from_population_db),
+              (Measure.DOSSIER_SATISFACTION, on_time and not named and not unsatisfied)]
+    return tally
+
+
+def petition_tally(p: PetitionFacts, start: Instant, t: Instant,
+                   calendar: WorkingCalendar) -> Tally:
+    """:func:`petition_entries` of ``p`` for a period starting at ``start``, without
+    reasons."""
+    r = p.received_at
+    if r > t:
+        return ()
+    answered = p.answered_at if p.answered_at is not None and p.answered_at <= t else None
+    if r < start and answered is not None and answered < start:
+        return ()
+    on_time = judge_petition(p, t, calendar).on_time_at(t)
+    if r < start:
+        return ((Measure.PETITIONS_ON_TIME, on_time),)
+    return ((Measure.PETITIONS_ON_TIME, on_time),
+            (Measure.PETITION_SATISFACTION, on_time and not petition_displeased(p, t)))
 
 
 def scope_units(store: FactStore, unit: str) -> list[str]:

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from domain.calendar import WorkingCalendar
 from domain.units import Unit, UnitKind
 from projections.audit import (
-    Entry,
+    Tally,
     commune_entries,
     count_entries,
-    dossier_entries,
-    petition_entries,
+    dossier_tally,
+    petition_tally,
     scope_entries,
     scope_units,
 )
-from projections.facts import Event, FactStore
+from projections.facts import DossierFacts, Event, FactStore, PetitionFacts, ProcedureFacts
 from projections.judge import judge_procedure
 from projections.periods import (
     Instant,
@@ -28,7 +27,7 @@ from projections.periods import (
     to_datetime,
     to_instant,
 )
-from projections.rulebook import DEFAULT_RULEBOOK, Rulebook, Switches, load_rulebook
+from projections.rulebook import DEFAULT_RULEBOOK, Rulebook, load_rulebook
 from projections.scores import UnitScore, make_unit_score, standard_competition_ranks, with_rank
 
 
@@ -94,38 +93,114 @@ Counts = Mapping[str, tuple[int, int]]
 NO_COUNTS: Counts = MappingProxyType({})
 
 
-def own_entries(store: FactStore, code: str, period: Period, t: Instant, switches: Switches,
-                calendar: WorkingCalendar) -> Iterator[Entry]:
-    """The entries of the dossiers, petitions and procedures of ``code`` itself (not of the
-    units below it): :func:`projections.audit.scope_entries` is these for every unit of the
-    scope, then 4.3's communes."""
-    for dossier in store.dossiers_of_unit(code):
-        yield from dossier_entries(dossier, period, t, switches)
-    for petition_id in store.petitions_by_unit.get(code, ()):
-        yield from petition_entries(store.petitions[petition_id], period, t, calendar)
-    for procedure_id in store.procedures_by_unit.get(code, ()):
-        for measure, numerator, why in judge_procedure(store.procedures[procedure_id], period,
-                                                       t, calendar, why=False):
-            yield Entry(measure, "procedure", procedure_id, numerator, why)
+OwnKey = tuple[str, str, Instant]
+"""(rulebook id, period key, t): what a unit's own counts are counted under."""
+
+
+class _Tally:
+    """The own counts of units at one (rulebook, period, t), kept item by item: each
+    dossier's, petition's and procedure's (measure, numerator) pairs and their sums per unit.
+    A unit's sums are counted by scanning its items once, then brought up to date item by
+    item as items change (:meth:`changed`): a later position costs what changed since, not
+    every item of the scope again."""
+
+    def __init__(self, period: Period, t: Instant, rulebook: Rulebook,
+                 interned: dict[Tally, Tally]) -> None:
+        self.period, self.t = period, t
+        self.switches, self.calendar = rulebook.switches, rulebook.working_calendar()
+        self.interned = interned  # the distinct tallies (a handful), shared by every item
+        self.items: dict[str, dict[str, Tally]] = {"dossier": {}, "petition": {},
+                                                    "procedure": {}}
+        self.sums: dict[str, dict[str, list[int]]] = {}
+        self.counts: dict[str, Counts] = {}  # per unit, until one of its items changes
+        self.stale: dict[str, set[tuple[str, str]]] = {}
+
+    def changed(self, unit: str, kind: str, item: str) -> None:
+        """Note that an item of ``unit`` changed: its tally is taken again when asked."""
+        if unit in self.sums:
+            self.counts.pop(unit, None)
+            self.stale.setdefault(unit, set()).add((kind, item))
+
+    def own_counts(self, store: FactStore, unit: str) -> Counts:
+        """(numerator, denominator) per measure of the items of ``unit`` itself."""
+        found = self.counts.get(unit)
+        if found is not None:
+            return found
+        sums = self.sums.get(unit)
+        if sums is None:
+            sums = self.sums[unit] = self._scan(store, unit)
+        else:
+            for kind, item in self.stale.pop(unit, ()):
+                self._retake(store, kind, item, sums)
+        found = self.counts[unit] = MappingProxyType(
+            {measure: (pair[0], pair[1]) for measure, pair in sums.items() if pair[1]})
+        return found
+
+    def _scan(self, store: FactStore, unit: str) -> dict[str, list[int]]:
+        sums: dict[str, list[int]] = {}
+        for kind, ids in (("dossier", store.dossiers_by_unit.get(unit, ())),
+                          ("petition", store.petitions_by_unit.get(unit, ())),
+                          ("procedure", store.procedures_by_unit.get(unit, ()))):
+            items = self.items[kind]
+            for item in ids:
+                tally = self._tally(store, kind, item)
+                if tally:
+                    items[item] = tally
+                    _add(sums, tally, 1)
+        return sums
+
+    def _retake(self, store: FactStore, kind: str, item: str,
+                sums: dict[str, list[int]]) -> None:
+        items = self.items[kind]
+        old = items.pop(item, ())
+        tally = self._tally(store, kind, item)
+        if tally:
+            items[item] = tally
+        if tally is not old:
+            _add(sums, old, -1)
+            _add(sums, tally, 1)
+
+    def _tally(self, store: FactStore, kind: str, item: str) -> Tally:
+        """The item's (measure, numerator) pairs, interned (so equal ones are one object)."""
+        start, t = self.period.start, self.t
+        if kind == "dossier":
+            tally = dossier_tally(store.dossiers[item], start, t, self.switches)
+        elif kind == "petition":
+            tally = petition_tally(store.petitions[item], start, t, self.calendar)
+        else:
+            tally = tuple((measure, numerator) for measure, numerator, _ in judge_procedure(
+                store.procedures[item], self.period, t, self.calendar, why=False))
+        return self.interned.setdefault(tally, tally)
+
+
+def _add(sums: dict[str, list[int]], tally: Tally, sign: int) -> None:
+    for measure, numerator in tally:
+        pair = sums.get(measure)
+        if pair is None:
+            pair = sums[measure] = [0, 0]
+        pair[0] += sign * numerator
+        pair[1] += sign
 
 
 class SnapshotScores:
     """:func:`recompute_scores` for many score rows at once, over one fold of the log as it
     stands (every event up to a position, each judged at t, so events after t count for
-    nothing). Each unit's own entries are counted once per (rulebook, period, t) and a scope's
-    counts are the sums of its units' (what :func:`recompute_counts` counts, entry by entry);
-    each unit is scored once per (rulebook, period, as_of), each peer group ranked once.
+    nothing). Each unit's own counts are kept per (rulebook, period, t), item by item (see
+    :class:`_Tally`), and a scope's counts are the sums of its units' (what
+    :func:`recompute_counts` counts, entry by entry); each unit is scored once per
+    (rulebook, period, as_of), each peer group ranked once.
 
     Fold with :meth:`apply` and call :meth:`moved` before scoring again: the scores are
-    forgotten, but the counts of a unit's own entries at a t stay while no event of its
-    dossiers, petitions or procedures is folded (a closed period's t, or an as_of that
-    stays, is asked for again at later positions)."""
+    forgotten, the own counts follow the items the events folded since changed. One t is
+    kept per (rulebook, period), the last asked for (a closed period's t stays from position
+    to position; an open period's moves on with as_of)."""
 
     def __init__(self, store: FactStore) -> None:
         self.store = store
-        self._own: dict[tuple[str, str, Instant, str], Counts] = {}
-        self._own_used: set[tuple[str, str, Instant, str]] = set()  # since the last move
-        self._dirty: set[str] = set()  # units whose own entries changed since the last move
+        self._tallies: dict[tuple[str, str], _Tally] = {}  # (rulebook id, period key) ->
+        self._interned: dict[Tally, Tally] = {}
+        self._changed: dict[str, set[str]] = {"dossier": set(), "petition": set(),
+                                              "procedure": set()}
         self._scores: dict[tuple[str, str, Instant, str], UnitScore] = {}
         self._ranks: dict[tuple[str, str, Instant, PeerKey], dict[str, int]] = {}
         self._peers: dict[tuple[PeerKey, Instant], list[str]] = {}
@@ -135,40 +210,42 @@ class SnapshotScores:
         self._registered = len(store.units)
 
     def apply(self, envelope: Event) -> None:
-        """Fold one event into the store, noting the units whose own entries it changes: the
-        unit of its dossier (and of the dossier's procedure, whose activity it records), of
-        its petition (and of the dossier a petition names), of its procedure."""
+        """Fold one event into the store, noting the items whose own entries it changes: its
+        dossier (and the dossier's procedure, whose activity it records), its petition (and
+        the dossier a petition names), its procedure."""
         store = self.store
         store.apply(envelope)
         stream, key = envelope.get("stream"), str(envelope.get("id"))
-        dirty = self._dirty
+        changed = self._changed
         if stream == "dossier":
             dossier = store.dossiers.get(key)
             if dossier is not None:
-                dirty.add(dossier.unit)
-                procedure = store.procedures.get(dossier.procedure)
-                if procedure is not None:
-                    dirty.add(procedure.unit)
+                changed["dossier"].add(key)
+                if dossier.procedure in store.procedures:
+                    changed["procedure"].add(dossier.procedure)
         elif stream == "petition":
             petition = store.petitions.get(key)
             if petition is not None:
-                dirty.add(petition.unit)
-                named = store.dossiers.get(petition.dossier or "")
-                if named is not None:
-                    dirty.add(named.unit)
-        elif stream == "procedure":
-            procedure = store.procedures.get(key)
-            if procedure is not None:
-                dirty.add(procedure.unit)
+                changed["petition"].add(key)
+                if petition.dossier in store.dossiers:
+                    changed["dossier"].add(petition.dossier)
+        elif stream == "procedure" and key in store.procedures:
+            changed["procedure"].add(key)
 
     def moved(self) -> None:
-        """Forget the scores: the store has folded more events since. The own counts used
-        since the last move, of units no event changed, are kept."""
-        dirty, used = self._dirty, self._own_used
-        self._own = {key: counts for key, counts in self._own.items()
-                     if key in used and key[3] not in dirty}
-        used.clear()
-        dirty.clear()
+        """Forget the scores (the store has folded more events since) and pass the items
+        changed since the last move on to the kept own counts."""
+        store = self.store
+        owners: dict[str, Mapping[str, DossierFacts | PetitionFacts | ProcedureFacts]] = {
+            "dossier": store.dossiers, "petition": store.petitions,
+            "procedure": store.procedures}
+        for kind, items in self._changed.items():
+            facts = owners[kind]
+            for item in items:
+                unit = facts[item].unit
+                for tally in self._tallies.values():
+                    tally.changed(unit, kind, item)
+            items.clear()
         self._scores.clear()
         self._ranks.clear()
         self._moments.clear()
@@ -230,13 +307,11 @@ class SnapshotScores:
         if (code not in store.dossiers_by_unit and code not in store.petitions_by_unit
                 and code not in store.procedures_by_unit):
             return NO_COUNTS
-        key = (rulebook.id, period.key, t, code)
-        self._own_used.add(key)
-        found = self._own.get(key)
-        if found is None:
-            found = self._own[key] = count_entries(own_entries(
-                store, code, period, t, rulebook.switches, rulebook.working_calendar()))
-        return found
+        tally = self._tallies.get((rulebook.id, period.key))
+        if tally is None or tally.t != t:
+            tally = self._tallies[(rulebook.id, period.key)] = _Tally(period, t, rulebook,
+                                                                      self._interned)
+        return tally.own_counts(store, code)
 
     def _made(self, unit: Unit, period: Period, as_of: Instant, t: Instant, rulebook: Rulebook,
               counts: Counts) -> UnitScore:
