@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     kafka_partitions: int = Field(
         4, ge=1, description="partitions of the topic when the relay creates it"
     )
+    kafka_group: str = Field(
+        "dossier-workers", description="the consumer group of `dossier stream worker`"
+    )
+    worker_state_dir: Path | None = Field(
+        None, description="the workers' RocksDB state; default: <data_dir>/worker-state"
+    )
 
     @property
     def ledger_store(self) -> Store:
@@ -65,6 +71,10 @@ class Settings(BaseSettings):
     @property
     def olap_path(self) -> Path:
         return self.data_dir / "olap"
+
+    @property
+    def worker_state_path(self) -> Path:
+        return self.worker_state_dir or self.data_dir / "worker-state"
 
     @property
     def signing_key_path(self) -> Path:

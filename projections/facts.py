@@ -571,3 +571,14 @@ class FactStore:
         for envelope in envelopes:
             self.apply(envelope)
         return self
+
+
+FOLDED_TYPES = frozenset(name[4:].replace("__", ".") for name in dir(FactStore)
+                         if name.startswith("_on_"))
+"""The event types a :class:`FactStore` folds (the others leave its position where it is)."""
+
+
+def is_folded(envelope: Event) -> bool:
+    """Whether the fold takes an event into account: a score row's position is that of the
+    last such event at or before it."""
+    return envelope.get("stream") in SCORED_STREAMS and envelope.get("type") in FOLDED_TYPES

@@ -6,7 +6,7 @@ import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from domain.units import UnitKind
 from projections.clickhouse import schema
@@ -24,14 +24,19 @@ from projections.periods import (
     to_instant,
 )
 from projections.rulebook import SHIPPED, load_rulebook
-
-if TYPE_CHECKING:
-    from streams.coldstore import ColdStore
+from projections.scores import UnitScore
 
 try:
     from projections.clickhouse._fact_rows import FactRows as CompiledFactRows
 except ImportError:  # not compiled: the reference below
     CompiledFactRows = None  # type: ignore[assignment,misc]
+
+class Staging(Protocol):
+    """Where dossiers taken out of memory go (``streams.coldstore``, ``streams.worker_state``)."""
+
+    def stage(self, records: Iterable[tuple[str, str, bytes]]) -> int:
+        """Hold records (dossier id, unit, record) for the next snapshot; how many."""
+
 
 Group = tuple[str, str, str]
 """Units ranked together, in one period: (kind, peer group, period key); the peer group is
@@ -232,6 +237,25 @@ class Projector:
                     written += 1
         return written
 
+    def unranked_scores(self, groups: Iterable[Group], as_of: datetime) -> list[UnitScore]:
+        """The scores, without rank, of the groups' units whose score changed since this
+        projector last gave them (rows or not): for groups ranked elsewhere, where every
+        peer's score meets (the Kafka workers' provinces: see ``streams.worker``)."""
+        found: list[UnitScore] = []
+        for kind, peer_group, period_key in sorted(groups):
+            period = parse_period(period_key)
+            moment = clamp(as_of, period)
+            for rulebook in self.rulebooks:
+                issue = self.engine.issuer(period, moment, rulebook)
+                for unit, scored, _ in self.engine.ranked(
+                        kind, period, moment, rulebook, province=peer_group or None):
+                    key = (rulebook, kind, period_key, unit)
+                    digest = (scored[1], None, scored[2], scored[0])
+                    if self._written.get(key) != digest:
+                        self._written[key] = digest
+                        found.append(issue(unit, scored, None))
+        return found
+
     def current_groups(self, as_of: datetime) -> set[Group]:
         """The groups seen so far whose period contains ``as_of`` (live scores move with
         time: open dossiers turn late with no new event)."""
@@ -242,7 +266,7 @@ class Projector:
         return set(self._pending_dossiers)
 
     # -- memory --------------------------------------------------------------------------
-    def take_out(self, cold: ColdStore, ended_before: Instant,
+    def take_out(self, cold: Staging, ended_before: Instant,
                  rows: tuple[Batch, datetime] | None = None) -> int:
         """Move the dossiers that ended with no event since ``ended_before`` out of memory
         into ``cold`` (staged for the next snapshot); with ``rows`` (batch, moment), their

@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 from ledger.application import DossierLedger
 from ledger.chain import canonical_json
+from projections.facts import is_folded
 from streams.relay_tracking import Acknowledged, RelayTracking, now_text
 from streams.routing import MARK_KEY, Mark, Trees, partition_for
 
@@ -199,6 +200,7 @@ class Relay:
         self.trees = Trees(ledger)
         self.head = 0
         self.marked_at = 0.0  # time.monotonic() of the last marks sent
+        self.last_event = 0  # the last folded event acknowledged (marks carry its position)
         self.published = 0  # events published (acknowledged) by this run
         self.redriven = 0  # times the log was driven again after a broker loss
         self.idempotent = True  # until the broker refuses an idempotent producer
@@ -210,6 +212,7 @@ class Relay:
         """Create the tracking table when missing and read where the relay stopped."""
         self.tracking.ensure()
         self.acknowledged = self.tracking.load(self.config.topic)
+        self.last_event = self._last_event_up_to(self.acknowledged.position)
         self.head = self.ledger.max_position()
         self._started = True
         return self.acknowledged
@@ -289,9 +292,9 @@ class Relay:
             elif once:
                 return
             else:
-                if (self.acknowledged.position and time.monotonic() - self.marked_at
-                        >= self.config.tick_seconds):
-                    await self._mark(stop, self.acknowledged.position)
+                if self.last_event and time.monotonic() - self.marked_at \
+                        >= self.config.tick_seconds:
+                    await self._mark(stop, self.last_event)
                 await pause(stop, self.config.poll_seconds)
             if time.monotonic() >= next_check:
                 await self._check_loss()
@@ -305,11 +308,13 @@ class Relay:
         first = self.acknowledged.position + 1
         last = min(upto, self.acknowledged.position + self.config.batch_events)
         partitions, root_of = connection.partition_count, self.trees.root_of
-        messages = [(*message_of(e), partition_for(root_of(e), partitions))
-                    for e in self.ledger.read_envelopes(first, last)]
+        envelopes = list(self.ledger.read_envelopes(first, last))
+        messages = [(*message_of(e), partition_for(root_of(e), partitions)) for e in envelopes]
         if not await self._acknowledged(await connection.send(messages), stop):
             return  # stopped: the batch is abandoned, nothing of it recorded
-        if not await self._mark(stop, last):
+        folded = [e["position"] for e in envelopes if is_folded(e)]
+        last_event = folded[-1] if folded else self.last_event
+        if last_event and not await self._mark(stop, last_event):
             return
         ends = await connection.end_offsets()
         if lost_partitions(self.acknowledged.end_offsets, ends):
@@ -317,10 +322,23 @@ class Relay:
             return
         self._record(Acknowledged(self.config.topic, last, ends, self.config.bootstrap,
                                   now_text()))
+        self.last_event = last_event
         self.published += len(messages)
         self._failures = 0
         if self.on_batch is not None:
             self.on_batch(Published(first, last, len(messages), time.perf_counter() - began))
+
+    def _last_event_up_to(self, position: int) -> int:
+        """The position of the last event the scores fold at or before ``position`` (0:
+        none): a mark names such a position, as the rows' positions do."""
+        while position > 0:
+            start = max(1, position - 999)
+            found = [e["position"] for e in self.ledger.read_envelopes(start, position)
+                     if is_folded(e)]
+            if found:
+                return int(found[-1])
+            position = start - 1
+        return 0
 
     async def _mark(self, stop: asyncio.Event, position: int) -> bool:
         """Send a mark at ``position`` to every partition, once the events before it are
@@ -381,6 +399,7 @@ class Relay:
         self.redriven += 1
         self._record(Acknowledged(self.config.topic, 0, {}, self.config.bootstrap,
                                   now_text()))
+        self.last_event = 0
         await connection.ensure_topic()
 
     def _record(self, acknowledged: Acknowledged) -> None:

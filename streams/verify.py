@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.application import DossierLedger
+from ledger.config import StoreConfig
 from ledger.proofs import checkpoints
 from projections.clickhouse import queries, schema
 from projections.facts import FactStore
@@ -28,6 +32,7 @@ from streams.verify_rows import (
 
 CHUNK = 5_000  # ledger positions read, folded and compared with the archive at a time
 FACT_PAGE = 10_000  # dossier_facts rows read at a time
+SCORE_PAGE = 1_000  # rankings_current rows sent to the recomputing process at a time
 LISTED = 1_000  # differences listed per table (the others are counted)
 
 Progress = Callable[[int, int], None]
@@ -64,6 +69,35 @@ class ScoreCheck:
             self._per_table[difference.table] = listed + 1
             self.differences.append(difference)
 
+    def merge(self, other: ScoreCheck) -> None:
+        """Add what another part of the check counted and found."""
+        self.add(other.differences)
+        self.unlisted += other.unlisted
+        self.scores += other.scores
+        self.history += other.history
+        self.facts += other.facts
+        self.events += other.events
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What both parts of the check know before reading: the ledger's head, the highest
+    position tracked as written, where the fact rows stand (``facts_at``), how far the ledger
+    is read (``end``), every current score key, the sizes of the signed checkpoints, and the
+    rows to check in all (for progress)."""
+
+    head: int
+    tracked: int
+    facts_at: int
+    end: int
+    scored: frozenset[queries.ScoreKey]
+    checkpoints: frozenset[int]
+    total: int
+
+
+Recomputeds = dict[tuple[str, str, str], list[Recomputed]]
+"""The recomputed current score rows by (rulebook, unit, period), for their history rows."""
+
 
 def verify_scores(ledger: DossierLedger, client: Any, *, connect: Callable[[], Any],
                   pseudonym_key: bytes, progress: Progress | None = None) -> ScoreCheck:
@@ -71,89 +105,158 @@ def verify_scores(ledger: DossierLedger, client: Any, *, connect: Callable[[], A
     ``score_history`` row of each of its indicators, every ``dossier_facts`` row and every
     ``dossier_events`` row from the ledger alone, and list the differences.
 
-    The ledger is read once, in position order, and folded once by the pure-Python reference
-    (``FactStore(compiled=False)``: no compiled code of the live path that wrote the rows).
-    The score rows are read as one stream in position order (through a second client,
-    ``connect()``) and each is recomputed when the fold stands at its position, with the
-    auditors' scan of the facts (``projections.recompute``); the latest history rows are read
-    last, as one stream, against the recomputed scores. A chunk of the log, the facts and the
-    recomputed scores (one per current score row) are what is held.
+    Two parts, on the machine's two cores: a second process (:class:`_Recomputing`) reads
+    the ledger in position order, folds it with the pure-Python reference
+    (``FactStore(compiled=False)``: no compiled code of the live path that wrote the rows)
+    and recomputes each score row when the fold stands at its position, with the auditors'
+    scan of the facts (``projections.recompute``), and the fact rows where they stand. This
+    process alone reads ClickHouse (chDB opens a directory in one process only): it sends
+    the score rows (read as one stream in position order through a second client,
+    ``connect()``) and the fact rows over, compares every event of the ledger with its
+    archive row meanwhile, then the latest history rows (one stream) with the recomputed
+    scores. A ledger in memory, which no other process can open, is recomputed here after
+    the events. A chunk of the log, the facts and the recomputed scores (one per current
+    score row) are what is held.
     """
+    tell = progress or (lambda n, total: None)
     stream = connect()
     try:
         with building_state(keep=False):
-            return _Audit(ledger, client, stream, pseudonym_key, progress).run()
+            check, plan = _plan(ledger, client)
+            if ledger.store.kind == "memory":
+                check.merge(_check_events(ledger, client, plan, pseudonym_key, tell))
+                with closing(queries.score_rows_by_position(stream)) as rows:
+                    found, recomputed = _Recheck(ledger, plan, tell).run(
+                        rows, _fact_pages(client), queries.latest_fact_evaluation(client))
+            else:
+                with _Recomputing(ledger.store, plan) as recomputing:
+                    recomputing.feed(stream, client)
+                    check.merge(_check_events(ledger, client, plan, pseudonym_key, tell,
+                                              lambda: recomputing.poll(tell)))
+                    found, recomputed = recomputing.result(tell)
+            check.merge(found)
+            check.merge(_check_history(stream, recomputed, plan, tell))
+            return check
     finally:
         stream.close()
 
 
-class _Audit:
-    """One pass of ``verify --scores`` (see :func:`verify_scores`)."""
+def _plan(ledger: DossierLedger, client: Any) -> tuple[ScoreCheck, _Plan]:
+    """The plan of the check, and the check with the tracking table's difference if any."""
+    check = ScoreCheck()
+    head = ledger.max_position()
+    tracked = queries.tracked_positions(client)
+    events = queries.extent(client, schema.EVENTS)
+    facts = queries.extent(client, schema.DOSSIER_FACTS)
+    scores = queries.extent(client, schema.RANKINGS)
+    if tracked > head:
+        check.add([Difference(schema.TRACKING, "max(position)", "position", tracked,
+                              f"at most {head} (the ledger's head)")])
+    facts_at = min(head, max(tracked, facts.position))
+    end = min(head, max(tracked, events.position, facts_at, scores.position))
+    return check, _Plan(head, tracked, facts_at, end, frozenset(queries.score_keys(client)),
+                        frozenset(c.size for c in checkpoints(ledger)),
+                        events.rows + facts.rows + 2 * scores.rows)  # a score, then its history
 
-    def __init__(self, ledger: DossierLedger, client: Any, stream: Any, key: bytes,
-                 progress: Progress | None) -> None:
-        self.ledger, self.client, self.stream, self.key = ledger, client, stream, key
-        self.tell = progress or (lambda n, total: None)
+
+def _chunks(ledger: DossierLedger, end: int
+            ) -> Iterator[tuple[int, int, list[tuple[dict[str, Any], bytes]]]]:
+    """(first, last, events) of each chunk of positions up to ``end``."""
+    first = 1
+    while first <= end:
+        last = min(end, first + CHUNK - 1)
+        yield first, last, list(ledger.read_raw(first, last))
+        first = last + 1
+
+
+def _check_events(ledger: DossierLedger, client: Any, plan: _Plan, key: bytes,
+                  tell: Progress, between: Callable[[], None] = lambda: None) -> ScoreCheck:
+    """Every event of the ledger up to ``plan.end`` against its archive row, and the archive
+    rows of no event; ``between`` is called after each chunk."""
+    check = ScoreCheck()
+    for first, last, raw in _chunks(ledger, plan.end):
+        stored = {row[0]: row for row in queries.archive_rows(client, first, last)}
+        compared = len(stored)
+        for envelope, _ in raw:
+            position = envelope["position"]
+            check.add(compare_event(stored.pop(position, None), envelope, key,
+                                    required=position <= plan.tracked))
+        check.add(_unexpected_events(stored))
+        check.events += compared
+        tell(compared, plan.total)
+        between()
+    check.add(_unexpected_events(dict.fromkeys(queries.archive_positions_after(client,
+                                                                               plan.end))))
+    return check
+
+
+def _fact_pages(client: Any) -> Iterator[list[Row]]:
+    """Every ``dossier_facts`` row, by dossier id, a page at a time."""
+    after = ""
+    while rows := queries.fact_rows_after(client, after, FACT_PAGE):
+        yield rows
+        after = rows[-1][0]
+
+
+def _check_history(stream: Any, recomputed: Recomputeds, plan: _Plan,
+                   tell: Progress) -> ScoreCheck:
+    """The latest score_history rows, key by key, against the recomputed scores."""
+    check = ScoreCheck()
+    checked = 0
+    for key, rows in _by_key(queries.latest_history(stream)):
+        check.history += len(rows)
+        mine = recomputed.pop(key, None)
+        if mine is None:
+            check.add([history_without_score(key)])
+            continue
+        for score in mine:
+            check.add(compare_history(score, rows))
+        checked += len(mine)
+        if checked >= 1000:
+            tell(checked, plan.total)
+            checked = 0
+    for scores in recomputed.values():
+        check.add([score_without_history(score) for score in scores])
+    tell(checked, plan.total)
+    return check
+
+
+class _Recheck:
+    """The recomputing part of ``verify --scores``: the ledger folded in position order, each
+    score row recomputed when the fold stands at its position, the fact rows where they
+    stand (see :func:`verify_scores`)."""
+
+    def __init__(self, ledger: DossierLedger, plan: _Plan, tell: Progress) -> None:
+        self.ledger, self.plan, self.tell = ledger, plan, tell
         self.check = ScoreCheck()
         self.store = FactStore(compiled=False)  # the reference fold
         self.scores = SnapshotScores(self.store)
         self.last_touched: dict[str, int] = {}  # dossier -> last position of an event of it
         self.moved = True
-        self.total = 0
-        self.scored: set[queries.ScoreKey] = set()
         self.reported: set[Any] = set()
-        self.recomputed: dict[tuple[str, str, str], list[Recomputed]] = {}
-        self.checkpoints = frozenset(c.size for c in checkpoints(ledger))
+        self.recomputed: Recomputeds = {}
 
-    def run(self) -> ScoreCheck:
-        client, check = self.client, self.check
-        head = self.ledger.max_position()
-        tracked = queries.tracked_positions(client)
-        events = queries.extent(client, schema.EVENTS)
-        facts = queries.extent(client, schema.DOSSIER_FACTS)
-        scores = queries.extent(client, schema.RANKINGS)
-        self.scored = queries.score_keys(client)
-        self.total = events.rows + facts.rows + 2 * scores.rows  # a score, then its history
-        if tracked > head:
-            check.add([Difference(schema.TRACKING, "max(position)", "position", tracked,
-                                  f"at most {head} (the ledger's head)")])
-        facts_at = min(head, max(tracked, facts.position))
-        end = min(head, max(tracked, events.position, facts_at, scores.position))
-        with closing(queries.score_rows_by_position(self.stream)) as rows:
-            score = next(rows, None)
-            facts_done = False
-            for first, last, raw in self._chunks(end):
-                stored = {row[0]: row for row in queries.archive_rows(client, first, last)}
-                compared = len(stored)
-                for envelope, _ in raw:
-                    position = envelope["position"]
-                    while score is not None and score[R["position"]] < position:
-                        score = self._scores_at(score[R["position"]], score, rows)
-                    if not facts_done and facts_at < position:
-                        self._facts(facts_at)
-                        facts_done = True
-                    check.add(compare_event(stored.pop(position, None), envelope, self.key,
-                                            required=position <= tracked))
-                    self._fold(envelope)
-                check.add(_unexpected_events(stored))
-                check.events += compared
-                self.tell(compared, self.total)
-            while score is not None:
-                score = self._scores_at(score[R["position"]], score, rows, head)
+    def run(self, score_rows: Iterator[Row], fact_pages: Iterator[list[Row]],
+            latest_fact: int | None) -> tuple[ScoreCheck, Recomputeds]:
+        """Fold the ledger, recomputing the score rows (in position order) and checking the
+        fact rows (every page of them; ``latest_fact``: their latest evaluation) on the way."""
+        plan = self.plan
+        score = next(score_rows, None)
+        facts_done = False
+        for _, _, raw in _chunks(self.ledger, plan.end):
+            for envelope, _ in raw:
+                position = envelope["position"]
+                while score is not None and score[R["position"]] < position:
+                    score = self._scores_at(score[R["position"]], score, score_rows)
+                if not facts_done and plan.facts_at < position:
+                    self._facts(fact_pages, latest_fact)
+                    facts_done = True
+                self._fold(envelope)
+        while score is not None:
+            score = self._scores_at(score[R["position"]], score, score_rows, plan.head)
         if not facts_done:
-            self._facts(facts_at)
-        check.add(_unexpected_events(dict.fromkeys(queries.archive_positions_after(client,
-                                                                                   end))))
-        self._history()
-        return check
-
-    def _chunks(self, end: int) -> Iterator[tuple[int, int, list[tuple[dict[str, Any], bytes]]]]:
-        """(first, last, events) of each chunk of positions up to ``end``."""
-        first = 1
-        while first <= end:
-            last = min(end, first + CHUNK - 1)
-            yield first, last, list(self.ledger.read_raw(first, last))
-            first = last + 1
+            self._facts(fact_pages, latest_fact)
+        return self.check, self.recomputed
 
     def _fold(self, envelope: dict[str, Any]) -> None:
         self.scores.apply(envelope)
@@ -175,9 +278,10 @@ class _Audit:
             self.moved = False
         current: Row | None = row
         checked = 0
+        plan = self.plan
         while current is not None and current[R["position"]] == position:
-            recomputed, found = recompute_score(current, self.scores, self.scored,
-                                                self.reported, head, self.checkpoints)
+            recomputed, found = recompute_score(current, self.scores, plan.scored,
+                                                self.reported, head, plan.checkpoints)
             self.check.add(found)
             if recomputed is not None:
                 key = (recomputed.rulebook_id, recomputed.unit, recomputed.period.key)
@@ -185,44 +289,110 @@ class _Audit:
             checked += 1
             current = next(rows, None)
         self.check.scores += checked
-        self.tell(checked, self.total)
+        self.tell(checked, plan.total)
         return current
 
-    def _history(self) -> None:
-        """The latest score_history rows, key by key, against the recomputed scores."""
-        recomputed = self.recomputed
-        checked = 0
-        for key, rows in _by_key(queries.latest_history(self.stream)):
-            self.check.history += len(rows)
-            mine = recomputed.pop(key, None)
-            if mine is None:
-                self.check.add([history_without_score(key)])
-                continue
-            for score in mine:
-                self.check.add(compare_history(score, rows))
-            checked += len(mine)
-            if checked >= 1000:
-                self.tell(checked, self.total)
-                checked = 0
-        for scores in recomputed.values():
-            self.check.add([score_without_history(score) for score in scores])
-        self.tell(checked, self.total)
-
-    def _facts(self, position: int) -> None:
-        """Check every ``dossier_facts`` row against the fold standing at ``position`` (the
-        tracked one, or the last of a fact row): each dossier's facts are those of its last
-        event, the row's position."""
+    def _facts(self, pages: Iterator[list[Row]], latest: int | None) -> None:
+        """Check every ``dossier_facts`` row against the fold standing at ``facts_at`` (the
+        tracked position, or the last of a fact row): each dossier's facts are those of its
+        last event, the row's position."""
         seen: set[str] = set()
-        after = ""
-        while rows := queries.fact_rows_after(self.client, after, FACT_PAGE):
+        for rows in pages:
             for row in rows:
                 seen.add(row[0])
                 self.check.add(compare_facts(row, self.store, self.last_touched))
-            after = rows[-1][0]
             self.check.facts += len(rows)
-            self.tell(len(rows), self.total)
-        latest = queries.latest_fact_evaluation(self.client)
-        self.check.add(missing_fact_rows(self.store, seen, latest, position))
+            self.tell(len(rows), self.plan.total)
+        self.check.add(missing_fact_rows(self.store, seen, latest, self.plan.facts_at))
+
+
+class _Recomputing:
+    """:class:`_Recheck` in a process of its own, fed the stored score and fact rows through
+    queues; it sends its progress back, then what it found (or the error it stopped on)."""
+
+    def __init__(self, store: StoreConfig, plan: _Plan) -> None:
+        context = multiprocessing.get_context("spawn")  # chDB's threads make forking unsafe
+        self.scores: Any = context.Queue()
+        self.facts: Any = context.Queue()
+        self.out: Any = context.Queue()
+        self.process = context.Process(target=_recompute, name="verify-recompute", args=(
+            store, plan, self.scores, self.facts, self.out), daemon=True)
+        self.found: tuple[ScoreCheck, Recomputeds] | None = None
+
+    def __enter__(self) -> _Recomputing:
+        self.process.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+        for channel in (self.scores, self.facts, self.out):
+            channel.cancel_join_thread()
+            channel.close()
+
+    def feed(self, stream: Any, client: Any) -> None:
+        """Send every current score row (by position, a page at a time), then the latest
+        fact evaluation and every fact row."""
+        page: list[Row] = []
+        for row in queries.score_rows_by_position(stream):
+            page.append(row)
+            if len(page) == SCORE_PAGE:
+                self.scores.put(page)
+                page = []
+        self.scores.put(page)
+        self.scores.put(None)
+        self.facts.put(queries.latest_fact_evaluation(client))
+        for rows in _fact_pages(client):
+            self.facts.put(rows)
+        self.facts.put(None)
+
+    def poll(self, tell: Progress, wait: bool = False) -> None:
+        """Pass the progress reported on; with ``wait``, until the result arrives."""
+        while self.found is None:
+            try:
+                kind, value = self.out.get(timeout=1.0) if wait else self.out.get_nowait()
+            except queue.Empty:
+                if not wait:
+                    return
+                if not self.process.is_alive():
+                    raise RuntimeError(f"verify's recomputing process ended with exit code "
+                                       f"{self.process.exitcode} before its result") from None
+                continue
+            if kind == "progress":
+                tell(value, 0)
+            elif kind == "error":
+                raise RuntimeError(f"verify's recomputing process failed:\n{value}")
+            else:
+                self.found = value
+
+    def result(self, tell: Progress) -> tuple[ScoreCheck, Recomputeds]:
+        self.poll(tell, wait=True)
+        assert self.found is not None
+        return self.found
+
+
+def _recompute(store: StoreConfig, plan: _Plan, scores: Any, facts: Any, out: Any) -> None:
+    """The recomputing process (see :class:`_Recomputing`)."""
+    try:
+        ledger = DossierLedger(store)
+        try:
+            with building_state(keep=False):
+                latest = facts.get()
+                rows = (row for page in _received(scores) for row in page)
+                found = _Recheck(ledger, plan, lambda n, total: out.put(("progress", n))).run(
+                    rows, _received(facts), latest)
+        finally:
+            ledger.close()
+        out.put(("done", found))
+    except BaseException:
+        out.put(("error", traceback.format_exc()))
+
+
+def _received(channel: Any) -> Iterator[list[Row]]:
+    """The pages put on ``channel``, up to the None that ends them."""
+    while (page := channel.get()) is not None:
+        yield page
 
 
 def _by_key(rows: Iterator[Row]) -> Iterator[tuple[tuple[str, str, str], list[Row]]]:

@@ -3,7 +3,7 @@ each difference names its table, its key and its column."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -221,7 +221,7 @@ def _score_name(row: Row) -> str:
             f"@position {row[R['position']]} as_of {_aware(row[R['as_of']]).isoformat()}")
 
 
-def recompute_score(stored: Row, scores: SnapshotScores, scored: set[ScoreKey],
+def recompute_score(stored: Row, scores: SnapshotScores, scored: Set[ScoreKey],
                     reported: set[Any], head: int | None = None,
                     checkpoints: frozenset[int] = frozenset()
                     ) -> tuple[Recomputed | None, list[Difference]]:
@@ -275,7 +275,7 @@ def _period(key: str) -> Period | None:
 
 
 def _unscored_peers(scores: SnapshotScores, score: UnitScore, period: Period, as_of: int,
-                    scored: set[ScoreKey], reported: set[Any]) -> list[Difference]:
+                    scored: Set[ScoreKey], reported: set[Any]) -> list[Difference]:
     """Peers ranked with the unit (so written with it) that have no current score row."""
     key = scores.peer_key(score.unit)
     if key is None:

@@ -27,6 +27,8 @@ from app.console import (
 from app.settings import Settings, Store
 from app.wiring import open_ledger_from_settings, store_config
 from ledger.application import DossierLedger
+from projections.clickhouse import schema
+from projections.clickhouse.writer import ClickHouseWriter
 
 if TYPE_CHECKING:  # the Kafka client is imported by the stream commands only
     from streams.relay import Published, Relay
@@ -40,6 +42,7 @@ def register(cli: typer.Typer) -> None:
                              "id, value: the export line), and how far it got.")
     group.command("relay")(relay_cmd)
     group.command("status")(status_cmd)
+    group.command("worker")(worker_cmd)
     cli.add_typer(group)
 
 
@@ -243,3 +246,70 @@ def _open_ledger(settings: Settings) -> DossierLedger:
     except Exception as error:  # a database that cannot be opened: one line, exit 1
         fail(f"cannot open the ledger ({store_config(settings).describe()}): "
              f"{type(error).__name__}: {error}", code=1)
+
+
+def worker_cmd(
+    snapshot_every: Annotated[float, typer.Option(
+        help="seconds between snapshots of each partition's state into the worker's tables "
+             "(records are acknowledged only once one covers them)", min=0.05)] = 60.0,
+    refresh: Annotated[float, typer.Option(
+        help="seconds of mark time between rescorings of every current period (deadlines "
+             "pass)", min=0.0)] = 30.0,
+    keep_ended: Annotated[float, typer.Option(
+        help="hours (of ledger time) an ended dossier stays in memory before it moves to "
+             "the worker's tables", min=0.0)] = 1.0,
+    session_timeout: Annotated[float, typer.Option(
+        help="seconds after which a silent worker's partitions move to the others (a "
+             "consumer group's first join waits half of it)", min=1.0)] = 10.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no per-mark lines")] = False,
+) -> None:
+    """Công nhân Kafka: project the relay's topic into ClickHouse as one of a consumer group
+    of faust-streaming workers (each partition holds whole provinces; the provinces are ranked
+    where every partition's scores meet). Several workers write to one ClickHouse server
+    (DOSSIER_CLICKHOUSE_URL); SIGTERM stops it cleanly."""
+    from app.commands.live_hooks import open_olap
+    from streams.faust_app import WorkerConfig, make_app
+    from streams.relay import quiet_client_logs
+
+    settings = Settings()
+    config = WorkerConfig(_kafka_url(settings), settings.worker_state_path,
+                          topic=settings.kafka_topic, partitions=settings.kafka_partitions,
+                          group=settings.kafka_group, session_timeout=session_timeout,
+                          snapshot_seconds=snapshot_every, refresh_seconds=refresh,
+                          keep_ended_hours=keep_ended)
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    client = open_olap(settings)
+    writer = ClickHouseWriter(client, runner="worker")
+    writer.ensure_schema()
+    client.command(schema.CYCLES_TABLE.ddl())
+    quiet_client_logs()
+
+    def say(text: str) -> None:
+        if not quiet or text.startswith(("worker stopping", "ClickHouse")):
+            err.print(escape(text), highlight=False, soft_wrap=True)
+
+    app, runtime = make_app(config, client=client,
+                            pseudonym_key=settings.pseudonym_key.encode(), say=say)
+    err.print(f"worker of group {config.group} on topic {config.topic} "
+              f"({config.partitions} partitions) at {config.bootstrap}; state in "
+              f"{config.state_dir}", highlight=False, soft_wrap=True)
+    try:
+        _run_worker(app)
+    finally:
+        client.close()
+    if runtime.stopped_by is not None:
+        fail(f"worker stopped: {runtime.stopped_by}", code=1)
+
+
+def _run_worker(app: Any) -> None:
+    """faust's worker: it handles SIGTERM and SIGINT (agents stop, acknowledged offsets are
+    committed) and logs only warnings and errors."""
+    import faust
+
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False,
+                          override_logging=False)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as stopped:
+        if stopped.code not in (0, None):
+            raise

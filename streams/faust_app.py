@@ -1,0 +1,325 @@
+"""``dossier stream worker``: faust-streaming agents projecting the relay's topic into
+ClickHouse, partitioned (see ``streams.routing`` and ``streams.worker``).
+
+Two agents, thin: ``project`` consumes the relay's topic (one consumer group; each partition
+is one worker's), decodes each record and hands it to the partition's
+:class:`~streams.worker.PartitionProjection`; at each mark it writes the rows through the
+embedded runner's writer and schema, and sends the partition's report to partition 0 of a
+topic, which ``rank`` consumes to rank the provinces. Their state lives in faust Tables on
+RocksDB (``rocksdict``) with changelog topics: each partition's snapshot and the dossiers taken
+out of its memory (``streams.worker_state``), and the ranking's own. Records are acknowledged
+(so offsets committed) only once a snapshot covering them is in the tables and the changelog
+sends are flushed; a worker that restarts, or takes a partition over, loads the snapshot
+(from its local RocksDB, or the changelog) and folds only what came after it; what it had
+written after it is written again, idempotently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+from faust.transport.drivers import aiokafka as faust_kafka
+
+from projections.clickhouse import schema
+from projections.clickhouse.writer import Batch, ClickHouseWriter
+from streams.routing import Mark, read_record
+from streams.worker import NationalRanking, PartitionProjection, Report
+from streams.worker_state import TableCold, load_snapshot, save_snapshot
+
+log = logging.getLogger(__name__)
+
+HOUR = 3_600_000_000  # µs
+HELD_EVENTS = 50_000
+"""Records held unacknowledged per partition before a snapshot is due anyway."""
+CYCLE_FLUSH_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """Where the worker reads and keeps its state, and how patiently."""
+
+    bootstrap: str  # e.g. 127.0.0.1:9092
+    state_dir: Path  # RocksDB stores (faust's datadir)
+    topic: str = "dossier-events"
+    partitions: int = 4
+    group: str = "dossier-workers"  # the consumer group (and faust app id)
+    session_timeout: float = 10.0  # a dead worker's partitions move after this
+    fetch_wait_ms: int = 100  # the most a fetch waits for records (faust hard-codes 1,500)
+    snapshot_seconds: float = 60.0
+    refresh_seconds: float = 30.0  # mark time between rescorings of every current period
+    keep_ended_hours: float = 1.0  # ledger time an ended dossier stays in memory
+    retries: int = 8  # consecutive ClickHouse failures (backing off) before the worker stops
+
+    @property
+    def reports_topic(self) -> str:
+        return f"{self.topic}-reports"
+
+
+def _consumer_thread(fetch_wait_ms: int) -> type[faust_kafka.AIOKafkaConsumerThread]:
+    class ConsumerThread(faust_kafka.AIOKafkaConsumerThread):
+        """faust's consumer with a shorter fetch wait: each hop otherwise waits 1.5 s."""
+
+        def _create_worker_consumer(self, transport: Any) -> Any:
+            consumer = super()._create_worker_consumer(transport)
+            consumer._fetch_max_wait_ms = fetch_wait_ms
+            return consumer
+
+    return ConsumerThread
+
+
+def _app_class(fetch_wait_ms: int) -> type[faust.App]:
+    thread = _consumer_thread(fetch_wait_ms)
+
+    class ShortWaitConsumer(faust_kafka.Consumer):
+        def _new_consumer_thread(self) -> Any:
+            return thread(self, loop=self.loop, beacon=self.beacon)
+
+    class Transport(faust_kafka.Transport):
+        Consumer = ShortWaitConsumer
+
+    class App(faust.App):
+        def _new_transport(self) -> Any:
+            return Transport(self.conf.broker_consumer, self)
+
+    return App
+
+
+class Runtime:
+    """What the agents of one worker process share: the partitions' projections and the
+    ranking, their tables, the records held until a snapshot, the writers."""
+
+    def __init__(self, app: faust.App, config: WorkerConfig, *, client: Any,
+                 pseudonym_key: bytes, say: Callable[[str], None]) -> None:
+        self.app = app
+        self.config = config
+        self.client = client
+        self.pseudonym_key = pseudonym_key
+        self.say = say
+        self.snapshots = app.Table("snapshots", partitions=config.partitions,
+                                   key_type=str, value_type=bytes)
+        self.cold = app.Table("dossiers", partitions=config.partitions,
+                              key_type=str, value_type=bytes)
+        self.ranking_state = app.Table("ranking", partitions=config.partitions,
+                                       key_type=str, value_type=bytes)
+        self.projections: dict[int, PartitionProjection] = {}
+        self.colds: dict[int, TableCold] = {}
+        self.held: dict[int, list[Any]] = {}
+        self.snapshot_at: dict[int, float] = {}
+        self.national: NationalRanking | None = None
+        self.national_held: list[Any] = []
+        self.national_saved = time.monotonic()
+        self.writers: dict[str, ClickHouseWriter] = {}
+        self._cycles: list[bytes] = []
+        self._cycles_flushed = time.monotonic()
+        self.stopped_by: BaseException | None = None
+        # as many partitions as the source (a broker may create it on first use, with its
+        # default count), every report on partition 0: one ranking sees them all
+        self.reports = app.topic(config.reports_topic, partitions=config.partitions)
+
+    # -- a partition ---------------------------------------------------------------------------
+    def projection(self, partition: int) -> PartitionProjection:
+        """The partition's projection: in memory, or from its latest snapshot (read in the
+        context of one of its records, so from its own store), or new."""
+        found = self.projections.get(partition)
+        if found is None:
+            found = load_snapshot(self.snapshots, f"p{partition}")
+            if found is None:
+                found = PartitionProjection(partition, self.pseudonym_key,
+                                            self.config.refresh_seconds)
+                self.say(f"partition {partition}: no snapshot, folding from its start")
+            else:
+                found.projector.pseudonym_key = self.pseudonym_key
+                self.say(f"partition {partition}: resumed from the snapshot at position "
+                         f"{found.position:,}")
+            projection = found
+            cold = TableCold(self.cold, lambda: projection.position, projection.position)
+            projection.projector.engine.attach(cold)
+            self.projections[partition] = projection
+            self.colds[partition] = cold
+            self.held[partition] = []
+            self.snapshot_at[partition] = time.monotonic()
+        return found
+
+    def forget(self, partitions: set[int]) -> None:
+        """Drop the state of partitions this worker no longer holds (another loads their
+        snapshot; what was not snapshotted is folded again there)."""
+        for partition in partitions:
+            self.projections.pop(partition, None)
+            self.colds.pop(partition, None)
+            self.held.pop(partition, None)
+
+    async def on_record(self, event: Any) -> None:
+        partition = event.message.partition
+        projection = self.projection(partition)
+        self.held[partition].append(event)
+        try:
+            record = read_record(event.value)
+        except ValueError as error:
+            self.say(f"partition {partition} offset {event.message.offset}: skipped a record "
+                     f"that is not the relay's ({error})")
+            return
+        if not isinstance(record, Mark):
+            projection.fold(record)
+            if len(self.held[partition]) < HELD_EVENTS:
+                return
+        else:
+            await self._at_mark(partition, projection, record)
+        if self._snapshot_due(partition):
+            await self._snapshot(partition, projection)
+
+    async def _at_mark(self, partition: int, projection: PartitionProjection,
+                       mark: Mark) -> None:
+        began = time.perf_counter()
+        events = len(projection._events)
+        done = projection.at_mark(mark, datetime.now(UTC))
+        if done is None:
+            return
+        batch, report = done
+        rows = await self.write(f"worker-p{partition}", batch)
+        await self.reports.send(key=b"report", partition=0,
+                                value=pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL))
+        self.cycle(f"worker-p{partition}", mark, events, batch.count(schema.RANKINGS), rows,
+                   began)
+
+    def _snapshot_due(self, partition: int) -> bool:
+        return (time.monotonic() - self.snapshot_at[partition] >= self.config.snapshot_seconds
+                or len(self.held[partition]) >= HELD_EVENTS)
+
+    async def _snapshot(self, partition: int, projection: PartitionProjection) -> None:
+        """Take ended dossiers out, write them and the snapshot, flush the changelog, then
+        acknowledge every record held (their offsets may now be committed)."""
+        if projection._events:
+            return  # between marks: the next mark's
+        facts = projection.projector.engine.facts
+        cold = self.colds[partition]
+        projection.projector.take_out(
+            cold, facts.watermark - round(self.config.keep_ended_hours * HOUR))
+        cold.commit(projection.position)
+        size = save_snapshot(self.snapshots, f"p{partition}", projection)
+        await self.app.producer.flush()
+        for event in self.held[partition]:
+            event.ack()
+        self.held[partition] = []
+        self.snapshot_at[partition] = time.monotonic()
+        log.info("partition %s: snapshot at %s, %s bytes", partition, projection.position, size)
+
+    # -- the ranking --------------------------------------------------------------------------
+    async def on_report(self, event: Any) -> None:
+        if self.national is None:
+            self.national = load_snapshot(self.ranking_state, "national") or NationalRanking()
+        national = self.national
+        self.national_held.append(event)
+        report: Report = pickle.loads(event.value)
+        for mark in national.add(report):
+            began = time.perf_counter()
+            batch = national.rank(mark, datetime.now(UTC))
+            rows = await self.write("worker-national", batch)
+            self.cycle("worker-national", Mark(mark[0], mark[1], report.partitions), 0,
+                       batch.count(schema.RANKINGS), rows, began)
+        if time.monotonic() - self.national_saved >= self.config.snapshot_seconds \
+                or len(self.national_held) >= HELD_EVENTS:
+            save_snapshot(self.ranking_state, "national", national)
+            await self.app.producer.flush()
+            for held in self.national_held:
+                held.ack()
+            self.national_held = []
+            self.national_saved = time.monotonic()
+
+    # -- ClickHouse -----------------------------------------------------------------------------
+    async def write(self, runner: str, batch: Batch) -> int:
+        """Write a batch (its tracking row last), retrying with back-off; raises after
+        ``retries`` consecutive failures, each said in one line."""
+        writer = self.writers.get(runner)
+        if writer is None:
+            writer = self.writers[runner] = ClickHouseWriter(self.client, runner=runner)
+        failures = 0
+        while True:
+            try:
+                return writer.write(batch)
+            except Exception as error:  # clickhouse-connect raises several kinds
+                failures += 1
+                text = " ".join(str(error).split())[:200]
+                if failures > self.config.retries:
+                    raise ClickHouseUnreachable(
+                        f"ClickHouse write failed {failures} times in a row: "
+                        f"{type(error).__name__}: {text}") from None
+                delay = min(30.0, 0.5 * 2 ** (failures - 1))
+                self.say(f"ClickHouse write for {runner}: {type(error).__name__}: {text}; "
+                         f"retry {failures} of {self.config.retries} in {delay:.1f}s")
+                await asyncio.sleep(delay)
+
+    def cycle(self, runner: str, mark: Mark, events: int, scores: int, rows: int,
+              began: float) -> None:
+        """One ``runner_cycles`` row (what the pipeline dashboard reads), written with the
+        others of the last second."""
+        seconds = time.perf_counter() - began
+        self._cycles.append(orjson.dumps((
+            runner, datetime.now(UTC) - timedelta(seconds=seconds), mark.position,
+            mark.position, mark.position, events, scores, rows, seconds, False, "")) + b"\n")
+        if time.monotonic() - self._cycles_flushed >= CYCLE_FLUSH_SECONDS:
+            self.client.raw_insert(
+                schema.CYCLES, schema.CYCLES_TABLE.column_names, b"".join(self._cycles),
+                fmt="JSONCompactEachRow", settings={"date_time_input_format": "best_effort"})
+            self._cycles.clear()
+            self._cycles_flushed = time.monotonic()
+        if events or scores:
+            self.say(f"{runner}: mark {mark.position:,} ({mark.at.isoformat()}): {events} "
+                     f"events, {scores} scores, {rows} rows in {seconds:.3f}s")
+
+
+class ClickHouseUnreachable(RuntimeError):
+    """The worker cannot write its rows."""
+
+
+def make_app(config: WorkerConfig, *, client: Any, pseudonym_key: bytes,
+             say: Callable[[str], None]) -> tuple[faust.App, Runtime]:
+    """The faust app of a worker, with its agents and tables."""
+    app = _app_class(config.fetch_wait_ms)(
+        config.group, broker=f"kafka://{config.bootstrap}", store="rocksdb://",
+        datadir=str(config.state_dir), topic_partitions=config.partitions,
+        topic_replication_factor=1, key_serializer="raw", value_serializer="raw",
+        broker_session_timeout=config.session_timeout,
+        broker_heartbeat_interval=max(0.1, config.session_timeout / 4),
+        broker_request_timeout=max(40.0, config.session_timeout * 2),
+        consumer_auto_offset_reset="earliest", web_enabled=False,
+        stream_wait_empty=False, producer_max_request_size=4 * 1024 * 1024)
+    runtime = Runtime(app, config, client=client, pseudonym_key=pseudonym_key, say=say)
+    source = app.topic(config.topic, partitions=config.partitions)
+
+    async def guarded(handler: Callable[[Any], Any], event: Any) -> None:
+        try:
+            await handler(event)
+        except Exception as error:  # the worker stops rather than stall: said, then crash
+            runtime.stopped_by = error
+            say(f"worker stopping: {type(error).__name__}: {error}")
+            await app.crash(error)
+            raise
+
+    @app.agent(source, concurrency=1)
+    async def project(stream: Any) -> None:
+        async for event in stream.noack().events():
+            await guarded(runtime.on_record, event)
+
+    @app.agent(runtime.reports, concurrency=1)
+    async def rank(stream: Any) -> None:
+        async for event in stream.noack().events():
+            await guarded(runtime.on_report, event)
+
+    @app.on_partitions_revoked.connect
+    def on_revoked(sender: Any, /, *args: Any, signal: Any, **_: Any) -> None:
+        revoked = args[0] if args else set()
+        runtime.forget({tp.partition for tp in revoked if tp.topic == config.topic})
+        if any(tp.topic == config.reports_topic for tp in revoked):
+            runtime.national, runtime.national_held = None, []
+
+    return app, runtime

@@ -1,0 +1,172 @@
+"""The Kafka workers' projections, without Kafka: one per partition of the relay's topic, and
+the national ranking of the provinces (``streams.faust_app`` runs them as faust agents).
+
+A partition holds whole unit trees (``streams.routing``), so a :class:`PartitionProjection`
+folding its events computes the exact facts, counters and scores of its units with the same
+:class:`~streams.projector.Projector` as the embedded runner. It writes rows only at the
+relay's marks: at a mark (P, T) it has folded every event of its trees up to P and none after,
+so every row it writes is the log's at P, evaluated at T, and says so (``position`` = P). The
+provinces are ranked against each other: each partition reports, at every mark, its
+provinces' scores that changed (unranked); :class:`NationalRanking` waits until every
+partition has reported a mark, then ranks and writes the provinces' rows at that same cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from domain.units import UnitKind
+from ledger.chain import canonical_json
+from projections.clickhouse import schema
+from projections.clickhouse.rows import history_rows, ranking_row
+from projections.clickhouse.writer import Batch
+from projections.periods import parse_period, to_datetime, to_instant
+from projections.scores import UnitScore, standard_competition_ranks
+from streams.projector import Projector, clamp
+from streams.routing import Mark
+
+NATIONAL = str(UnitKind.PROVINCE)
+"""The kind ranked across partitions (departments and communes are ranked within their
+province, on its partition; ministries and agencies are not ranked)."""
+REFRESH_SECONDS = 30.0
+"""Mark time between rescorings of every current period (scores move with time)."""
+
+MarkKey = tuple[int, datetime]
+"""(position, time) of a mark: marks are done in this order, later ones only."""
+
+
+def stored_bytes(envelope: dict[str, Any]) -> bytes:
+    """The ledger's stored JSON of an event as the relay sent it: its export line without
+    ``position`` (canonical JSON re-encodes to the same bytes)."""
+    return canonical_json({k: v for k, v in envelope.items() if k != "position"})
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A partition's provinces whose score changed at a mark (unranked), for the ranking."""
+
+    mark: MarkKey
+    partitions: int
+    partition: int
+    scores: tuple[UnitScore, ...]
+
+
+class PartitionProjection:
+    """The state and rows of one partition (pickled whole in its snapshots, between marks)."""
+
+    def __init__(self, partition: int, pseudonym_key: bytes,
+                 refresh_seconds: float = REFRESH_SECONDS) -> None:
+        self.partition = partition
+        self.projector = Projector(pseudonym_key)
+        self.refresh_seconds = refresh_seconds
+        self.position = 0  # the latest event folded
+        self.mark: MarkKey | None = None  # the latest mark done
+        self.refreshed: datetime | None = None  # the mark time every current group was scored
+        self._events: list[tuple[dict[str, Any], bytes]] = []  # folded since the last mark
+        self._dossiers: set[str] = set()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_events"], state["_dossiers"] = [], set()  # snapshots are taken at marks
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def fold(self, envelope: dict[str, Any]) -> bool:
+        """Fold one event; False when its position was folded already (a repeat)."""
+        position = envelope["position"]
+        if position <= self.position:
+            return False
+        _, dossiers = self.projector.fold([envelope], settle=False)
+        self._dossiers |= dossiers
+        self._events.append((envelope, stored_bytes(envelope)))
+        self.position = position
+        return True
+
+    def at_mark(self, mark: Mark, computed_at: datetime) -> tuple[Batch, Report] | None:
+        """The rows at a mark, and the report of the provinces' scores; None when the mark is
+        not after the latest done (a repeat)."""
+        key = (mark.position, mark.at)
+        if self.mark is not None and key <= self.mark:
+            return None
+        self.mark = key
+        projector = self.projector
+        facts = projector.engine.facts
+        facts.position = max(facts.position, mark.position)  # the cut the rows are at
+        self.position = max(self.position, mark.position)
+        now = mark.at
+        groups = projector.settle()
+        if self.refreshed is None or (now - self.refreshed).total_seconds() \
+                >= self.refresh_seconds:
+            groups |= projector.current_groups(now)
+            self.refreshed = now
+        batch = Batch(position=mark.position)
+        projector.event_rows(batch, self._events)
+        projector.fact_rows(batch, self._dossiers, now)
+        projector.turned_rows(batch, now)
+        projector.score_rows(batch, {g for g in groups if g[0] != NATIONAL}, now, computed_at)
+        # every current national group, so that the ranking's scores all stand at this cut
+        national = {g for g in groups | projector.current_groups(now) if g[0] == NATIONAL}
+        scores = tuple(projector.unranked_scores(national, now))
+        self._events, self._dossiers = [], set()
+        return batch, Report(key, mark.partitions, self.partition, scores)
+
+
+@dataclass
+class NationalRanking:
+    """The provinces' latest scores from every partition, ranked at each mark once every
+    partition has reported it."""
+
+    scores: dict[tuple[str, str], dict[str, UnitScore]] = field(default_factory=dict)
+    written: dict[tuple[str, str, str], tuple[Any, ...]] = field(default_factory=dict)
+    pending: dict[MarkKey, dict[int, Report]] = field(default_factory=dict)
+    done: MarkKey | None = None
+
+    def add(self, report: Report) -> list[MarkKey]:
+        """Hold a report; returns the marks now reported by every partition, in order (an
+        earlier mark some partition never reported is superseded by a later complete one)."""
+        if self.done is not None and report.mark <= self.done:
+            return []
+        self.pending.setdefault(report.mark, {})[report.partition] = report
+        return sorted(mark for mark, reports in self.pending.items()
+                      if len(reports) >= report.partitions)
+
+    def rank(self, mark: MarkKey, computed_at: datetime) -> Batch:
+        """The provinces' rows at a complete mark: the scores reported, and every province
+        whose rank moved."""
+        reports = self.pending.pop(mark)
+        for key in [k for k in self.pending if k < mark]:
+            del self.pending[key]  # superseded
+        self.done = mark
+        touched: set[tuple[str, str]] = set()
+        for report in reports.values():
+            for score in report.scores:
+                group = (score.rulebook_id, score.period)
+                self.scores.setdefault(group, {})[score.unit] = score
+                touched.add(group)
+        batch = Batch(position=mark[0])
+        for group in sorted(touched):
+            self._rank_group(batch, group, mark, computed_at)
+        return batch
+
+    def _rank_group(self, batch: Batch, group: tuple[str, str], mark: MarkKey,
+                    computed_at: datetime) -> None:
+        members = self.scores[group]
+        ranks = standard_competition_ranks({u: s.total for u, s in members.items()})
+        period = parse_period(group[1])
+        moment = clamp(mark[1], period)
+        evaluated = to_datetime(period.evaluation_time(to_instant(moment)))
+        for unit, score in sorted(members.items()):
+            key = (group[0], group[1], unit)
+            digest = (score.total, ranks[unit], score.band, score.groups)
+            if self.written.get(key) == digest:
+                continue
+            self.written[key] = digest
+            issued = UnitScore(score.unit, score.unit_name, score.kind, score.period, moment,
+                               evaluated, score.rulebook_id, score.rulebook_version,
+                               score.total, score.band, score.groups, ranks[unit], mark[0])
+            batch.add(schema.SCORE_HISTORY, history_rows(issued, computed_at))
+            batch.add(schema.RANKINGS, [ranking_row(issued, "", computed_at, 0)])
