@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.clickhouse_server.conftest import clickhouse_server  # noqa: F401 (a fixture)
 from tests.conftest import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]

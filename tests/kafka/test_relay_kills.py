@@ -35,9 +35,12 @@ KILLS = 6
 class Appender(threading.Thread):
     """Keeps appending a simulated workload, a small batch at a time, until stopped."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, provinces: tuple[str, ...] = ("22", "01"),
+                 scale: float = 0.012) -> None:
         super().__init__(daemon=True)
         self.data_dir = data_dir
+        self.provinces = provinces
+        self.scale = scale
         self.stopping = threading.Event()
         self.appended = 0
         self.error: BaseException | None = None
@@ -47,9 +50,9 @@ class Appender(threading.Thread):
         ledger = DossierLedger(StoreConfig("sqlite", sqlite_path=self.data_dir / "ledger.sqlite"),
                                clock=lambda: clock_at)
         try:
-            simulation = Simulation(ledger, seed=1, days=2, scale=0.012,
+            simulation = Simulation(ledger, seed=1, days=2, scale=self.scale,
                                     start=WORKLOAD_START + timedelta(days=3),
-                                    provinces=["22", "01"], batch_size=10,
+                                    provinces=list(self.provinces), batch_size=10,
                                     clock=lambda: clock_at)
             for report in simulation.iter_run():
                 self.appended += len(report.recorded)

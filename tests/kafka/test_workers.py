@@ -1,0 +1,184 @@
+"""``dossier stream relay`` + ``dossier stream worker`` (faust-streaming) against a real
+Kafka-protocol broker (tansu) and a ClickHouse endpoint (the real engine behind HTTP): the
+rows are those the embedded runner writes for the same ledger, also when the relay and the
+workers are killed at random moments while events keep arriving; every row they write
+passes ``verify --scores``."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+import subprocess
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.simulator.runner import Simulation
+from ledger.application import DossierLedger
+from ledger.config import StoreConfig
+from projections.facts import is_folded
+from tests.clickhouse_server.runs import fresh_database
+from tests.conftest import WORKLOAD_AS_OF, WORKLOAD_START
+from tests.integration.test_clickhouse_live import dossier
+from tests.kafka.conftest import Broker, spawn_relay, stream
+from tests.kafka.test_relay_kills import Appender
+from tests.kafka.workers import (
+    chdb_views,
+    read_views,
+    spawn_worker,
+    wait_until_tracked,
+    worker_env,
+)
+
+PROVINCES = ("22", "01", "79", "48", "31", "92")  # on every partition of four
+PARTITIONS = 4
+
+
+def simulate(data_dir: Path, *, days: float = 2, scale: float = 0.002) -> int:
+    clock_at = WORKLOAD_START + timedelta(days=days + 1)
+    ledger = DossierLedger(StoreConfig("sqlite", sqlite_path=data_dir / "ledger.sqlite"),
+                           clock=lambda: clock_at)
+    try:
+        summary = Simulation(ledger, seed=0, days=days, start=WORKLOAD_START, scale=scale,
+                             provinces=list(PROVINCES), clock=lambda: clock_at).run()
+        assert summary.events_rejected == 0, summary.errors[:3]
+        return ledger.max_position()
+    finally:
+        ledger.close()
+
+
+def last_folded(data_dir: Path) -> int:
+    ledger = DossierLedger(StoreConfig("sqlite", sqlite_path=data_dir / "ledger.sqlite"))
+    try:
+        return max(e["position"] for e in ledger.read_envelopes() if is_folded(e))
+    finally:
+        ledger.close()
+
+
+def embedded_views(data_dir: Path, copy: Path) -> dict[str, list[Any]]:
+    """The same ledger projected by the embedded runner (`follow --once`), at the same
+    evaluation time."""
+    copy.mkdir()
+    shutil.copy(data_dir / "ledger.sqlite", copy / "ledger.sqlite")
+    dossier(copy, "follow", "--once", "--quiet", "--as-of", WORKLOAD_AS_OF)
+    return chdb_views(copy / "olap")
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def the_same_rows(data_dir: Path, url: str, tmp_path: Path) -> None:
+    import clickhouse_connect
+
+    embedded = embedded_views(data_dir, tmp_path / "embedded")
+    client = clickhouse_connect.get_client(dsn=url)
+    try:
+        partitioned = read_views(client)
+    finally:
+        client.close()
+    for name, rows in embedded.items():
+        assert rows, f"{name}: nothing to compare"
+        assert partitioned[name] == rows, name
+    verified = subprocess.run(
+        dossier_command("verify", "--scores"), env=worker_env(data_dir, "", url, tmp_path),
+        capture_output=True, text=True, timeout=600)
+    assert "OK:" in verified.stdout, verified.stdout[-3000:] + verified.stderr[-2000:]
+
+
+def dossier_command(*args: str) -> list[str]:
+    import sys
+
+    from tests.kafka.conftest import CLI
+
+    return [sys.executable, "-c", CLI, *args]
+
+
+@pytest.fixture
+def database(clickhouse_server: str, request: pytest.FixtureRequest) -> str:
+    return fresh_database(clickhouse_server, f"w_{request.node.name[:40]}")
+
+
+def test_relay_and_two_workers_write_the_rows_of_the_embedded_runner(
+        tmp_path: Path, broker: Broker, database: str) -> None:
+    import clickhouse_connect
+
+    data = tmp_path / "data"
+    data.mkdir()
+    simulate(data)
+    position = last_folded(data)
+    relayed = stream(data, broker.url, "relay", "--once", "--as-of", WORKLOAD_AS_OF)
+    assert relayed.returncode == 0, relayed.stderr
+    logs = [tmp_path / f"worker{i}.log" for i in (1, 2)]
+    workers = [spawn_worker(data, broker.url, database, tmp_path / f"state{i}", log)
+               for i, log in zip((1, 2), logs, strict=True)]
+    client = clickhouse_connect.get_client(dsn=database)
+    try:
+        wait_until_tracked(client, position, PARTITIONS, logs)
+        held = client.query("SELECT DISTINCT runner FROM runner_cycles").result_rows
+    finally:
+        client.close()
+        for worker in workers:
+            stop(worker)
+    assert {r for r, in held} >= {f"worker-p{p}" for p in range(PARTITIONS)}
+    said = [log.read_text() for log in logs]
+    assert all("folding from its start" in text for text in said), \
+        "a worker held no partition: " + "\n".join(said)
+    the_same_rows(data, database, tmp_path)
+
+
+def test_killed_relay_and_workers_end_with_the_rows_of_a_clean_run(
+        tmp_path: Path, broker: Broker, database: str) -> None:
+    import clickhouse_connect
+
+    data = tmp_path / "data"
+    data.mkdir()
+    simulate(data, days=1)
+    appender = Appender(data, PROVINCES, scale=0.006)
+    appender.start()
+    logs = {name: tmp_path / f"{name}.log" for name in ("w1", "w2")}
+
+    def start(name: str) -> subprocess.Popen[Any]:
+        if name == "relay":
+            return spawn_relay(data, broker.url, "-q", "--batch", "50", "--poll", "0.05",
+                               "--tick", "0.5", "--as-of", WORKLOAD_AS_OF)
+        return spawn_worker(data, broker.url, database, tmp_path / f"state-{name}",
+                            logs[name])
+
+    running = {name: start(name) for name in ("relay", "w1", "w2")}
+    rng = random.Random(5)
+    killed: list[str] = []
+    try:
+        for _ in range(6):
+            time.sleep(rng.uniform(1.0, 4.0))
+            name = rng.choice(sorted(running))
+            running[name].send_signal(signal.SIGKILL)
+            running[name].wait()
+            killed.append(name)
+            running[name] = start(name)
+    finally:
+        appender.stopping.set()
+        appender.join(60)
+    assert appender.error is None, appender.error
+    print(f"\nkilled in turn: {killed}; {appender.appended} events appended meanwhile")
+    client = clickhouse_connect.get_client(dsn=database)
+    try:
+        found = wait_until_tracked(client, last_folded(data), PARTITIONS, list(logs.values()),
+                                   seconds=180)
+    finally:
+        client.close()
+        for process in running.values():
+            stop(process)
+    print(f"tracked: {found}")
+    said = "\n".join(log.read_text() for log in logs.values())
+    assert "resumed from the snapshot" in said, said[-3000:]
+    the_same_rows(data, database, tmp_path)
