@@ -78,11 +78,7 @@ class WorkingCalendar:
 
     def working_days_between(self, start: date, end: date) -> int:
         """Working days in ``(start, end]``."""
-        count, day = 0, start
-        while day < end:
-            day += _ONE_DAY
-            count += self.is_working_day(day)
-        return count
+        return _between(self, start, end)
 
 
 def local_date(moment: datetime) -> date:
@@ -113,6 +109,17 @@ def _is_working_day(calendar: WorkingCalendar, day: date) -> bool:
     if day.weekday() < 5:
         return True
     return calendar.weekend_workdays and day in _holidays_of(day.year).weekend_workdays
+
+
+@lru_cache(maxsize=65536)
+def _between(calendar: WorkingCalendar, start: date, end: date) -> int:
+    """Working days in ``(start, end]`` (a dossier's processing days: the pairs of days
+    repeat across dossiers)."""
+    count, day = 0, start
+    while day < end:
+        day += _ONE_DAY
+        count += calendar.is_working_day(day)
+    return count
 
 
 @lru_cache(maxsize=65536)

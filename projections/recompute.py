@@ -93,8 +93,20 @@ Counts = Mapping[str, tuple[int, int]]
 NO_COUNTS: Counts = MappingProxyType({})
 
 
-OwnKey = tuple[str, str, Instant]
-"""(rulebook id, period key, t): what a unit's own counts are counted under."""
+ALWAYS = 1 << 62  # an instant later than any period's start
+
+
+def _reach(f: DossierFacts, t: Instant) -> Instant:
+    """The latest period start for which the dossier's tally at t is the one of every
+    earlier start: its reception (and its resolution, when 4.1 counts it then); a dossier
+    not received by t counts nowhere."""
+    r = f.received_at
+    if r is None or r > t:
+        return ALWAYS
+    resolved = f.resolved_at
+    if f.requires_result_document and resolved is not None and resolved <= t:
+        return min(r, resolved)
+    return r
 
 
 class _Tally:
@@ -105,10 +117,11 @@ class _Tally:
     every item of the scope again."""
 
     def __init__(self, period: Period, t: Instant, rulebook: Rulebook,
-                 interned: dict[Tally, Tally]) -> None:
+                 interned: dict[Tally, Tally], shared: dict[str, Tally]) -> None:
         self.period, self.t = period, t
         self.switches, self.calendar = rulebook.switches, rulebook.working_calendar()
         self.interned = interned  # the distinct tallies (a handful), shared by every item
+        self.shared = shared  # dossier tallies at t of every period and rulebook (_reach)
         self.items: dict[str, dict[str, Tally]] = {"dossier": {}, "petition": {},
                                                     "procedure": {}}
         self.sums: dict[str, dict[str, list[int]]] = {}
@@ -164,13 +177,26 @@ class _Tally:
         """The item's (measure, numerator) pairs, interned (so equal ones are one object)."""
         start, t = self.period.start, self.t
         if kind == "dossier":
-            tally = dossier_tally(store.dossiers[item], start, t, self.switches)
-        elif kind == "petition":
+            return self._dossier_tally(store.dossiers[item])
+        if kind == "petition":
             tally = petition_tally(store.petitions[item], start, t, self.calendar)
         else:
             tally = tuple((measure, numerator) for measure, numerator, _ in judge_procedure(
                 store.procedures[item], self.period, t, self.calendar, why=False))
         return self.interned.setdefault(tally, tally)
+
+    def _dossier_tally(self, f: DossierFacts) -> Tally:
+        """A dossier's tally, taken once at t for every period starting by its
+        :func:`_reach` under either rulebook when it has no apology (2.1's switches then
+        change nothing): a month, its quarter and its year share most of their dossiers."""
+        shareable = self.period.start <= _reach(f, self.t) and not f.apologies
+        if shareable and (found := self.shared.get(f.id)) is not None:
+            return found
+        tally = dossier_tally(f, self.period.start, self.t, self.switches)
+        tally = self.interned.setdefault(tally, tally)
+        if shareable:
+            self.shared[f.id] = tally
+        return tally
 
 
 def _add(sums: dict[str, list[int]], tally: Tally, sign: int) -> None:
@@ -199,6 +225,7 @@ class SnapshotScores:
         self.store = store
         self._tallies: dict[tuple[str, str], _Tally] = {}  # (rulebook id, period key) ->
         self._interned: dict[Tally, Tally] = {}
+        self._shared: dict[Instant, dict[str, Tally]] = {}  # t -> dossier -> tally
         self._changed: dict[str, set[str]] = {"dossier": set(), "petition": set(),
                                               "procedure": set()}
         self._scores: dict[tuple[str, str, Instant, str], UnitScore] = {}
@@ -245,6 +272,10 @@ class SnapshotScores:
                 unit = facts[item].unit
                 for tally in self._tallies.values():
                     tally.changed(unit, kind, item)
+        for shared in self._shared.values():
+            for item in self._changed["dossier"]:
+                shared.pop(item, None)
+        for items in self._changed.values():
             items.clear()
         self._scores.clear()
         self._ranks.clear()
@@ -309,9 +340,16 @@ class SnapshotScores:
             return NO_COUNTS
         tally = self._tallies.get((rulebook.id, period.key))
         if tally is None or tally.t != t:
-            tally = self._tallies[(rulebook.id, period.key)] = _Tally(period, t, rulebook,
-                                                                      self._interned)
+            tally = self._tallies[(rulebook.id, period.key)] = _Tally(
+                period, t, rulebook, self._interned, self._shared_at(t))
         return tally.own_counts(store, code)
+
+    def _shared_at(self, t: Instant) -> dict[str, Tally]:
+        """The dossier tallies shared at t; those of a t no kept tally is at are dropped."""
+        kept = {tally.t for tally in self._tallies.values()}
+        for gone in [at for at in self._shared if at not in kept and at != t]:
+            del self._shared[gone]
+        return self._shared.setdefault(t, {})
 
     def _made(self, unit: Unit, period: Period, as_of: Instant, t: Instant, rulebook: Rulebook,
               counts: Counts) -> UnitScore:
