@@ -15,7 +15,8 @@ directory, then, each in a process of its own (peak RSS is the process's own):
   follows: freshness p50/p99 (append to the commit of the cycle that wrote its scores) and
   ``score_history`` rows written per appended event;
 - replay: ``dossier replay`` into empty tables;
-- verify: ``dossier verify --scores`` on the runner's tables;
+- verify: ``dossier verify --scores`` on the runner's tables (its second process's peak RSS
+  beside its own);
 - rank: ``dossier rank`` of the provinces and of every commune (the command line as users
   run it).
 
@@ -129,6 +130,8 @@ def worker(name: str, data: Path, as_of: str, extra: dict[str, Any]) -> dict[str
                               connect=lambda: open_client(None, data / "olap"))
         out["differences"] = len(check.differences)
         client.close()
+        # the recomputing process's own peak (it ended before this line)
+        out["child_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     elif name == "live":
         out |= live(ledger, data, extra)
     out["seconds"] = time.perf_counter() - began
@@ -305,7 +308,8 @@ def report(size: int, found: dict[str, Any]) -> None:
             note = (f"resume {r['resume_seconds']:.1f} s from the snapshot at "
                     f"{r['snapshot']:,}")
         if name == "verify":
-            note = f"{r['differences']} differences"
+            note = (f"{r['differences']} differences; recomputing process's peak RSS "
+                    f"{r.get('child_rss_mb', 0):,.0f} MB")
         print(f"{name:<22}{r['seconds']:>10.1f}{r['seconds'] / read:>9.2f}"
               f"{r['rss_mb']:>13,.0f}  {note}")
     if "live" in found:
