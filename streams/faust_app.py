@@ -42,6 +42,8 @@ HOUR = 3_600_000_000  # µs
 HELD_EVENTS = 50_000
 """Records held unacknowledged per partition before a snapshot is due anyway."""
 CYCLE_FLUSH_SECONDS = 1.0
+SEEK_AGAIN = 5.0
+"""Seconds after which a partition read again from a gap, still not there, is sought again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,8 @@ class WorkerConfig:
     refresh_seconds: float = 30.0  # mark time between rescorings of every current period
     keep_ended_hours: float = 1.0  # ledger time an ended dossier stays in memory
     retries: int = 8  # consecutive ClickHouse failures (backing off) before the worker stops
+    recovery_check: bool = True  # faust's check that a local store is not ahead of its
+    # changelog (off on brokers whose end offsets lag, as tansu's: see docs/streaming.md)
 
     @property
     def reports_topic(self) -> str:
@@ -119,6 +123,8 @@ class Runtime:
         self.national_held: list[Any] = []
         self.national_saved = time.monotonic()
         self.writers: dict[str, ClickHouseWriter] = {}
+        # partition -> (the offset it is read from again, when that was asked)
+        self.seeking: dict[Any, tuple[int, float]] = {}
         self._cycles: list[bytes] = []
         self._cycles_flushed = time.monotonic()
         self.stopped_by: BaseException | None = None
@@ -158,10 +164,39 @@ class Runtime:
             self.colds.pop(partition, None)
             self.held.pop(partition, None)
 
+    async def in_order(self, event: Any, state: PartitionProjection | NationalRanking,
+                       held: list[Any]) -> bool:
+        """Whether the record is the next one of its partition for ``state``. A record
+        already taken (delivered again after a rebalance) is only held for acknowledgement;
+        a record after a gap (the committed offset is ahead of the state's snapshot: the
+        changelog lost its latest writes, or an offset was committed that no snapshot
+        covers) is said once and the partition is read again from the gap."""
+        message = event.message
+        tp, offset = message.tp, message.offset
+        expected = state.offset + 1
+        if offset < expected:
+            held.append(event)
+            return False
+        if offset > expected:
+            asked = self.seeking.get(tp)
+            if asked is None or asked[0] != expected or time.monotonic() - asked[1] > SEEK_AGAIN:
+                self.seeking[tp] = (expected, time.monotonic())
+                self.say(f"{tp.topic} partition {tp.partition}: record {offset:,} came after "
+                         f"{expected:,}, the next one this worker's state has not taken (a "
+                         f"committed offset ahead of the state); reading from {expected:,} "
+                         "again")
+                await self.app.consumer.seek(tp, expected)
+            return False
+        self.seeking.pop(tp, None)
+        state.offset = offset
+        held.append(event)
+        return True
+
     async def on_record(self, event: Any) -> None:
         partition = event.message.partition
         projection = self.projection(partition)
-        self.held[partition].append(event)
+        if not await self.in_order(event, projection, self.held[partition]):
+            return
         try:
             record = read_record(event.value)
         except ValueError as error:
@@ -174,7 +209,7 @@ class Runtime:
                 return
         else:
             await self._at_mark(partition, projection, record)
-        if self._snapshot_due(partition):
+        if self.projections.get(partition) is projection and self._snapshot_due(partition):
             await self._snapshot(partition, projection)
 
     async def _at_mark(self, partition: int, projection: PartitionProjection,
@@ -200,6 +235,7 @@ class Runtime:
         acknowledge every record held (their offsets may now be committed)."""
         if projection._events:
             return  # between marks: the next mark's
+        held = self.held[partition]
         facts = projection.projector.engine.facts
         cold = self.colds[partition]
         projection.projector.take_out(
@@ -207,9 +243,9 @@ class Runtime:
         cold.commit(projection.position)
         size = save_snapshot(self.snapshots, f"p{partition}", projection)
         await self.app.producer.flush()
-        for event in self.held[partition]:
+        for event in held:
             event.ack()
-        self.held[partition] = []
+        held.clear()
         self.snapshot_at[partition] = time.monotonic()
         log.info("partition %s: snapshot at %s, %s bytes", partition, projection.position, size)
 
@@ -218,7 +254,8 @@ class Runtime:
         if self.national is None:
             self.national = load_snapshot(self.ranking_state, "national") or NationalRanking()
         national = self.national
-        self.national_held.append(event)
+        if not await self.in_order(event, national, self.national_held):
+            return
         report: Report = pickle.loads(event.value)
         for mark in national.add(report):
             began = time.perf_counter()
@@ -292,7 +329,8 @@ def make_app(config: WorkerConfig, *, client: Any, pseudonym_key: bytes,
         broker_heartbeat_interval=max(0.1, config.session_timeout / 4),
         broker_request_timeout=max(40.0, config.session_timeout * 2),
         consumer_auto_offset_reset="earliest", web_enabled=False,
-        stream_wait_empty=False, producer_max_request_size=4 * 1024 * 1024)
+        stream_wait_empty=False, producer_max_request_size=4 * 1024 * 1024,
+        recovery_consistency_check=config.recovery_check)
     runtime = Runtime(app, config, client=client, pseudonym_key=pseudonym_key, say=say)
     source = app.topic(config.topic, partitions=config.partitions)
 

@@ -62,6 +62,7 @@ class PartitionProjection:
         self.projector = Projector(pseudonym_key)
         self.refresh_seconds = refresh_seconds
         self.position = 0  # the latest event folded
+        self.offset = -1  # the partition's last record taken (folded, repeated or a mark)
         self.mark: MarkKey | None = None  # the latest mark done
         self.refreshed: datetime | None = None  # the mark time every current group was scored
         self._events: list[tuple[dict[str, Any], bytes]] = []  # folded since the last mark
@@ -124,6 +125,7 @@ class NationalRanking:
     written: dict[tuple[str, str, str], tuple[Any, ...]] = field(default_factory=dict)
     pending: dict[MarkKey, dict[int, Report]] = field(default_factory=dict)
     done: MarkKey | None = None
+    offset: int = -1  # the reports topic's last record taken
 
     def add(self, report: Report) -> list[MarkKey]:
         """Hold a report; returns the marks now reported by every partition, in order (an

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
@@ -261,6 +262,10 @@ def worker_cmd(
     session_timeout: Annotated[float, typer.Option(
         help="seconds after which a silent worker's partitions move to the others (a "
              "consumer group's first join waits half of it)", min=1.0)] = 10.0,
+    no_recovery_check: Annotated[bool, typer.Option(
+        "--no-recovery-check", help="skip faust's check that the local state is not ahead "
+        "of its changelog (for brokers whose end offsets lag behind their records, as "
+        "tansu's do; a gap is still caught by the offsets the snapshots record)")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no per-mark lines")] = False,
 ) -> None:
     """Công nhân Kafka: project the relay's topic into ClickHouse as one of a consumer group
@@ -276,7 +281,7 @@ def worker_cmd(
                           topic=settings.kafka_topic, partitions=settings.kafka_partitions,
                           group=settings.kafka_group, session_timeout=session_timeout,
                           snapshot_seconds=snapshot_every, refresh_seconds=refresh,
-                          keep_ended_hours=keep_ended)
+                          keep_ended_hours=keep_ended, recovery_check=not no_recovery_check)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     client = open_olap(settings)
     writer = ClickHouseWriter(client, runner="worker")
@@ -306,8 +311,10 @@ def _run_worker(app: Any) -> None:
     committed) and logs only warnings and errors."""
     import faust
 
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False,
+    worker = faust.Worker(app, loglevel=os.environ.get("DOSSIER_WORKER_LOG", "WARNING"),
+                          quiet=True, redirect_stdouts=False,
                           override_logging=False)
+    worker.spinner = None  # no cursor codes in logs
     try:
         worker.execute_from_commandline()
     except SystemExit as stopped:
