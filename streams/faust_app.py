@@ -17,6 +17,7 @@ written after it is written again, idempotently.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import pickle
 import time
@@ -43,6 +44,8 @@ HELD_EVENTS = 50_000
 """Records held unacknowledged per partition before a snapshot is due anyway."""
 CYCLE_FLUSH_SECONDS = 1.0
 SEEK_AGAIN = 5.0
+STALL_SECONDS = 15.0
+"""A partition with records waiting and none taken for this long is said to be stalled."""
 """Seconds after which a partition read again from a gap, still not there, is sought again."""
 
 
@@ -125,6 +128,7 @@ class Runtime:
         self.writers: dict[str, ClickHouseWriter] = {}
         # partition -> (the offset it is read from again, when that was asked)
         self.seeking: dict[Any, tuple[int, float]] = {}
+        self.watched: dict[Any, int] = {}  # partition -> the last record taken at the last look
         self._cycles: list[bytes] = []
         self._cycles_flushed = time.monotonic()
         self.stopped_by: BaseException | None = None
@@ -272,6 +276,23 @@ class Runtime:
             self.national_held = []
             self.national_saved = time.monotonic()
 
+    def watch(self) -> None:
+        """Say which partitions have records waiting (the highwater the consumer saw is past
+        the last record taken) and took none since the last look: a stalled consumer."""
+        consumer = self.app.consumer
+        for tp in consumer.assignment():
+            if tp.topic != self.config.topic:
+                continue
+            projection = self.projections.get(tp.partition)
+            taken = projection.offset if projection is not None else -1
+            highwater = consumer.highwater(tp)
+            before = self.watched.get(tp)
+            self.watched[tp] = taken
+            if highwater is not None and highwater - 1 > taken and before == taken:
+                self.say(f"{tp.topic} partition {tp.partition}: stalled: records up to "
+                         f"{highwater - 1:,} are waiting, the last taken is {taken:,}, none "
+                         f"taken in {STALL_SECONDS:g}s")
+
     # -- ClickHouse -----------------------------------------------------------------------------
     async def write(self, runner: str, batch: Batch) -> int:
         """Write a batch (its tracking row last), retrying with back-off; raises after
@@ -318,6 +339,55 @@ class ClickHouseUnreachable(RuntimeError):
     """The worker cannot write its rows."""
 
 
+class BrokerUnreachable(RuntimeError):
+    """No broker answers at the bootstrap address."""
+
+
+async def wait_for_broker(config: WorkerConfig, say: Callable[[str], None]) -> None:
+    """Return once the broker answers a metadata request; each failure is said in one line
+    with its back-off (0.5 s, doubling, at most 30 s); raises :class:`BrokerUnreachable`
+    after ``retries`` of them (faust itself would retry in silence)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from streams.relay import RETRYABLE, describe
+
+    failures = 0
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=config.bootstrap,
+                                    request_timeout_ms=5000, client_id="dossier-worker")
+        try:
+            await asyncio.wait_for(admin.start(), 10)
+            await asyncio.wait_for(admin.list_topics(), 10)
+            return
+        except (*RETRYABLE, TimeoutError) as error:
+            failures += 1
+            if failures > config.retries:
+                raise BrokerUnreachable(f"Kafka broker {config.bootstrap} unreachable after "
+                                        f"{failures} attempts: {describe(error)}") from None
+            delay = min(30.0, 0.5 * 2 ** (failures - 1))
+            say(f"Kafka broker {config.bootstrap}: {describe(error)}; retry {failures} of "
+                f"{config.retries} in {delay:.1f}s")
+            await asyncio.sleep(delay)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(admin.close(), 5)
+
+
+class OneLine(logging.Handler):
+    """faust's and the Kafka client's warnings and errors, each said in one line (no
+    traceback): a broker gone, a rebalance, a consumer that stopped committing."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        super().__init__(logging.WARNING)
+        self.say = say
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = " ".join(record.getMessage().split())
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
+        self.say(f"{record.levelname.lower()}: {record.name}: {text[:300]}")
+
+
 def make_app(config: WorkerConfig, *, client: Any, pseudonym_key: bytes,
              say: Callable[[str], None]) -> tuple[faust.App, Runtime]:
     """The faust app of a worker, with its agents and tables."""
@@ -352,6 +422,10 @@ def make_app(config: WorkerConfig, *, client: Any, pseudonym_key: bytes,
     async def rank(stream: Any) -> None:
         async for event in stream.noack().events():
             await guarded(runtime.on_report, event)
+
+    @app.timer(STALL_SECONDS)
+    async def watch() -> None:
+        runtime.watch()
 
     @app.on_partitions_revoked.connect
     def on_revoked(sender: Any, /, *args: Any, signal: Any, **_: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import sys
@@ -262,6 +263,9 @@ def worker_cmd(
     session_timeout: Annotated[float, typer.Option(
         help="seconds after which a silent worker's partitions move to the others (a "
              "consumer group's first join waits half of it)", min=1.0)] = 10.0,
+    retries: Annotated[int, typer.Option(
+        help="consecutive failures of the broker at start, or of ClickHouse writes "
+             "(backing off 0.5 s, 1 s … 30 s), before exit 1", min=0)] = 8,
     no_recovery_check: Annotated[bool, typer.Option(
         "--no-recovery-check", help="skip faust's check that the local state is not ahead "
         "of its changelog (for brokers whose end offsets lag behind their records, as "
@@ -273,7 +277,13 @@ def worker_cmd(
     where every partition's scores meet). Several workers write to one ClickHouse server
     (DOSSIER_CLICKHOUSE_URL); SIGTERM stops it cleanly."""
     from app.commands.live_hooks import open_olap
-    from streams.faust_app import WorkerConfig, make_app
+    from streams.faust_app import (
+        BrokerUnreachable,
+        OneLine,
+        WorkerConfig,
+        make_app,
+        wait_for_broker,
+    )
     from streams.relay import quiet_client_logs
 
     settings = Settings()
@@ -281,7 +291,8 @@ def worker_cmd(
                           topic=settings.kafka_topic, partitions=settings.kafka_partitions,
                           group=settings.kafka_group, session_timeout=session_timeout,
                           snapshot_seconds=snapshot_every, refresh_seconds=refresh,
-                          keep_ended_hours=keep_ended, recovery_check=not no_recovery_check)
+                          keep_ended_hours=keep_ended, recovery_check=not no_recovery_check,
+                          retries=retries)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     client = open_olap(settings)
     writer = ClickHouseWriter(client, runner="worker")
@@ -290,9 +301,17 @@ def worker_cmd(
     quiet_client_logs()
 
     def say(text: str) -> None:
-        if not quiet or text.startswith(("worker stopping", "ClickHouse")):
+        if not quiet or text.startswith(("worker stopping", "ClickHouse", "Kafka", "warning",
+                                         "error", "critical")) or "stalled" in text:
             err.print(escape(text), highlight=False, soft_wrap=True)
 
+    try:
+        asyncio.run(wait_for_broker(config, say))
+    except BrokerUnreachable as error:
+        client.close()
+        fail(str(error), code=1)
+    for name in ("faust", "mode", "aiokafka", "streams"):
+        logging.getLogger(name).addHandler(OneLine(say))
     app, runtime = make_app(config, client=client,
                             pseudonym_key=settings.pseudonym_key.encode(), say=say)
     err.print(f"worker of group {config.group} on topic {config.topic} "
