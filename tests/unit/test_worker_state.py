@@ -1,0 +1,170 @@
+"""The Kafka workers' projections without Kafka: a partition's state written to a table at a
+mark and loaded, then the tail folded, writes the rows an uninterrupted one writes (with
+dossiers taken out of memory between); a record newer than what a resumed state folded is
+not read back; snapshots come back whole or not at all; the national ranking ranks a mark
+once every partition reported it, a later complete mark superseding an unfinished one."""
+
+from __future__ import annotations
+
+import pickle
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from projections.clickhouse import schema
+from projections.clickhouse.writer import Batch
+from projections.periods import to_datetime
+from projections.scores import standard_competition_ranks
+from projections.synthetic import random_history
+from streams.routing import Mark
+from streams.worker import NationalRanking, PartitionProjection, Report
+from streams.worker_state import CHUNK, TableCold, load_snapshot, save_snapshot
+
+pytestmark = pytest.mark.usefixtures("compiled_or_python")
+KEY = b"test-key"
+COMPUTED_AT = datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def comparable(batch: Batch) -> dict[str, list[str]]:
+    batch.encode()
+    found: dict[str, list[str]] = {}
+    for table, lines in batch.lines.items():
+        rows = [orjson.loads(row) for line in lines for row in line.split(b"\n")]
+        if table in (schema.SCORE_HISTORY, schema.RANKINGS):  # computed_at: the wall clock
+            rows = [row[:-1] for row in rows]
+        found[table] = sorted(orjson.dumps(row).decode() for row in rows)
+    return found
+
+
+def run(projection: PartitionProjection, events: list[dict[str, Any]],
+        marks: dict[int, Mark], cold: TableCold | None = None,
+        table: dict[str, bytes] | None = None) -> list[Any]:
+    """Fold the events, doing each mark after the event at its position; the rows and
+    reports of each mark (with ``cold``: ended dossiers taken out at each mark)."""
+    done: list[Any] = []
+    for envelope in events:
+        projection.fold(envelope)
+        mark = marks.get(envelope["position"])
+        if mark is None:
+            continue
+        result = projection.at_mark(mark, COMPUTED_AT)
+        assert result is not None
+        batch, report = result
+        done.append((comparable(batch), report.scores))
+        if cold is not None and table is not None:
+            projection.projector.take_out(cold, projection.projector.engine.facts.watermark)
+            cold.commit(projection.position)
+    return done
+
+
+def marked(events: list[dict[str, Any]], rng: random.Random) -> dict[int, Mark]:
+    end = to_datetime(_watermark(events))
+    last = events[-1]["position"]
+    positions = sorted({*rng.sample([e["position"] for e in events[:-1]], 8), last})
+    return {p: Mark(p, end + timedelta(hours=i), 4) for i, p in enumerate(positions)}
+
+
+def _watermark(events: list[dict[str, Any]]) -> int:
+    from projections.periods import parse_instant
+
+    return max(parse_instant(e["at"]) for e in events)
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_a_partition_resumed_from_its_table_writes_the_rows_of_one_never_stopped(
+        seed: int) -> None:
+    events = random_history(seed, 60, petitions=6, departments=2, communes=3, procedures=4)
+    rng = random.Random(seed)
+    marks = marked(events, rng)
+    whole = run(PartitionProjection(0, KEY), events, marks)
+    assert any(rows.get(schema.RANKINGS) for rows, _ in whole)
+    assert any(scores for _, scores in whole), "no province score reported"
+
+    cut = sorted(marks)[3]
+    table: dict[str, bytes] = {}
+    first = PartitionProjection(0, KEY)
+    cold = TableCold(table, lambda: first.position, 0)
+    first.projector.engine.attach(cold)
+    head = [e for e in events if e["position"] <= cut]
+    before = run(first, head, marks, cold, table)
+    save_snapshot(table, "p0", first)
+    assert cold.committed == cut and any(k for k in table if "/" not in k), "none taken out"
+
+    resumed = load_snapshot(table, "p0")
+    assert isinstance(resumed, PartitionProjection) and resumed.position == cut
+    resumed_cold = TableCold(table, lambda: resumed.position, resumed.position)
+    resumed.projector.engine.attach(resumed_cold)
+    after = run(resumed, [e for e in events if e["position"] > cut], marks, resumed_cold,
+                table)
+    assert before + after == whole
+
+
+def test_a_record_newer_than_the_state_folded_is_not_read_back() -> None:
+    table: dict[str, bytes] = {}
+    folded = 10
+    cold = TableCold(table, lambda: folded, 0)
+    record = pickle.dumps(("facts v1", 8, {}, None))
+    cold.stage([("D1", "22.SXD", record)])
+    cold.commit(10)
+    newer = pickle.dumps(("facts v2", 14, {}, None))
+    cold.stage([("D1", "22.SXD", newer)])
+    cold.commit(15)  # a snapshot whose head a killed worker never wrote
+    assert cold.recall("D1") == record  # the state resumed at 10 reads it as it was then
+    folded = 15
+    assert cold.recall("D1") == newer
+    cold.stage([("D1", "22.SXD", pickle.dumps(("facts v3", 20, {}, None)))])
+    cold.commit(20)
+    assert [v[0] for v in pickle.loads(table["D1"])] == [14, 20]  # older ones dropped
+    assert [u for u in cold.units()] == ["22.SXD"]
+
+
+def test_a_snapshot_comes_back_whole_or_not_at_all() -> None:
+    table: dict[str, bytes] = {}
+    big = {"payload": bytes(range(256)) * (3 * CHUNK // 256 + 7)}
+    save_snapshot(table, "p1", big)
+    save_snapshot(table, "p1", {"payload": b"second"})
+    assert load_snapshot(table, "p1") == {"payload": b"second"}
+    assert not any(k.startswith("p1/1/") for k in table), "the first generation was left"
+    save_snapshot(table, "p1", big)
+    assert load_snapshot(table, "p1") == big
+    chunks = sorted(k for k in table if k.startswith("p1/3/"))
+    assert len(chunks) >= 3
+    del table[chunks[1]]
+    with pytest.raises(ValueError, match="missing"):
+        load_snapshot(table, "p1")
+    assert load_snapshot(table, "p2") is None
+
+
+def test_the_national_ranking_waits_for_every_partition_and_supersedes() -> None:
+    events = random_history(31, 30, departments=1, communes=1, procedures=2)
+    projection = PartitionProjection(0, KEY)
+    for envelope in events:
+        projection.fold(envelope)
+    end = to_datetime(_watermark(events))
+    last = events[-1]["position"]
+    done = projection.at_mark(Mark(last, end, 2), COMPUTED_AT)
+    assert done is not None
+    scores = done[1].scores
+    assert scores and {s.kind for s in scores} == {"province"}
+    assert projection.at_mark(Mark(last, end, 2), COMPUTED_AT) is None  # a repeat
+
+    ranking = NationalRanking()
+    early, late = (last - 1, end), (last, end)
+    assert ranking.add(Report(early, 2, 0, ())) == []  # partition 1 never reports it
+    assert ranking.add(Report(late, 2, 0, scores)) == []
+    assert ranking.add(Report(late, 2, 1, ())) == [late]
+    batch = ranking.rank(late, COMPUTED_AT)
+    assert ranking.pending == {} and ranking.done == late
+    rows = comparable(batch)[schema.RANKINGS]
+    assert len(rows) == len(scores)
+    groups: dict[tuple[str, str], dict[str, tuple[float, int]]] = {}
+    for row in map(orjson.loads, rows):
+        groups.setdefault((row[0], row[4]), {})[row[5]] = (row[7], row[10])
+    assert len(max(groups.values(), key=len)) > 1, "one province: nothing ranked"
+    for members in groups.values():
+        assert standard_competition_ranks({u: t for u, (t, _) in members.items()}) == {
+            u: rank for u, (_, rank) in members.items()}
+    assert ranking.add(Report(early, 2, 1, ())) == []  # before what is done: dropped
