@@ -109,6 +109,23 @@ def _reach(f: DossierFacts, t: Instant) -> Instant:
     return r
 
 
+def _beyond(f: DossierFacts, t: Instant) -> Instant:
+    """The period start after which the tally of a dossier received by t is the one of every
+    later start: after its reception, its end at t (2.1's carried dossiers) and its
+    resolution when 4.1 counts it."""
+    r = f.received_at or 0
+    end = f.end_at(t)
+    resolved = f.resolved_at
+    counted = f.requires_result_document and resolved is not None and resolved <= t
+    return max(r, end if end is not None else r, resolved if counted and resolved else r)
+
+
+SharedKey = tuple[Instant, tuple[bool, bool] | None]
+"""(t, None): the dossier tallies of every period starting by their :func:`_reach`, under
+any rulebook; (t, (carried over in 2.1, apology extends the due date)): those of every period
+starting after their :func:`_beyond`, under rulebooks with these switches."""
+
+
 class _Tally:
     """The own counts of units at one (rulebook, period, t), kept item by item: each
     dossier's, petition's and procedure's (measure, numerator) pairs and their sums per unit.
@@ -117,11 +134,12 @@ class _Tally:
     every item of the scope again."""
 
     def __init__(self, period: Period, t: Instant, rulebook: Rulebook,
-                 interned: dict[Tally, Tally], shared: dict[str, Tally]) -> None:
+                 interned: dict[Tally, Tally], early: dict[str, Tally],
+                 late: dict[str, Tally]) -> None:
         self.period, self.t = period, t
         self.switches, self.calendar = rulebook.switches, rulebook.working_calendar()
         self.interned = interned  # the distinct tallies (a handful), shared by every item
-        self.shared = shared  # dossier tallies at t of every period and rulebook (_reach)
+        self.early, self.late = early, late  # dossier tallies shared (see SharedKey)
         self.items: dict[str, dict[str, Tally]] = {"dossier": {}, "petition": {},
                                                     "procedure": {}}
         self.sums: dict[str, dict[str, list[int]]] = {}
@@ -188,14 +206,21 @@ class _Tally:
     def _dossier_tally(self, f: DossierFacts) -> Tally:
         """A dossier's tally, taken once at t for every period starting by its
         :func:`_reach` under either rulebook when it has no apology (2.1's switches then
-        change nothing): a month, its quarter and its year share most of their dossiers."""
-        shareable = self.period.start <= _reach(f, self.t) and not f.apologies
-        if shareable and (found := self.shared.get(f.id)) is not None:
+        change nothing), and once per switches for every period starting after its
+        :func:`_beyond`: a month, its quarter and its year share most of their dossiers."""
+        start, t = self.period.start, self.t
+        if start <= _reach(f, t) and not f.apologies:
+            shared: dict[str, Tally] | None = self.early
+        elif start > _beyond(f, t):
+            shared = self.late
+        else:
+            shared = None
+        if shared is not None and (found := shared.get(f.id)) is not None:
             return found
-        tally = dossier_tally(f, self.period.start, self.t, self.switches)
+        tally = dossier_tally(f, start, t, self.switches)
         tally = self.interned.setdefault(tally, tally)
-        if shareable:
-            self.shared[f.id] = tally
+        if shared is not None:
+            shared[f.id] = tally
         return tally
 
 
@@ -225,7 +250,7 @@ class SnapshotScores:
         self.store = store
         self._tallies: dict[tuple[str, str], _Tally] = {}  # (rulebook id, period key) ->
         self._interned: dict[Tally, Tally] = {}
-        self._shared: dict[Instant, dict[str, Tally]] = {}  # t -> dossier -> tally
+        self._shared: dict[SharedKey, dict[str, Tally]] = {}
         self._changed: dict[str, set[str]] = {"dossier": set(), "petition": set(),
                                               "procedure": set()}
         self._scores: dict[tuple[str, str, Instant, str], UnitScore] = {}
@@ -341,15 +366,18 @@ class SnapshotScores:
         tally = self._tallies.get((rulebook.id, period.key))
         if tally is None or tally.t != t:
             tally = self._tallies[(rulebook.id, period.key)] = _Tally(
-                period, t, rulebook, self._interned, self._shared_at(t))
+                period, t, rulebook, self._interned, self._shared_at(t, None),
+                self._shared_at(t, (rulebook.switches.carried_over_in_2_1,
+                                    rulebook.switches.apology_extends_due)))
         return tally.own_counts(store, code)
 
-    def _shared_at(self, t: Instant) -> dict[str, Tally]:
-        """The dossier tallies shared at t; those of a t no kept tally is at are dropped."""
+    def _shared_at(self, t: Instant, switches: tuple[bool, bool] | None) -> dict[str, Tally]:
+        """The dossier tallies shared at t (see :data:`SharedKey`); those of a t no kept
+        tally is at are dropped."""
         kept = {tally.t for tally in self._tallies.values()}
-        for gone in [at for at in self._shared if at not in kept and at != t]:
+        for gone in [key for key in self._shared if key[0] not in kept and key[0] != t]:
             del self._shared[gone]
-        return self._shared.setdefault(t, {})
+        return self._shared.setdefault((t, switches), {})
 
     def _made(self, unit: Unit, period: Period, as_of: Instant, t: Instant, rulebook: Rulebook,
               counts: Counts) -> UnitScore:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import queue
 import traceback
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ from streams.verify_rows import (
     score_without_history,
 )
 
-CHUNK = 5_000  # ledger positions read, folded and compared with the archive at a time
+CHUNK = 20_000  # ledger positions read, folded and compared with the archive at a time
 FACT_PAGE = 10_000  # dossier_facts rows read at a time
 SCORE_PAGE = 1_000  # rankings_current rows sent to the recomputing process at a time
 LISTED = 1_000  # differences listed per table (the others are counted)
@@ -179,8 +180,9 @@ def _check_events(ledger: DossierLedger, client: Any, plan: _Plan, key: bytes,
         compared = len(stored)
         for envelope, _ in raw:
             position = envelope["position"]
-            check.add(compare_event(stored.pop(position, None), envelope, key,
-                                    required=position <= plan.tracked))
+            if found := compare_event(stored.pop(position, None), envelope, key,
+                                      required=position <= plan.tracked):
+                check.add(found)
         check.add(_unexpected_events(stored))
         check.events += compared
         tell(compared, plan.total)
@@ -338,13 +340,13 @@ class _Recomputing:
         for row in queries.score_rows_by_position(stream):
             page.append(row)
             if len(page) == SCORE_PAGE:
-                self.scores.put(page)
+                self.scores.put(_pickled(page))
                 page = []
-        self.scores.put(page)
+        self.scores.put(_pickled(page))
         self.scores.put(None)
         self.facts.put(queries.latest_fact_evaluation(client))
         for rows in _fact_pages(client):
-            self.facts.put(rows)
+            self.facts.put(_pickled(rows))
         self.facts.put(None)
 
     def poll(self, tell: Progress, wait: bool = False) -> None:
@@ -389,10 +391,16 @@ def _recompute(store: StoreConfig, plan: _Plan, scores: Any, facts: Any, out: An
         out.put(("error", traceback.format_exc()))
 
 
+def _pickled(page: list[Row]) -> bytes:
+    """A page of rows as the queue carries it: pickled when put, so the pages the other
+    process has not taken yet are held as bytes, not as rows of objects."""
+    return pickle.dumps(page, pickle.HIGHEST_PROTOCOL)
+
+
 def _received(channel: Any) -> Iterator[list[Row]]:
     """The pages put on ``channel``, up to the None that ends them."""
     while (page := channel.get()) is not None:
-        yield page
+        yield pickle.loads(page)
 
 
 def _by_key(rows: Iterator[Row]) -> Iterator[tuple[tuple[str, str, str], list[Row]]]:

@@ -115,6 +115,8 @@ def compare_event(stored: Row | None, envelope: dict[str, Any], key: bytes, *,
                 envelope.get("hash"), "" if data is None else pseudonymised(data, key))
     found = _columns(schema.EVENTS, stored[:-1], expected[:-1], name)
     text, data = stored[-1], expected[-1]
+    if isinstance(data, dict) and text.encode() == _canonical(data):
+        return found  # the bytes the writer copies: nothing to parse
     try:
         stored_data = orjson.loads(text) if text else ""
     except orjson.JSONDecodeError:
