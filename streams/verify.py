@@ -320,6 +320,7 @@ class _Recomputing:
         self.process = context.Process(target=_recompute, name="verify-recompute", args=(
             store, plan, self.scores, self.facts, self.out), daemon=True)
         self.found: tuple[ScoreCheck, Recomputeds] | None = None
+        self.total = plan.total
 
     def __enter__(self) -> _Recomputing:
         self.process.start()
@@ -362,7 +363,7 @@ class _Recomputing:
                                        f"{self.process.exitcode} before its result") from None
                 continue
             if kind == "progress":
-                tell(value, 0)
+                tell(value, self.total)
             elif kind == "error":
                 raise RuntimeError(f"verify's recomputing process failed:\n{value}")
             else:
