@@ -169,15 +169,25 @@ class Runtime:
             self.held.pop(partition, None)
 
     async def in_order(self, event: Any, state: PartitionProjection | NationalRanking,
-                       held: list[Any]) -> bool:
+                       held: list[Any], new: bool) -> bool:
         """Whether the record is the next one of its partition for ``state``. A record
         already taken (delivered again after a rebalance) is only held for acknowledgement;
         a record after a gap (the committed offset is ahead of the state's snapshot: the
         changelog lost its latest writes, or an offset was committed that no snapshot
-        covers) is said once and the partition is read again from the gap."""
+        covers) is said once and the partition is read again from the gap. ``new``: the
+        record's content is after what the state has taken (a later position or mark): one
+        at an offset already passed means the topic was made again (a broker that lost its
+        data; the relay drives the log again), and offsets start over from it."""
         message = event.message
         tp, offset = message.tp, message.offset
         expected = state.offset + 1
+        if offset < expected and new:
+            self.say(f"{tp.topic} partition {tp.partition}: record {offset:,} is new to this "
+                     f"worker though its state took offsets up to {state.offset:,}: the topic "
+                     "was made again; offsets start over from here")
+            expected = offset
+            if isinstance(state, PartitionProjection):
+                state.report_all = True  # the reports sent before may be lost with it
         if offset < expected:
             held.append(event)
             return False
@@ -199,13 +209,18 @@ class Runtime:
     async def on_record(self, event: Any) -> None:
         partition = event.message.partition
         projection = self.projection(partition)
-        if not await self.in_order(event, projection, self.held[partition]):
-            return
         try:
             record = read_record(event.value)
         except ValueError as error:
-            self.say(f"partition {partition} offset {event.message.offset}: skipped a record "
-                     f"that is not the relay's ({error})")
+            if await self.in_order(event, projection, self.held[partition], False):
+                self.say(f"partition {partition} offset {event.message.offset}: skipped a "
+                         f"record that is not the relay's ({error})")
+            return
+        if isinstance(record, Mark):
+            new = projection.mark is None or (record.position, record.at) > projection.mark
+        else:
+            new = record["position"] > projection.position
+        if not await self.in_order(event, projection, self.held[partition], new):
             return
         if not isinstance(record, Mark):
             projection.fold(record)
@@ -225,10 +240,27 @@ class Runtime:
             return
         batch, report = done
         rows = await self.write(f"worker-p{partition}", batch)
-        await self.reports.send(key=b"report", partition=0,
-                                value=pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL))
+        await self.report(pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL))
         self.cycle(f"worker-p{partition}", mark, events, batch.count(schema.RANKINGS), rows,
                    began)
+
+    async def report(self, value: bytes) -> None:
+        """Send a report and wait for the broker's acknowledgement (a lost one would leave the
+        ranking waiting), retrying with back-off; raises after ``retries`` failures."""
+        failures = 0
+        while True:
+            try:
+                await (await self.reports.send(key=b"report", partition=0, value=value))
+                return
+            except Exception as error:  # the client's errors, as the broker gives them
+                failures += 1
+                if failures > self.config.retries:
+                    raise
+                delay = min(30.0, 0.5 * 2 ** (failures - 1))
+                self.say(f"report to {self.config.reports_topic}: {type(error).__name__}: "
+                         f"{error}; retry {failures} of {self.config.retries} in "
+                         f"{delay:.1f}s")
+                await asyncio.sleep(delay)
 
     def _snapshot_due(self, partition: int) -> bool:
         return (time.monotonic() - self.snapshot_at[partition] >= self.config.snapshot_seconds
@@ -258,9 +290,11 @@ class Runtime:
         if self.national is None:
             self.national = load_snapshot(self.ranking_state, "national") or NationalRanking()
         national = self.national
-        if not await self.in_order(event, national, self.national_held):
-            return
         report: Report = pickle.loads(event.value)
+        new = ((national.done is None or report.mark > national.done)
+               and report.partition not in national.pending.get(report.mark, {}))
+        if not await self.in_order(event, national, self.national_held, new):
+            return
         for mark in national.add(report):
             began = time.perf_counter()
             batch = national.rank(mark, datetime.now(UTC))

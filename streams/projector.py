@@ -256,6 +256,11 @@ class Projector:
                         found.append(issue(unit, scored, None))
         return found
 
+    def forget_given(self, kind: str) -> None:
+        """Forget which scores of a kind were last given: the next ones are all given."""
+        self._written = {key: digest for key, digest in self._written.items()
+                         if key[1] != kind}
+
     def current_groups(self, as_of: datetime) -> set[Group]:
         """The groups seen so far whose period contains ``as_of`` (live scores move with
         time: open dossiers turn late with no new event)."""

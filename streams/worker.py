@@ -63,6 +63,7 @@ class PartitionProjection:
         self.refresh_seconds = refresh_seconds
         self.position = 0  # the latest event folded
         self.offset = -1  # the partition's last record taken (folded, repeated or a mark)
+        self.report_all = False  # at the next mark, report every province score again
         self.mark: MarkKey | None = None  # the latest mark done
         self.refreshed: datetime | None = None  # the mark time every current group was scored
         self._events: list[tuple[dict[str, Any], bytes]] = []  # folded since the last mark
@@ -111,6 +112,10 @@ class PartitionProjection:
         projector.score_rows(batch, {g for g in groups if g[0] != NATIONAL}, now, computed_at)
         # every current national group, so that the ranking's scores all stand at this cut
         national = {g for g in groups | projector.current_groups(now) if g[0] == NATIONAL}
+        if self.report_all:  # the reports topic was lost: every score the ranking holds too
+            national |= {g for g in projector.groups if g[0] == NATIONAL}
+            projector.forget_given(NATIONAL)
+            self.report_all = False
         scores = tuple(projector.unranked_scores(national, now))
         self._events, self._dossiers = [], set()
         return batch, Report(key, mark.partitions, self.partition, scores)

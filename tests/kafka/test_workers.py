@@ -182,3 +182,50 @@ def test_killed_relay_and_workers_end_with_the_rows_of_a_clean_run(
     said = "\n".join(log.read_text() for log in logs.values())
     assert "resumed from the snapshot" in said, said[-3000:]
     the_same_rows(data, database, tmp_path)
+
+
+def append(data_dir: Path, events: int = 300) -> None:
+    """More of the workload: dossiers of the same provinces, days later."""
+    clock_at = WORKLOAD_START + timedelta(days=6)
+    ledger = DossierLedger(StoreConfig("sqlite", sqlite_path=data_dir / "ledger.sqlite"),
+                           clock=lambda: clock_at)
+    try:
+        simulation = Simulation(ledger, seed=4, days=1, start=WORKLOAD_START + timedelta(days=3),
+                                scale=0.001, provinces=list(PROVINCES), batch_size=50,
+                                clock=lambda: clock_at)
+        written = 0
+        for report in simulation.iter_run():
+            written += len(report.recorded)
+            if written >= events:
+                return
+    finally:
+        ledger.close()
+
+
+def test_a_broker_that_lost_its_data_is_driven_again_and_the_workers_follow(
+        tmp_path: Path, broker: Broker, database: str) -> None:
+    import clickhouse_connect
+
+    data = tmp_path / "data"
+    data.mkdir()
+    simulate(data, days=1)
+    assert stream(data, broker.url, "relay", "--once", "--as-of", WORKLOAD_AS_OF).returncode == 0
+    logs = [tmp_path / f"worker{i}.log" for i in (1, 2)]
+    workers = [spawn_worker(data, broker.url, database, tmp_path / f"state{i}", log)
+               for i, log in zip((1, 2), logs, strict=True)]
+    client = clickhouse_connect.get_client(dsn=database)
+    try:
+        wait_until_tracked(client, last_folded(data), PARTITIONS, logs)
+        broker.restart_empty()  # as after a lost cluster: no topic, no group, no changelog
+        append(data)
+        again = stream(data, broker.url, "relay", "--once", "--as-of", WORKLOAD_AS_OF)
+        assert again.returncode == 0, again.stderr
+        assert "re-driving the whole log from position 0" in " ".join(again.stderr.split())
+        wait_until_tracked(client, last_folded(data), PARTITIONS, logs, seconds=180)
+    finally:
+        client.close()
+        for worker in workers:
+            stop(worker)
+    said = " ".join(" ".join(log.read_text() for log in logs).split())
+    assert "the topic was made again" in said, said[-3000:]
+    the_same_rows(data, database, tmp_path)
