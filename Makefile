@@ -62,6 +62,7 @@ bench: setup
 	$(BIN)/python -m bench.live
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.kafka
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
