@@ -82,15 +82,15 @@ FROM {CYCLES} WHERE {IN_RANGE}""", unit="short", span=24, height=5,
 def tracking() -> PanelBuilder:
     return table_panel(
         "Vị trí đã ghi theo runner",
-        "Per runner: the last ledger position whose rows are all written, when, and the "
-        "ledger's head at its last cycle in the range.",
+        "Per runner (the embedded follower, or each Kafka partition and the ranking): the "
+        "last ledger position whose rows are all written, when, and how far behind the "
+        "ledger's head (the highest any runner saw in the range) it is.",
         f"""
 SELECT t.runner AS runner, t.tracked AS tracked, t.last_written AS last_written,
-       c.head AS ledger_head, c.head - t.tracked AS behind
+       c.head AS ledger_head, greatest(c.head, t.tracked) - t.tracked AS behind
 FROM (SELECT runner, max(position) AS tracked, max(written_at) AS last_written
       FROM {TRACKING} FINAL WHERE written_at <= $__toTime GROUP BY runner) AS t
-LEFT JOIN (SELECT runner, argMax(ledger_head, started_at) AS head FROM {CYCLES}
-           WHERE {IN_RANGE} GROUP BY runner) AS c ON c.runner = t.runner
+CROSS JOIN (SELECT max(ledger_head) AS head FROM {CYCLES} WHERE {IN_RANGE}) AS c
 ORDER BY runner""", span=12, height=8)
 
 

@@ -299,7 +299,8 @@ class Runtime:
             began = time.perf_counter()
             batch = national.rank(mark, datetime.now(UTC))
             rows = await self.write("worker-national", batch)
-            self.cycle("worker-national", Mark(mark[0], mark[1], report.partitions), 0,
+            self.cycle("worker-national", Mark(mark[0], mark[1], report.partitions,
+                                               report.head), 0,
                        batch.count(schema.RANKINGS), rows, began)
         if time.monotonic() - self.national_saved >= self.config.snapshot_seconds \
                 or len(self.national_held) >= HELD_EVENTS:
@@ -357,7 +358,7 @@ class Runtime:
         seconds = time.perf_counter() - began
         self._cycles.append(orjson.dumps((
             runner, datetime.now(UTC) - timedelta(seconds=seconds), mark.position,
-            mark.position, mark.position, events, scores, rows, seconds, False, "")) + b"\n")
+            mark.position, mark.head, events, scores, rows, seconds, False, "")) + b"\n")
         if time.monotonic() - self._cycles_flushed >= CYCLE_FLUSH_SECONDS:
             self.client.raw_insert(
                 schema.CYCLES, schema.CYCLES_TABLE.column_names, b"".join(self._cycles),

@@ -346,7 +346,7 @@ class Relay:
         connection = self._connection
         assert connection is not None
         mark = Mark(position, self.config.as_of or datetime.now(UTC),
-                    connection.partition_count).line()
+                    connection.partition_count, max(self.head, position)).line()
         acks = await connection.send(
             [(MARK_KEY, mark, p) for p in range(connection.partition_count)])
         if not await self._acknowledged(acks, stop):

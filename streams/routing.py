@@ -49,15 +49,17 @@ def partition_for(root: str, partitions: int) -> int:
 @dataclass(frozen=True, slots=True)
 class Mark:
     """Every event up to ``position`` sent; scores due as of ``at``; the topic has
-    ``partitions`` partitions (a mark on each)."""
+    ``partitions`` partitions (a mark on each); the ledger's head was ``head`` when it was
+    sent (what the pipeline's lag is measured against)."""
 
     position: int
     at: datetime
     partitions: int
+    head: int = 0
 
     def line(self) -> bytes:
         return canonical_json({"mark": self.position, "at": self.at.isoformat(),
-                               "partitions": self.partitions})
+                               "partitions": self.partitions, "head": self.head})
 
 
 def read_record(value: bytes) -> dict[str, Any] | Mark:
@@ -72,7 +74,7 @@ def read_record(value: bytes) -> dict[str, Any] | Mark:
     if "mark" in decoded:
         try:
             return Mark(int(decoded["mark"]), datetime.fromisoformat(decoded["at"]),
-                        int(decoded["partitions"]))
+                        int(decoded["partitions"]), int(decoded.get("head") or decoded["mark"]))
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"a malformed mark: {error}") from None
     if not isinstance(decoded.get("position"), int) or "stream" not in decoded:

@@ -51,6 +51,7 @@ class Report:
     partitions: int
     partition: int
     scores: tuple[UnitScore, ...]
+    head: int = 0  # the ledger's head when the mark was sent
 
 
 class PartitionProjection:
@@ -118,7 +119,7 @@ class PartitionProjection:
             self.report_all = False
         scores = tuple(projector.unranked_scores(national, now))
         self._events, self._dossiers = [], set()
-        return batch, Report(key, mark.partitions, self.partition, scores)
+        return batch, Report(key, mark.partitions, self.partition, scores, mark.head)
 
 
 @dataclass
