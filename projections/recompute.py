@@ -169,13 +169,16 @@ class _Tally:
 
     def _scan(self, store: FactStore, unit: str) -> dict[str, list[int]]:
         sums: dict[str, list[int]] = {}
-        for kind, ids in (("dossier", store.dossiers_by_unit.get(unit, ())),
-                          ("petition", store.petitions_by_unit.get(unit, ())),
+        dossiers, items, tally_of = store.dossiers, self.items["dossier"], self._dossier_tally
+        for item in store.dossiers_by_unit.get(unit, ()):
+            if tally := tally_of(dossiers[item]):
+                items[item] = tally
+                _add(sums, tally, 1)
+        for kind, ids in (("petition", store.petitions_by_unit.get(unit, ())),
                           ("procedure", store.procedures_by_unit.get(unit, ()))):
             items = self.items[kind]
             for item in ids:
-                tally = self._tally(store, kind, item)
-                if tally:
+                if tally := self._tally(store, kind, item):
                     items[item] = tally
                     _add(sums, tally, 1)
         return sums

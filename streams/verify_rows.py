@@ -163,7 +163,15 @@ def compare_facts(stored: Row, store: FactStore, last_touched: dict[str, int]
     province = (units.province_of(facts.unit) if facts.unit in units else None) or ""
     row, _ = _fact_rows().row(facts, t, province, evaluated_at,
                               last_touched.get(dossier_id, 0))
-    return found + _columns(schema.DOSSIER_FACTS, stored, tuple(map(_naive, row)), name)
+    expected = list(row)
+    for index in _FACT_TIMES:
+        expected[index] = _naive(expected[index])
+    return found + _columns(schema.DOSSIER_FACTS, stored, tuple(expected), name)
+
+
+_FACT_TIMES = tuple(index for index, (_, kind) in enumerate(schema.DOSSIER_FACTS_TABLE.columns)
+                    if kind.removeprefix("Nullable(").startswith("DateTime"))
+"""The columns of a fact row that are times (as ClickHouse reads them back: naive, UTC)."""
 
 
 def missing_fact_rows(store: FactStore, seen: set[str], latest: int | None,
