@@ -44,6 +44,10 @@ HELD_EVENTS = 50_000
 """Records held unacknowledged per partition before a snapshot is due anyway."""
 CYCLE_FLUSH_SECONDS = 1.0
 SEEK_AGAIN = 5.0
+BEHIND = 5_000
+"""Records waiting on a partition beyond which it is catching up (see ``_catching_up``)."""
+CATCH_UP = 50_000
+CATCH_UP_SECONDS = 5.0
 STALL_SECONDS = 15.0
 """A partition with records waiting and none taken for this long is said to be stalled."""
 """Seconds after which a partition read again from a gap, still not there, is sought again."""
@@ -129,6 +133,7 @@ class Runtime:
         # partition -> (the offset it is read from again, when that was asked)
         self.seeking: dict[Any, tuple[int, float]] = {}
         self.watched: dict[Any, int] = {}  # partition -> the last record taken at the last look
+        self.cycled: dict[int, float] = {}  # partition -> time.monotonic() of its last cycle
         self._cycles: list[bytes] = []
         self._cycles_flushed = time.monotonic()
         self.stopped_by: BaseException | None = None
@@ -149,6 +154,7 @@ class Runtime:
                 self.say(f"partition {partition}: no snapshot, folding from its start")
             else:
                 found.projector.pseudonym_key = self.pseudonym_key
+                found.report_all = True  # what it reported after the snapshot may be lost
                 self.say(f"partition {partition}: resumed from the snapshot at position "
                          f"{found.position:,}")
             projection = found
@@ -226,10 +232,27 @@ class Runtime:
             projection.fold(record)
             if len(self.held[partition]) < HELD_EVENTS:
                 return
+        elif self._catching_up(event, projection, record):
+            return
         else:
             await self._at_mark(partition, projection, record)
         if self.projections.get(partition) is projection and self._snapshot_due(partition):
             await self._snapshot(partition, projection)
+
+    def _catching_up(self, event: Any, projection: PartitionProjection, mark: Mark) -> bool:
+        """Whether to pass this mark by: more than ``BEHIND`` records wait after it on the
+        partition, the mark does not cross a multiple of ``CATCH_UP`` positions since the
+        partition's last cycle, and that cycle is less than ``CATCH_UP_SECONDS`` old. A
+        partition catching up then writes its rows at fewer marks (every partition at the
+        same ones, so that the ranking meets them), as the embedded runner writes fewer,
+        larger cycles on a backlog; the rows stay exact at the marks it writes."""
+        highwater = self.app.consumer.highwater(event.message.tp)
+        if highwater is None or highwater - 1 - event.message.offset <= BEHIND:
+            return False
+        last = projection.mark[0] if projection.mark is not None else 0
+        if mark.position // CATCH_UP > last // CATCH_UP:
+            return False
+        return time.monotonic() - self.cycled.get(projection.partition, 0.0) < CATCH_UP_SECONDS
 
     async def _at_mark(self, partition: int, projection: PartitionProjection,
                        mark: Mark) -> None:
@@ -239,6 +262,7 @@ class Runtime:
         if done is None:
             return
         batch, report = done
+        self.cycled[partition] = time.monotonic()
         rows = await self.write(f"worker-p{partition}", batch)
         await self.report(pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL))
         self.cycle(f"worker-p{partition}", mark, events, batch.count(schema.RANKINGS), rows,
@@ -295,6 +319,12 @@ class Runtime:
                and report.partition not in national.pending.get(report.mark, {}))
         if not await self.in_order(event, national, self.national_held, new):
             return
+        missing = national.gap(report)
+        if missing is not None:
+            self.say(f"ranking: reports of partition {report.partition} after mark "
+                     f"{missing[0]:,} are missing (a reports topic that lost records); its "
+                     "provinces' ranks may be stale until it resends every score (at its "
+                     "next restart)")
         for mark in national.add(report):
             began = time.perf_counter()
             batch = national.rank(mark, datetime.now(UTC))

@@ -52,6 +52,8 @@ class Report:
     partition: int
     scores: tuple[UnitScore, ...]
     head: int = 0  # the ledger's head when the mark was sent
+    previous: MarkKey | None = None  # the partition's report before this one
+    full: bool = False  # every province score of the partition, changed or not
 
 
 class PartitionProjection:
@@ -65,6 +67,7 @@ class PartitionProjection:
         self.position = 0  # the latest event folded
         self.offset = -1  # the partition's last record taken (folded, repeated or a mark)
         self.report_all = False  # at the next mark, report every province score again
+        self.reported: MarkKey | None = None  # the mark of the last report
         self.mark: MarkKey | None = None  # the latest mark done
         self.refreshed: datetime | None = None  # the mark time every current group was scored
         self._events: list[tuple[dict[str, Any], bytes]] = []  # folded since the last mark
@@ -113,13 +116,17 @@ class PartitionProjection:
         projector.score_rows(batch, {g for g in groups if g[0] != NATIONAL}, now, computed_at)
         # every current national group, so that the ranking's scores all stand at this cut
         national = {g for g in groups | projector.current_groups(now) if g[0] == NATIONAL}
-        if self.report_all:  # the reports topic was lost: every score the ranking holds too
+        full = self.report_all
+        if full:  # reports sent before may be lost: every score the ranking holds, again
             national |= {g for g in projector.groups if g[0] == NATIONAL}
             projector.forget_given(NATIONAL)
             self.report_all = False
         scores = tuple(projector.unranked_scores(national, now))
         self._events, self._dossiers = [], set()
-        return batch, Report(key, mark.partitions, self.partition, scores, mark.head)
+        report = Report(key, mark.partitions, self.partition, scores, mark.head,
+                        self.reported, full)
+        self.reported = key
+        return batch, report
 
 
 @dataclass
@@ -132,10 +139,22 @@ class NationalRanking:
     pending: dict[MarkKey, dict[int, Report]] = field(default_factory=dict)
     done: MarkKey | None = None
     offset: int = -1  # the reports topic's last record taken
+    last_from: dict[int, MarkKey] = field(default_factory=dict)  # partition -> its last mark
+
+    def gap(self, report: Report) -> MarkKey | None:
+        """The mark after which reports of the report's partition are missing (None: none
+        missing): its previous report is not the last one received from it, and it does
+        not resend every score."""
+        last = self.last_from.get(report.partition)
+        if report.full or report.previous is None or last is None or last == report.previous:
+            return None
+        return last
 
     def add(self, report: Report) -> list[MarkKey]:
         """Hold a report; returns the marks now reported by every partition, in order (an
         earlier mark some partition never reported is superseded by a later complete one)."""
+        self.last_from[report.partition] = max(report.mark,
+                                               self.last_from.get(report.partition, report.mark))
         if self.done is not None and report.mark <= self.done:
             return []
         self.pending.setdefault(report.mark, {})[report.partition] = report
