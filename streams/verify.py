@@ -7,12 +7,11 @@ import pickle
 import queue
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.application import DossierLedger
-from ledger.config import StoreConfig
+from ledger.codec import decode_state
 from ledger.proofs import checkpoints
 from projections.clickhouse import queries, schema
 from projections.facts import FactStore
@@ -34,6 +33,7 @@ from streams.verify_rows import (
 CHUNK = 20_000  # ledger positions read, folded and compared with the archive at a time
 FACT_PAGE = 10_000  # dossier_facts rows read at a time
 SCORE_PAGE = 1_000  # rankings_current rows sent to the recomputing process at a time
+AHEAD = 4  # ledger chunks sent to the recomputing process and not taken yet, at most
 LISTED = 1_000  # differences listed per table (the others are counted)
 
 Progress = Callable[[int, int], None]
@@ -106,35 +106,29 @@ def verify_scores(ledger: DossierLedger, client: Any, *, connect: Callable[[], A
     ``score_history`` row of each of its indicators, every ``dossier_facts`` row and every
     ``dossier_events`` row from the ledger alone, and list the differences.
 
-    Two parts, on the machine's two cores: a second process (:class:`_Recomputing`) reads
-    the ledger in position order, folds it with the pure-Python reference
+    Two parts, on the machine's two cores. This process alone reads the ledger (once, in
+    position order) and ClickHouse (chDB opens a directory in one process only): it sends
+    the score rows (read as one stream in position order through a second client,
+    ``connect()``), the fact rows and each chunk of the ledger's stored events to a second
+    process (:class:`_Recomputing`), compares each event with its archive row, then the
+    latest history rows (one stream) with the scores the other process recomputed. That
+    one decodes the events, folds them with the pure-Python reference
     (``FactStore(compiled=False)``: no compiled code of the live path that wrote the rows)
     and recomputes each score row when the fold stands at its position, with the auditors'
-    scan of the facts (``projections.recompute``), and the fact rows where they stand. This
-    process alone reads ClickHouse (chDB opens a directory in one process only): it sends
-    the score rows (read as one stream in position order through a second client,
-    ``connect()``) and the fact rows over, compares every event of the ledger with its
-    archive row meanwhile, then the latest history rows (one stream) with the recomputed
-    scores. A ledger in memory, which no other process can open, is recomputed here after
-    the events. A chunk of the log, the facts and the recomputed scores (one per current
-    score row) are what is held.
+    scan of the facts (``projections.recompute``), and the fact rows where they stand. A
+    few chunks of the log, the facts and the recomputed scores (one per current score row)
+    are what is held.
     """
     tell = progress or (lambda n, total: None)
     stream = connect()
     try:
         with building_state(keep=False):
             check, plan = _plan(ledger, client)
-            if ledger.store.kind == "memory":
-                check.merge(_check_events(ledger, client, plan, pseudonym_key, tell))
-                with closing(queries.score_rows_by_position(stream)) as rows:
-                    found, recomputed = _Recheck(ledger, plan, tell).run(
-                        rows, _fact_pages(client), queries.latest_fact_evaluation(client))
-            else:
-                with _Recomputing(ledger.store, plan) as recomputing:
-                    recomputing.feed(stream, client)
-                    check.merge(_check_events(ledger, client, plan, pseudonym_key, tell,
-                                              lambda: recomputing.poll(tell)))
-                    found, recomputed = recomputing.result(tell)
+            with _Recomputing(plan) as recomputing:
+                recomputing.feed(stream, client)
+                check.merge(_check_events(ledger, client, plan, pseudonym_key, tell,
+                                          lambda raw: recomputing.send(raw, tell)))
+                found, recomputed = recomputing.result(tell)
             check.merge(found)
             check.merge(_check_history(stream, recomputed, plan, tell))
             return check
@@ -170,12 +164,17 @@ def _chunks(ledger: DossierLedger, end: int
         first = last + 1
 
 
+Raw = list[tuple[dict[str, Any], bytes]]
+"""A chunk of the ledger as read: each envelope (with its position) and its stored bytes."""
+
+
 def _check_events(ledger: DossierLedger, client: Any, plan: _Plan, key: bytes,
-                  tell: Progress, between: Callable[[], None] = lambda: None) -> ScoreCheck:
+                  tell: Progress, passed: Callable[[Raw], None]) -> ScoreCheck:
     """Every event of the ledger up to ``plan.end`` against its archive row, and the archive
-    rows of no event; ``between`` is called after each chunk."""
+    rows of no event; each chunk is ``passed`` on once read."""
     check = ScoreCheck()
     for first, last, raw in _chunks(ledger, plan.end):
+        passed(raw)
         stored = {row[0]: row for row in queries.archive_rows(client, first, last)}
         compared = len(stored)
         for envelope, _ in raw:
@@ -186,7 +185,6 @@ def _check_events(ledger: DossierLedger, client: Any, plan: _Plan, key: bytes,
         check.add(_unexpected_events(stored))
         check.events += compared
         tell(compared, plan.total)
-        between()
     check.add(_unexpected_events(dict.fromkeys(queries.archive_positions_after(client,
                                                                                plan.end))))
     return check
@@ -228,8 +226,8 @@ class _Recheck:
     score row recomputed when the fold stands at its position, the fact rows where they
     stand (see :func:`verify_scores`)."""
 
-    def __init__(self, ledger: DossierLedger, plan: _Plan, tell: Progress) -> None:
-        self.ledger, self.plan, self.tell = ledger, plan, tell
+    def __init__(self, plan: _Plan, tell: Progress) -> None:
+        self.plan, self.tell = plan, tell
         self.check = ScoreCheck()
         self.store = FactStore(compiled=False)  # the reference fold
         self.scores = SnapshotScores(self.store)
@@ -238,22 +236,23 @@ class _Recheck:
         self.reported: set[Any] = set()
         self.recomputed: Recomputeds = {}
 
-    def run(self, score_rows: Iterator[Row], fact_pages: Iterator[list[Row]],
-            latest_fact: int | None) -> tuple[ScoreCheck, Recomputeds]:
-        """Fold the ledger, recomputing the score rows (in position order) and checking the
-        fact rows (every page of them; ``latest_fact``: their latest evaluation) on the way."""
+    def run(self, events: Iterator[dict[str, Any]], score_rows: Iterator[Row],
+            fact_pages: Iterator[list[Row]], latest_fact: int | None
+            ) -> tuple[ScoreCheck, Recomputeds]:
+        """Fold the ledger's ``events`` (in position order, up to ``plan.end``), recomputing
+        the score rows (in position order) and checking the fact rows (every page of them;
+        ``latest_fact``: their latest evaluation) on the way."""
         plan = self.plan
         score = next(score_rows, None)
         facts_done = False
-        for _, _, raw in _chunks(self.ledger, plan.end):
-            for envelope, _ in raw:
-                position = envelope["position"]
-                while score is not None and score[R["position"]] < position:
-                    score = self._scores_at(score[R["position"]], score, score_rows)
-                if not facts_done and plan.facts_at < position:
-                    self._facts(fact_pages, latest_fact)
-                    facts_done = True
-                self._fold(envelope)
+        for envelope in events:
+            position = envelope["position"]
+            while score is not None and score[R["position"]] < position:
+                score = self._scores_at(score[R["position"]], score, score_rows)
+            if not facts_done and plan.facts_at < position:
+                self._facts(fact_pages, latest_fact)
+                facts_done = True
+            self._fold(envelope)
         while score is not None:
             score = self._scores_at(score[R["position"]], score, score_rows, plan.head)
         if not facts_done:
@@ -309,16 +308,18 @@ class _Recheck:
 
 
 class _Recomputing:
-    """:class:`_Recheck` in a process of its own, fed the stored score and fact rows through
-    queues; it sends its progress back, then what it found (or the error it stopped on)."""
+    """:class:`_Recheck` in a process of its own, fed the stored score and fact rows and the
+    ledger's stored events through queues (the events' bounded: a few chunks ahead); it
+    sends its progress back, then what it found (or the error it stopped on)."""
 
-    def __init__(self, store: StoreConfig, plan: _Plan) -> None:
+    def __init__(self, plan: _Plan) -> None:
         context = multiprocessing.get_context("spawn")  # chDB's threads make forking unsafe
+        self.events: Any = context.Queue(maxsize=AHEAD)
         self.scores: Any = context.Queue()
         self.facts: Any = context.Queue()
         self.out: Any = context.Queue()
         self.process = context.Process(target=_recompute, name="verify-recompute", args=(
-            store, plan, self.scores, self.facts, self.out), daemon=True)
+            plan, self.events, self.scores, self.facts, self.out), daemon=True)
         self.found: tuple[ScoreCheck, Recomputeds] | None = None
         self.total = plan.total
 
@@ -330,7 +331,7 @@ class _Recomputing:
         if self.process.is_alive():
             self.process.terminate()
         self.process.join()
-        for channel in (self.scores, self.facts, self.out):
+        for channel in (self.events, self.scores, self.facts, self.out):
             channel.cancel_join_thread()
             channel.close()
 
@@ -350,6 +351,28 @@ class _Recomputing:
             self.facts.put(_pickled(rows))
         self.facts.put(None)
 
+    def send(self, raw: Raw, tell: Progress) -> None:
+        """Send a chunk of the ledger: each event's position and stored bytes."""
+        if raw:
+            self._put(_pickled([(envelope["position"], state) for envelope, state in raw]),
+                      tell)
+
+    def _put(self, chunk: bytes | None, tell: Progress) -> None:
+        """Put a chunk (None: the ledger ends), waiting while the other process is
+        :data:`AHEAD` chunks behind; the progress it reports is passed on meanwhile."""
+        while True:
+            self.poll(tell)
+            try:
+                self.events.put(chunk, timeout=1.0)
+                return
+            except queue.Full:
+                self._alive()
+
+    def _alive(self) -> None:
+        if not self.process.is_alive():
+            raise RuntimeError(f"verify's recomputing process ended with exit code "
+                               f"{self.process.exitcode} before its result") from None
+
     def poll(self, tell: Progress, wait: bool = False) -> None:
         """Pass the progress reported on; with ``wait``, until the result arrives."""
         while self.found is None:
@@ -358,9 +381,7 @@ class _Recomputing:
             except queue.Empty:
                 if not wait:
                     return
-                if not self.process.is_alive():
-                    raise RuntimeError(f"verify's recomputing process ended with exit code "
-                                       f"{self.process.exitcode} before its result") from None
+                self._alive()
                 continue
             if kind == "progress":
                 tell(value, self.total)
@@ -370,29 +391,36 @@ class _Recomputing:
                 self.found = value
 
     def result(self, tell: Progress) -> tuple[ScoreCheck, Recomputeds]:
+        self._put(None, tell)
         self.poll(tell, wait=True)
         assert self.found is not None
         return self.found
 
 
-def _recompute(store: StoreConfig, plan: _Plan, scores: Any, facts: Any, out: Any) -> None:
+def _recompute(plan: _Plan, events: Any, scores: Any, facts: Any, out: Any) -> None:
     """The recomputing process (see :class:`_Recomputing`)."""
     try:
-        ledger = DossierLedger(store)
-        try:
-            with building_state(keep=False):
-                latest = facts.get()
-                rows = (row for page in _received(scores) for row in page)
-                found = _Recheck(ledger, plan, lambda n, total: out.put(("progress", n))).run(
-                    rows, _received(facts), latest)
-        finally:
-            ledger.close()
+        with building_state(keep=False):
+            latest = facts.get()
+            rows = (row for page in _received(scores) for row in page)
+            found = _Recheck(plan, lambda n, total: out.put(("progress", n))).run(
+                _decoded(events), rows, _received(facts), latest)
         out.put(("done", found))
     except BaseException:
         out.put(("error", traceback.format_exc()))
 
 
-def _pickled(page: list[Row]) -> bytes:
+def _decoded(events: Any) -> Iterator[dict[str, Any]]:
+    """The envelopes of the chunks received, in order, each with its position (as
+    :meth:`DossierLedger.read_raw` decodes them), up to the None that ends them."""
+    for chunk in _received(events):
+        for position, state in chunk:
+            envelope = decode_state(state)
+            envelope["position"] = position
+            yield envelope
+
+
+def _pickled(page: list[Any]) -> bytes:
     """A page of rows as the queue carries it: pickled when put, so the pages the other
     process has not taken yet are held as bytes, not as rows of objects."""
     return pickle.dumps(page, pickle.HIGHEST_PROTOCOL)

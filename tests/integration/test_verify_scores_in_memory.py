@@ -1,6 +1,6 @@
-"""``verify --scores`` on a ledger in memory, which its second process cannot open: the
-recomputation runs in the first process, after the events (in a subprocess: chDB opens one
-directory per process)."""
+"""``verify --scores`` on a ledger in memory, which its second process could not open: it is
+sent the ledger's events by the first (in a subprocess: chDB opens one directory per
+process)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ print(json.dumps(found))
 """
 
 
-def test_a_ledger_in_memory_is_recomputed_in_process(tmp_path: Path) -> None:
+def test_a_ledger_in_memory_is_verified_and_an_altered_fact_named(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "olap")],
                             capture_output=True, text=True, timeout=600,
                             cwd=Path(__file__).resolve().parents[2])

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.config import StoreConfig
 from streams.verify import _Plan, _Recomputing
 
 
 def test_an_error_in_the_recomputing_process_is_raised_with_its_traceback() -> None:
-    plan = _Plan(head=0, tracked=0, facts_at=0, end=0, scored=frozenset(),
+    plan = _Plan(head=1, tracked=1, facts_at=1, end=1, scored=frozenset(),
                  checkpoints=frozenset(), total=0)
-    with pytest.raises(RuntimeError, match="a SQLite ledger needs a file path"), \
-            _Recomputing(StoreConfig("sqlite"), plan) as recomputing:
+    with pytest.raises(RuntimeError, match="UnpicklingError"), _Recomputing(plan) as recomputing:
+        for channel in (recomputing.facts, recomputing.facts, recomputing.scores):
+            channel.put(None)  # no latest fact evaluation, no fact row, no score row
+        recomputing.events.put(b"not a pickled chunk")
         recomputing.result(lambda n, total: None)
