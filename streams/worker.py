@@ -22,10 +22,10 @@ from ledger.chain import canonical_json
 from projections.clickhouse import schema
 from projections.clickhouse.rows import history_rows, ranking_row
 from projections.clickhouse.writer import Batch
-from projections.periods import parse_period, to_datetime, to_instant
+from projections.periods import parse_period, periods_containing, to_datetime, to_instant
 from projections.scores import UnitScore, standard_competition_ranks
 from streams.projector import Projector, clamp
-from streams.routing import Mark
+from streams.routing import Mark, partition_for
 
 NATIONAL = str(UnitKind.PROVINCE)
 """The kind ranked across partitions (departments and communes are ranked within their
@@ -114,14 +114,22 @@ class PartitionProjection:
         projector.fact_rows(batch, self._dossiers, now)
         projector.turned_rows(batch, now)
         projector.score_rows(batch, {g for g in groups if g[0] != NATIONAL}, now, computed_at)
-        # every current national group, so that the ranking's scores all stand at this cut
+        # every current national group, so that the ranking's scores all stand at this cut:
+        # those of the periods containing the mark's time whether or not an event of this
+        # partition touched them (the provinces are ranked together, and events elsewhere
+        # make the group), and any other this partition touched
+        current = {(NATIONAL, "", period.key) for period in periods_containing(to_instant(now))}
+        projector.groups |= current
         national = {g for g in groups | projector.current_groups(now) if g[0] == NATIONAL}
         full = self.report_all
         if full:  # reports sent before may be lost: every score the ranking holds, again
             national |= {g for g in projector.groups if g[0] == NATIONAL}
             projector.forget_given(NATIONAL)
             self.report_all = False
-        scores = tuple(projector.unranked_scores(national, now))
+        # every partition knows every province (the registry holds them all): only the
+        # scores of the provinces whose tree is on this partition are this partition's
+        scores = tuple(s for s in projector.unranked_scores(national, now)
+                       if partition_for(s.unit, mark.partitions) == self.partition)
         self._events, self._dossiers = [], set()
         report = Report(key, mark.partitions, self.partition, scores, mark.head,
                         self.reported, full)

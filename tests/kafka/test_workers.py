@@ -88,11 +88,22 @@ def the_same_rows(data_dir: Path, url: str, tmp_path: Path) -> None:
         client.close()
     for name, rows in embedded.items():
         assert rows, f"{name}: nothing to compare"
-        assert partitioned[name] == rows, name
+        assert partitioned[name] == rows, f"{name}: {differences(rows, partitioned[name])}"
     verified = subprocess.run(
         dossier_command("verify", "--scores"), env=worker_env(data_dir, "", url, tmp_path),
         capture_output=True, text=True, timeout=600)
     assert "OK:" in verified.stdout, verified.stdout[-3000:] + verified.stderr[-2000:]
+
+
+def differences(embedded: list[Any], partitioned: list[Any]) -> str:
+    """The rows only one side has, keyed by their first columns, briefly."""
+    def keyed(rows: list[Any]) -> dict[str, str]:
+        return {repr(row[:6]): repr(row[6:12])[:160] for row in rows}
+
+    mine, theirs = keyed(embedded), keyed(partitioned)
+    shown = [f"{key}: embedded {mine.get(key)} / workers {theirs.get(key)}"
+             for key in sorted(set(mine) | set(theirs)) if mine.get(key) != theirs.get(key)]
+    return f"{len(shown)} differ: " + "\n".join(shown[:8])
 
 
 def dossier_command(*args: str) -> list[str]:
