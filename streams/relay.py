@@ -48,6 +48,7 @@ class RelayConfig:
     backoff_cap_seconds: float = 30.0  # … up to this
     request_seconds: float = 15.0  # the most a send or a metadata request may take
     tick_seconds: float = 30.0  # between marks when no event comes (scores move with time)
+    mark_seconds: float = 0.2  # at least this long between marks while events come
     as_of: datetime | None = None  # the time marks carry (None: the clock's)
 
 
@@ -200,6 +201,7 @@ class Relay:
         self.trees = Trees(ledger)
         self.head = 0
         self.marked_at = 0.0  # time.monotonic() of the last marks sent
+        self.marked = 0  # the position they named
         self.last_event = 0  # the last folded event acknowledged (marks carry its position)
         self.published = 0  # events published (acknowledged) by this run
         self.redriven = 0  # times the log was driven again after a broker loss
@@ -290,10 +292,13 @@ class Relay:
             if upto > self.acknowledged.position:
                 await self._publish(stop, upto)
             elif once:
+                if self.last_event > self.marked:
+                    await self._mark(stop, self.last_event)
                 return
             else:
-                if self.last_event and time.monotonic() - self.marked_at \
-                        >= self.config.tick_seconds:
+                since = time.monotonic() - self.marked_at
+                if self.last_event and (since >= self.config.tick_seconds or (
+                        self.last_event > self.marked and since >= self.config.mark_seconds)):
                     await self._mark(stop, self.last_event)
                 await pause(stop, self.config.poll_seconds)
             if time.monotonic() >= next_check:
@@ -314,7 +319,8 @@ class Relay:
             return  # stopped: the batch is abandoned, nothing of it recorded
         folded = [e["position"] for e in envelopes if is_folded(e)]
         last_event = folded[-1] if folded else self.last_event
-        if last_event and not await self._mark(stop, last_event):
+        if last_event > self.marked and time.monotonic() - self.marked_at \
+                >= self.config.mark_seconds and not await self._mark(stop, last_event):
             return
         ends = await connection.end_offsets()
         if lost_partitions(self.acknowledged.end_offsets, ends):
@@ -352,6 +358,7 @@ class Relay:
         if not await self._acknowledged(acks, stop):
             return False
         self.marked_at = time.monotonic()
+        self.marked = position
         return True
 
     async def _acknowledged(self, acks: Sequence[asyncio.Future[Any]],

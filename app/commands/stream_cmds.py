@@ -67,6 +67,9 @@ def relay_cmd(
     tick: Annotated[float, typer.Option(
         help="seconds between marks while no event comes (the workers rescore at each: "
              "scores move with time)", min=0.1)] = 30.0,
+    mark_every: Annotated[float, typer.Option(
+        help="seconds at least between marks while events come (each mark makes every "
+             "worker write its rows)", min=0.0)] = 0.2,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="the time every mark carries (ISO 8601 with offset), instead of the "
                         "clock's: workers then score as of that moment")] = None,
@@ -82,6 +85,7 @@ def relay_cmd(
     config = RelayConfig(_kafka_url(settings), settings.kafka_topic, settings.kafka_partitions,
                          batch_events=batch, poll_seconds=poll, check_seconds=check_every,
                          retries=retries, request_seconds=timeout, tick_seconds=tick,
+                         mark_seconds=mark_every,
                          as_of=parse_moment(as_of) if as_of else None)
     ledger = _open_ledger(settings)
     quiet_client_logs()
