@@ -44,10 +44,10 @@ HELD_EVENTS = 50_000
 """Records held unacknowledged per partition before a snapshot is due anyway."""
 CYCLE_FLUSH_SECONDS = 1.0
 SEEK_AGAIN = 5.0
-BEHIND = 5_000
+BEHIND = 500
 """Records waiting on a partition beyond which it is catching up (see ``_catching_up``)."""
 CATCH_UP = 50_000
-CATCH_UP_SECONDS = 5.0
+CATCH_UP_SECONDS = 2.0
 STALL_SECONDS = 15.0
 """A partition with records waiting and none taken for this long is said to be stalled."""
 """Seconds after which a partition read again from a gap, still not there, is sought again."""
@@ -133,7 +133,6 @@ class Runtime:
         # partition -> (the offset it is read from again, when that was asked)
         self.seeking: dict[Any, tuple[int, float]] = {}
         self.watched: dict[Any, int] = {}  # partition -> the last record taken at the last look
-        self.cycled: dict[int, float] = {}  # partition -> time.monotonic() of its last cycle
         self._cycles: list[bytes] = []
         self._cycles_flushed = time.monotonic()
         self.stopped_by: BaseException | None = None
@@ -241,18 +240,20 @@ class Runtime:
 
     def _catching_up(self, event: Any, projection: PartitionProjection, mark: Mark) -> bool:
         """Whether to pass this mark by: more than ``BEHIND`` records wait after it on the
-        partition, the mark does not cross a multiple of ``CATCH_UP`` positions since the
-        partition's last cycle, and that cycle is less than ``CATCH_UP_SECONDS`` old. A
-        partition catching up then writes its rows at fewer marks (every partition at the
-        same ones, so that the ranking meets them), as the embedded runner writes fewer,
-        larger cycles on a backlog; the rows stay exact at the marks it writes."""
+        partition, and since the partition's last cycle the mark crosses neither a multiple
+        of ``CATCH_UP`` positions nor one of ``CATCH_UP_SECONDS`` of mark time. A partition
+        catching up (a backlog, a restart) then writes its rows at fewer marks — every
+        partition at the same ones, so that the ranking meets them — as the embedded runner
+        writes fewer, larger cycles on a backlog; the rows stay exact at the marks it
+        writes."""
         highwater = self.app.consumer.highwater(event.message.tp)
-        if highwater is None or highwater - 1 - event.message.offset <= BEHIND:
+        if highwater is None or highwater - 1 - event.message.offset <= BEHIND \
+                or projection.mark is None:
             return False
-        last = projection.mark[0] if projection.mark is not None else 0
-        if mark.position // CATCH_UP > last // CATCH_UP:
+        position, at = projection.mark
+        if mark.position // CATCH_UP > position // CATCH_UP:
             return False
-        return time.monotonic() - self.cycled.get(projection.partition, 0.0) < CATCH_UP_SECONDS
+        return mark.at.timestamp() // CATCH_UP_SECONDS <= at.timestamp() // CATCH_UP_SECONDS
 
     async def _at_mark(self, partition: int, projection: PartitionProjection,
                        mark: Mark) -> None:
@@ -262,7 +263,6 @@ class Runtime:
         if done is None:
             return
         batch, report = done
-        self.cycled[partition] = time.monotonic()
         rows = await self.write(f"worker-p{partition}", batch)
         await self.report(pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL))
         self.cycle(f"worker-p{partition}", mark, events, batch.count(schema.RANKINGS), rows,
