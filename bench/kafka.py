@@ -279,6 +279,7 @@ def freshness(data: Path, services: Services, rate: float, seconds: float) -> di
     database = services.database(name)
     environment = env(data, services, database, f"group-{name}", f"events-{name}")
     logs = data / "logs"
+    logs.mkdir(exist_ok=True)
     relay = dossier(environment, logs / "relay-fresh.log", "stream", "relay", "-q",
                     "--poll", "0.02", "--batch", "2000", "--tick", "1")
     running = [worker(environment, data / f"state-fresh-{i}", logs / f"fresh-{i}.log")
