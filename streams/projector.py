@@ -50,6 +50,14 @@ def clamp(as_of: datetime, period: Period) -> datetime:
     return min(as_of, to_datetime(period.last))
 
 
+def score_moved(previous: Any, digest: tuple[Any, ...]) -> bool:
+    """Whether a score's digest ``(total, rank, band, groups)`` differs from the one last
+    written (``None``: none) in more than its rank: only then is a ``score_history`` row
+    written (the rank when the score last changed; the current rank is in
+    ``rankings_current``)."""
+    return previous is None or (previous[0], *previous[2:]) != (digest[0], *digest[2:])
+
+
 @dataclass
 class Projector:
     """Folds envelopes through one engine carrying every shipped rulebook, and turns what
@@ -212,9 +220,11 @@ class Projector:
     def score_rows(self, batch: Batch, groups: Iterable[Group], as_of: datetime,
                    computed_at: datetime, *, only_changed: bool = True) -> int:
         """Score every unit of the groups under every rulebook at ``as_of`` (clamped to each
-        period); add history and ranking rows for the scores that changed since this projector
-        last gave rows for them (all of them without ``only_changed``). Returns the number of
-        unit scores given rows."""
+        period); add a ranking row for each score whose score or rank changed since this
+        projector last gave rows for it (all of them without ``only_changed``), and a history
+        row only when the score itself changed (:func:`score_moved`: a rank moved by a peer
+        stays exact in ``rankings_current``, and is recomputable from the peers' history).
+        Returns the number of unit scores given rows."""
         written = 0
         for kind, peer_group, period_key in sorted(groups):
             period = parse_period(period_key)
@@ -225,14 +235,16 @@ class Projector:
                         kind, period, moment, rulebook, province=peer_group or None):
                     key = (rulebook, kind, period_key, unit)
                     digest = (scored[1], rank, scored[2], scored[0])
-                    if only_changed and self._written.get(key) == digest:
+                    previous = self._written.get(key)
+                    if only_changed and previous == digest:
                         continue
                     self._written[key] = digest
                     score = issue(unit, scored, rank)
                     ranking = ranking_row(score, peer_group, computed_at, self.checkpoint)
                     if self.stored is not None and self.stored.unchanged(SCORES, ranking):
                         continue  # as stored: no history rows to build
-                    batch.add(schema.SCORE_HISTORY, history_rows(score, computed_at))
+                    if not only_changed or score_moved(previous, digest):
+                        batch.add(schema.SCORE_HISTORY, history_rows(score, computed_at))
                     batch.add(schema.RANKINGS, [ranking])
                     written += 1
         return written

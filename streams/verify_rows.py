@@ -360,7 +360,14 @@ def compare_history(recomputed: Recomputed, history: Sequence[Row]) -> list[Diff
     """A recomputed score row's :data:`COORDINATES` against those of its latest
     ``score_history`` row (read one row per indicator, times in µs, as
     ``queries.latest_history`` reads them; its position is also the last scored event at or
-    before it), and that history row against the score."""
+    before it), and that history row against the score. A history row written by an earlier
+    cycle (:func:`_earlier_write`: only the score's rank moved since) keeps its own
+    coordinates and rank; all the rest must match the score."""
+    earlier = _earlier_write(recomputed, history)
+    if earlier is not None:
+        return (_fold_position(recomputed)
+                + _history(history, recomputed.score, recomputed.period, earlier,
+                           history[0][H["rank"]]))
     agreed, disputed = _agreed(recomputed, history)
     found: list[Difference] = []
     for column, mine, value in zip(COORDINATES, recomputed.coordinates, agreed, strict=True):
@@ -375,7 +382,36 @@ def compare_history(recomputed: Recomputed, history: Sequence[Row]) -> list[Diff
             found.append(Difference(schema.RANKINGS, recomputed.name, column, mine,
                                     recomputed.fold_position,
                                     "the last scored event at or before it"))
-    return found + _history(history, recomputed.score, recomputed.period, agreed)
+    return found + _history(history, recomputed.score, recomputed.period, agreed,
+                            recomputed.score.rank)
+
+
+def _earlier_write(recomputed: Recomputed, history: Sequence[Row]
+                   ) -> tuple[int, int, int] | None:
+    """The coordinates of the latest history row when an earlier cycle wrote it (a history
+    row is written only when the score changed, a ranking row also when only its rank
+    moved): computed before the score's ranking row, at a position and as_of not after it,
+    and not both the same (the score changed with neither the ledger nor time moving on is
+    not an earlier write). A single altered coordinate of rows written together leaves the
+    times equal or the position and as_of equal, so it still shows as a difference."""
+    found = [{row[H[column]] for row in history} for column in COORDINATES]
+    if not history or any(len(values) != 1 for values in found):
+        return None
+    position, as_of, computed_at = (values.pop() for values in found)
+    mine_position, mine_as_of, mine_computed_at = recomputed.coordinates
+    if (computed_at < mine_computed_at and position <= mine_position
+            and as_of <= mine_as_of and (position, as_of) != (mine_position, mine_as_of)):
+        return position, as_of, computed_at
+    return None
+
+
+def _fold_position(recomputed: Recomputed) -> list[Difference]:
+    """The score row's position against the last scored event at or before it."""
+    position = recomputed.coordinates[0]
+    if position == recomputed.fold_position:
+        return []
+    return [Difference(schema.RANKINGS, recomputed.name, "position", position,
+                       recomputed.fold_position, "the last scored event at or before it")]
 
 
 def _time(column: str, value: Any) -> Any:
@@ -407,12 +443,12 @@ def _agreed(recomputed: Recomputed, history: Sequence[Row]
 
 
 def _history(history: Sequence[Row], score: UnitScore, period: Period,
-             coordinates: tuple[int, int, int]) -> list[Difference]:
+             coordinates: tuple[int, int, int], rank: Any) -> list[Difference]:
     """The latest ``score_history`` row of the score, one row per indicator, against the
-    recomputed score and the coordinates its rows agree on."""
+    recomputed score with ``rank`` and the coordinates its rows agree on."""
     position, as_of, computed_at = coordinates
     head = (score.rulebook_id, score.rulebook_version, score.unit, score.kind, score.period)
-    tail = (score.total, score.band, score.rank, position, as_of,
+    tail = (score.total, score.band, rank, position, as_of,
             period.evaluation_time(as_of), computed_at)
     expected = {i.code: (*head, group.code, i.code, i.applicable, i.numerator, i.denominator,
                          i.ratio, i.points, i.max, group.points, *tail)

@@ -24,7 +24,7 @@ from projections.clickhouse.rows import history_rows, ranking_row
 from projections.clickhouse.writer import Batch
 from projections.periods import parse_period, periods_containing, to_datetime, to_instant
 from projections.scores import UnitScore, standard_competition_ranks
-from streams.projector import Projector, clamp
+from streams.projector import Projector, clamp, score_moved
 from streams.routing import Mark, partition_for
 
 NATIONAL = str(UnitKind.PROVINCE)
@@ -197,11 +197,13 @@ class NationalRanking:
         for unit, score in sorted(members.items()):
             key = (group[0], group[1], unit)
             digest = (score.total, ranks[unit], score.band, score.groups)
-            if self.written.get(key) == digest:
+            previous = self.written.get(key)
+            if previous == digest:
                 continue
             self.written[key] = digest
             issued = UnitScore(score.unit, score.unit_name, score.kind, score.period, moment,
                                evaluated, score.rulebook_id, score.rulebook_version,
                                score.total, score.band, score.groups, ranks[unit], mark[0])
-            batch.add(schema.SCORE_HISTORY, history_rows(issued, computed_at))
+            if score_moved(previous, digest):
+                batch.add(schema.SCORE_HISTORY, history_rows(issued, computed_at))
             batch.add(schema.RANKINGS, [ranking_row(issued, "", computed_at, 0)])

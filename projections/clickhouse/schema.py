@@ -82,8 +82,10 @@ SCORE_HISTORY_TABLE = Table(
      ("computed_at", TIME)),
     "ReplacingMergeTree(computed_at)",
     ("rulebook_id", "unit", "period", "position", "as_of"),
-    "One row per unit score written (when its score or rank changed), its indicators in "
-    "parallel arrays; a re-run at the same position and as_of replaces, never duplicates",
+    "One row per unit score written when the score itself changed (not its rank alone: "
+    "rankings_current holds the current rank; this row the rank when the score changed), "
+    "its indicators in parallel arrays; a re-run at the same position and as_of replaces, "
+    "never duplicates",
 )
 
 INDICATOR_HISTORY = "score_history_indicators"

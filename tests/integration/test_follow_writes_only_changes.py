@@ -3,6 +3,7 @@ a caught-up directory, the rows of what changed after new events or as time pass
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -111,11 +112,9 @@ def test_a_restart_after_a_cycle_killed_before_its_tracking_row_writes_only_posi
     assert snapshot(data_dir) == live | {"tracking": [["follower", head]]}
 
 
-def test_after_new_events_a_restart_writes_only_the_rows_that_changed(
-        followed: tuple[Path, int], tmp_path: Path) -> None:
-    data_dir, head = copy_of(followed, tmp_path)
-    scores_before, facts_before = scores(data_dir), facts(data_dir)
-    blocks_before = inserts_and_rows(data_dir)
+def record_new_events(data_dir: Path, head: int) -> tuple[str, int]:
+    """Events after the followed ones: an open dossier synced, a new dossier submitted and
+    received in its unit. Returns the open dossier's id and how many were recorded."""
     (open_id, procedure, unit), *_ = olap(
         data_dir, "SELECT dossier_id, procedure, unit FROM dossier_facts FINAL "
         "WHERE status = 'open' AND NOT synced ORDER BY dossier_id LIMIT 1")
@@ -126,9 +125,17 @@ def test_after_new_events_a_restart_writes_only_the_rows_that_changed(
         ledger.record(submitted("restart-new", unit=unit, procedure=procedure,
                                 at="2026-10-07T10:30:00"))
         ledger.record(step("received", "restart-new", day=7, hour=11))
-        appended = ledger.max_position() - head
+        return str(open_id), ledger.max_position() - head
     finally:
         ledger.close()
+
+
+def test_after_new_events_a_restart_writes_only_the_rows_that_changed(
+        followed: tuple[Path, int], tmp_path: Path) -> None:
+    data_dir, head = copy_of(followed, tmp_path)
+    scores_before, facts_before = scores(data_dir), facts(data_dir)
+    blocks_before = inserts_and_rows(data_dir)
+    open_id, appended = record_new_events(data_dir, head)
     assert appended == 3
     began = datetime.now(UTC).isoformat()
 
@@ -152,7 +159,10 @@ def test_after_new_events_a_restart_writes_only_the_rows_that_changed(
         "a score was written that did not change, or a changed one was not written"
     history = olap(data_dir, f"SELECT {SCORE_KEY}, count(), uniqExact(computed_at) "
                    f"FROM score_history WHERE {since} GROUP BY {SCORE_KEY}")
-    assert {tuple(row[:4]) for row in history} == changed_scores
+    moved = {k for k in changed_scores if score_moved(scores_before.get(k), scores_after[k])}
+    assert moved, "the new events moved no score"
+    assert {tuple(row[:4]) for row in history} == moved, \
+        "a history row was written for a score whose rank alone moved, or none for one that moved"
     assert all(row[5] == 1 for row in history)
     history_rows = sum(row[4] for row in history)
 
@@ -162,6 +172,40 @@ def test_after_new_events_a_restart_writes_only_the_rows_that_changed(
     blocks_after = inserts_and_rows(data_dir)
     assert all(blocks_after[t][0] > blocks_before[t][0] for t in blocks_before), \
         "every table takes the new rows"
+
+
+def test_verify_accepts_a_history_row_older_than_its_rank_and_names_its_altered_score(
+        followed: tuple[Path, int], tmp_path: Path) -> None:
+    """A score whose rank alone moved keeps its latest history row from an earlier cycle:
+    verify --scores accepts it, and still names what differs in it from the score."""
+    data_dir, head = copy_of(followed, tmp_path)
+    before = scores(data_dir)
+    record_new_events(data_dir, head)
+    dossier(data_dir, "follow", "--once", "--quiet", "--as-of", WORKLOAD_AS_OF)
+    after = scores(data_dir)
+    rank_only = sorted(k for k, row in after.items()
+                       if row != before.get(k) and not score_moved(before.get(k), row))
+    assert rank_only, "no rank moved alone"
+    assert "OK:" in dossier(data_dir, "verify", "--scores").stdout
+
+    rulebook, _, period, unit = rank_only[0]
+    olap_command(data_dir, f"""
+        INSERT INTO score_history SELECT * REPLACE (total + 1.5 AS total)
+        FROM score_history FINAL WHERE rulebook_id = '{rulebook}' AND unit = '{unit}'
+          AND period = '{period}' AND position <= {head}
+        ORDER BY position DESC, as_of DESC LIMIT 1""")
+    bad = dossier(data_dir, "verify", "--scores", check=False)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert any(line.startswith("score_history ") and f"{rulebook} {unit} {period}" in line
+               and ": total" in line for line in bad.stdout.splitlines()), bad.stdout
+
+
+def score_moved(before: list[Any] | None, after: list[Any]) -> bool:
+    """Whether a current score row (as :func:`scores` reads it) differs from the earlier one
+    in more than its rank and times: only then is a ``score_history`` row written."""
+    def score(row: list[Any]) -> tuple[Any, ...]:
+        return row[0], row[1], json.loads(row[5])["groups"]
+    return before is None or score(before) != score(after)
 
 
 OPEN_STATUSES = {"submitted", "open", "open_late", "waiting_supplement",

@@ -17,13 +17,15 @@ COMPARED = {
     "rankings": "SELECT * EXCEPT (position, computed_at) FROM rankings_current FINAL "
                 "ORDER BY ALL",
     "latest_history": "SELECT rulebook_id, unit, period, argMax(tuple(* EXCEPT (position, "
-                      "computed_at)), (position, as_of)) FROM score_history FINAL "
+                      "computed_at, rank)), (position, as_of)) FROM score_history FINAL "
                       "GROUP BY ALL ORDER BY ALL",
 }
 """What an embedded run and a partitioned one share: every table as FINAL shows it but for
 when a row was computed or written, and for the position at which a score that stopped
 changing was last written (the embedded runner writes at its cycles, the workers at the
-relay's marks), so the score history through its latest row per key."""
+relay's marks), so the score history through its latest row per key, without its rank (the
+rank when the score last changed: a peer's change one run coalesced into the same cycle the
+other wrote apart moves it; the current rank is compared in ``rankings``)."""
 
 Views = dict[str, list[Any]]
 

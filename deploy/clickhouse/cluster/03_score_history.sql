@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS score_history_local ON CLUSTER '{cluster}'
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', computed_at)
 ORDER BY (rulebook_id, unit, period, position, as_of)
-COMMENT 'One row per unit score written (when its score or rank changed), its indicators in parallel arrays; a re-run at the same position and as_of replaces, never duplicates';
+COMMENT 'One row per unit score written when the score itself changed (not its rank alone: rankings_current holds the current rank; this row the rank when the score changed), its indicators in parallel arrays; a re-run at the same position and as_of replaces, never duplicates';
 
 CREATE TABLE IF NOT EXISTS score_history ON CLUSTER '{cluster}'
 AS score_history_local
