@@ -12,8 +12,13 @@ directory, then, each in a process of its own (peak RSS is the process's own):
 - restart: a few events appended, then a new runner: the time to the commit of the cycle
   holding the first new event (it resumes from the snapshot and folds the tail);
 - live: events appended by another process at ``--rate`` for ``--seconds`` while the runner
-  follows: freshness p50/p99 (append to the commit of the cycle that wrote its scores) and
-  ``score_history`` rows written per appended event;
+  follows: freshness p50/p99 (append to the commit of the cycle that wrote its scores), the
+  runner's cycles (the fewer, the more changes each coalesces: a loaded machine writes fewer
+  rows), the ``rankings_current`` rows written per appended event and
+  ``score_history`` rows written per appended event, over the whole window and without the
+  first score of each unit in each period new to the window (the appender's clock runs 13
+  simulated days in the window, so it opens a month the catch-up never scored: in real time
+  a month opens once a month);
 - replay: ``dossier replay`` into empty tables;
 - verify: ``dossier verify --scores`` on the runner's tables (its second process's peak RSS
   beside its own);
@@ -154,7 +159,7 @@ def live(ledger: Any, data: Path, extra: dict[str, Any]) -> dict[str, Any]:
     follower.resume()
     while follower.step():
         pass
-    before = client.query("SELECT count() FROM score_history").result_rows[0][0]
+    before = history_counts(client)
     first = ledger.max_position()
     context = multiprocessing.get_context("spawn")
     queue: Any = context.Queue()
@@ -163,9 +168,11 @@ def live(ledger: Any, data: Path, extra: dict[str, Any]) -> dict[str, Any]:
         data / "ledger.sqlite", rate, int(rate * seconds), 0.02, None, queue))
     appended: dict[int, float] = {}
     committed: list[tuple[int, float]] = []
+    ranked: list[int] = []
 
     def on_cycle(cycle: Cycle) -> None:
         committed.append((cycle.position, cycle.committed))
+        ranked.append(cycle.scores)
 
     follower.on_cycle = on_cycle
     writer.start()
@@ -188,12 +195,22 @@ def live(ledger: Any, data: Path, extra: dict[str, Any]) -> dict[str, Any]:
         while committed[index][0] < position:
             index += 1
         latencies.append(committed[index][1] - appended[position])
-    after = client.query("SELECT count() FROM score_history").result_rows[0][0]
+    after = history_counts(client)
     client.close()
     q = statistics.quantiles(latencies, n=100)
     span = max(appended.values()) - min(appended.values()) or 1
     return {"appended": ledger.max_position() - first, "rate": len(appended) / span,
-            "p50": q[49], "p99": q[98], "history_rows": after - before}
+            "p50": q[49], "p99": q[98], "history_rows": after[0] - before[0],
+            "first_scores": after[1] - before[1], "cycles": len(committed),
+            "ranking_rows": sum(ranked)}
+
+
+def history_counts(client: Any) -> tuple[int, int]:
+    """The ``score_history`` rows, and the unit scores (rulebook, unit, period) they hold:
+    the rows a window wrote, and how many of them were the first of their score."""
+    found = client.query("SELECT count(), uniqExact(rulebook_id, unit, period) "
+                         "FROM score_history").result_rows[0]
+    return int(found[0]), int(found[1])
 
 
 def measure(name: str, data: Path, as_of: str, **extra: Any) -> dict[str, Any]:
@@ -315,9 +332,15 @@ def report(size: int, found: dict[str, Any]) -> None:
     if "live" in found:
         r = found["live"]
         print(f"live: {r['rate']:,.0f} events/s appended ({r['appended']:,} events): "
-              f"freshness p50 {r['p50'] * 1000:,.0f} ms, p99 {r['p99'] * 1000:,.0f} ms; "
+              f"freshness p50 {r['p50'] * 1000:,.0f} ms, p99 {r['p99'] * 1000:,.0f} ms "
+              f"over {r['cycles']:,} cycles; "
               f"score_history {r['history_rows'] / max(r['appended'], 1):.2f} rows "
-              "per appended event")
+              f"per appended event ({r['history_rows']:,} rows); "
+              f"{r['first_scores']:,} of them first scores of a unit in a period, "
+              f"{(r['history_rows'] - r['first_scores']) / max(r['appended'], 1):.2f} rows "
+              "per event without them; rankings_current "
+              f"{r['ranking_rows'] / max(r['appended'], 1):.2f} rows per event (a history "
+              "row each before history rows were left out for rank-only changes)")
 
 
 def main() -> None:
