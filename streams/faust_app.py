@@ -198,14 +198,20 @@ class Runtime:
             return False
         if offset > expected:
             asked = self.seeking.get(tp)
-            if asked is None or asked[0] != expected or time.monotonic() - asked[1] > SEEK_AGAIN:
+            if asked is None or asked[0] != expected:
                 self.seeking[tp] = (expected, time.monotonic())
                 self.say(f"{tp.topic} partition {tp.partition}: record {offset:,} came after "
                          f"{expected:,}, the next one this worker's state has not taken (a "
                          f"committed offset ahead of the state); reading from {expected:,} "
                          "again")
                 await self.app.consumer.seek(tp, expected)
-            return False
+                return False
+            if time.monotonic() - asked[1] < SEEK_AGAIN:
+                return False  # records fetched before the seek
+            # read again from there for a while and nothing came before this record: the
+            # partition has no record at those offsets (a broker may leave offsets unused)
+            self.say(f"{tp.topic} partition {tp.partition}: no record at offsets "
+                     f"{expected:,}–{offset - 1:,} after reading again; {offset:,} is the next")
         self.seeking.pop(tp, None)
         state.offset = offset
         held.append(event)
