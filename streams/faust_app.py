@@ -44,6 +44,10 @@ HELD_EVENTS = 50_000
 """Records held unacknowledged per partition before a snapshot is due anyway."""
 CYCLE_FLUSH_SECONDS = 1.0
 SEEK_AGAIN = 5.0
+SEEK_TRIES = 3
+"""A partition read again from a gap is sought again every ``SEEK_AGAIN`` seconds while later
+records come (fetched before the seek, or a seek undone by a fetch in flight); after
+``SEEK_TRIES`` seeks the gap is taken for offsets the broker left unused."""
 BEHIND = 500
 """Records waiting on a partition beyond which it is catching up (see ``_catching_up``)."""
 CATCH_UP = 50_000
@@ -130,8 +134,8 @@ class Runtime:
         self.national_held: list[Any] = []
         self.national_saved = time.monotonic()
         self.writers: dict[str, ClickHouseWriter] = {}
-        # partition -> (the offset it is read from again, when that was asked)
-        self.seeking: dict[Any, tuple[int, float]] = {}
+        # partition -> (the offset it is read from again, when that was last asked, how often)
+        self.seeking: dict[Any, tuple[int, float, int]] = {}
         self.watched: dict[Any, int] = {}  # partition -> the last record taken at the last look
         self._cycles: list[bytes] = []
         self._cycles_flushed = time.monotonic()
@@ -199,19 +203,23 @@ class Runtime:
         if offset > expected:
             asked = self.seeking.get(tp)
             if asked is None or asked[0] != expected:
-                self.seeking[tp] = (expected, time.monotonic())
+                asked = (expected, 0.0, 0)
+            since = time.monotonic() - asked[1]
+            if asked[2] == 0 or (asked[2] < SEEK_TRIES and since >= SEEK_AGAIN):
+                self.seeking[tp] = (expected, time.monotonic(), asked[2] + 1)
                 self.say(f"{tp.topic} partition {tp.partition}: record {offset:,} came after "
                          f"{expected:,}, the next one this worker's state has not taken (a "
                          f"committed offset ahead of the state); reading from {expected:,} "
                          "again")
                 await self.app.consumer.seek(tp, expected)
                 return False
-            if time.monotonic() - asked[1] < SEEK_AGAIN:
+            if asked[2] < SEEK_TRIES or since < SEEK_AGAIN:
                 return False  # records fetched before the seek
-            # read again from there for a while and nothing came before this record: the
+            # read again from there several times and nothing came before this record: the
             # partition has no record at those offsets (a broker may leave offsets unused)
             self.say(f"{tp.topic} partition {tp.partition}: no record at offsets "
-                     f"{expected:,}–{offset - 1:,} after reading again; {offset:,} is the next")
+                     f"{expected:,}–{offset - 1:,} after reading again {asked[2]} times; "
+                     f"{offset:,} is the next")
         self.seeking.pop(tp, None)
         state.offset = offset
         held.append(event)
@@ -347,6 +355,15 @@ class Runtime:
             self.national_held = []
             self.national_saved = time.monotonic()
 
+    def flush_cycles(self) -> None:
+        """Write the cycle rows held (at most a second's: a timer flushes them when idle)."""
+        if self._cycles:
+            self.client.raw_insert(
+                schema.CYCLES, schema.CYCLES_TABLE.column_names, b"".join(self._cycles),
+                fmt="JSONCompactEachRow", settings={"date_time_input_format": "best_effort"})
+            self._cycles.clear()
+        self._cycles_flushed = time.monotonic()
+
     def watch(self) -> None:
         """Say which partitions have records waiting (the highwater the consumer saw is past
         the last record taken) and took none since the last look: a stalled consumer."""
@@ -396,11 +413,7 @@ class Runtime:
             runner, datetime.now(UTC) - timedelta(seconds=seconds), mark.position,
             mark.position, mark.head, events, scores, rows, seconds, False, "")) + b"\n")
         if time.monotonic() - self._cycles_flushed >= CYCLE_FLUSH_SECONDS:
-            self.client.raw_insert(
-                schema.CYCLES, schema.CYCLES_TABLE.column_names, b"".join(self._cycles),
-                fmt="JSONCompactEachRow", settings={"date_time_input_format": "best_effort"})
-            self._cycles.clear()
-            self._cycles_flushed = time.monotonic()
+            self.flush_cycles()
         if events or scores:
             self.say(f"{runner}: mark {mark.position:,} ({mark.at.isoformat()}): {events} "
                      f"events, {scores} scores, {rows} rows in {seconds:.3f}s")
@@ -497,6 +510,10 @@ def make_app(config: WorkerConfig, *, client: Any, pseudonym_key: bytes,
     @app.timer(STALL_SECONDS)
     async def watch() -> None:
         runtime.watch()
+
+    @app.timer(CYCLE_FLUSH_SECONDS)
+    async def flush_cycles() -> None:
+        runtime.flush_cycles()
 
     @app.on_partitions_revoked.connect
     def on_revoked(sender: Any, /, *args: Any, signal: Any, **_: Any) -> None:

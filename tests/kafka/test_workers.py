@@ -135,7 +135,11 @@ def test_relay_and_two_workers_write_the_rows_of_the_embedded_runner(
     client = clickhouse_connect.get_client(dsn=database)
     try:
         wait_until_tracked(client, position, PARTITIONS, logs)
-        held = client.query("SELECT DISTINCT runner FROM runner_cycles").result_rows
+        deadline = time.monotonic() + 10  # cycle rows are written within a second
+        while len(held := client.query("SELECT DISTINCT runner FROM runner_cycles"
+                                       ).result_rows) < PARTITIONS + 1 \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         client.close()
         for worker in workers:
