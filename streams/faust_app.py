@@ -43,11 +43,8 @@ HOUR = 3_600_000_000  # µs
 HELD_EVENTS = 50_000
 """Records held unacknowledged per partition before a snapshot is due anyway."""
 CYCLE_FLUSH_SECONDS = 1.0
-SEEK_AGAIN = 5.0
-SEEK_TRIES = 3
-"""A partition read again from a gap is sought again every ``SEEK_AGAIN`` seconds while later
-records come (fetched before the seek, or a seek undone by a fetch in flight); after
-``SEEK_TRIES`` seeks the gap is taken for offsets the broker left unused."""
+GAP_QUIET_SECONDS = 10.0
+"""Reading a gap again ends at its end, or when nothing more comes for this long."""
 BEHIND = 500
 """Records waiting on a partition beyond which it is catching up (see ``_catching_up``)."""
 CATCH_UP = 50_000
@@ -134,8 +131,6 @@ class Runtime:
         self.national_held: list[Any] = []
         self.national_saved = time.monotonic()
         self.writers: dict[str, ClickHouseWriter] = {}
-        # partition -> (the offset it is read from again, when that was last asked, how often)
-        self.seeking: dict[Any, tuple[int, float, int]] = {}
         self.watched: dict[Any, int] = {}  # partition -> the last record taken at the last look
         self._cycles: list[bytes] = []
         self._cycles_flushed = time.monotonic()
@@ -178,15 +173,17 @@ class Runtime:
             self.held.pop(partition, None)
 
     async def in_order(self, event: Any, state: PartitionProjection | NationalRanking,
-                       held: list[Any], new: bool) -> bool:
-        """Whether the record is the next one of its partition for ``state``. A record
-        already taken (delivered again after a rebalance) is only held for acknowledgement;
-        a record after a gap (the committed offset is ahead of the state's snapshot: the
-        changelog lost its latest writes, or an offset was committed that no snapshot
-        covers) is said once and the partition is read again from the gap. ``new``: the
-        record's content is after what the state has taken (a later position or mark): one
-        at an offset already passed means the topic was made again (a broker that lost its
-        data; the relay drives the log again), and offsets start over from it."""
+                       held: list[Any], new: bool) -> list[tuple[int, bytes]] | None:
+        """The records to take before this one, when it is to be taken (None: skip it). A
+        record already taken (delivered again after a rebalance) is only held for
+        acknowledgement; a record after a gap (the committed offset is ahead of the state's
+        snapshot: the changelog lost its latest writes, or an offset was committed that no
+        snapshot covers) is said, and the records of the gap are read by a consumer of the
+        worker's own (faust's seek does not hold against a fetch in flight) and taken first.
+        ``new``: the record's content is after what the state has taken (a later position or
+        mark): one at an offset already passed means the topic was made again (a broker
+        that lost its data; the relay drives the log again), and offsets start over from
+        it."""
         message = event.message
         tp, offset = message.tp, message.offset
         expected = state.offset + 1
@@ -199,58 +196,79 @@ class Runtime:
                 state.report_all = True  # the reports sent before may be lost with it
         if offset < expected:
             held.append(event)
-            return False
+            return None
+        earlier: list[tuple[int, bytes]] = []
         if offset > expected:
-            asked = self.seeking.get(tp)
-            if asked is None or asked[0] != expected:
-                asked = (expected, 0.0, 0)
-            since = time.monotonic() - asked[1]
-            if asked[2] == 0 or (asked[2] < SEEK_TRIES and since >= SEEK_AGAIN):
-                self.seeking[tp] = (expected, time.monotonic(), asked[2] + 1)
-                self.say(f"{tp.topic} partition {tp.partition}: record {offset:,} came after "
-                         f"{expected:,}, the next one this worker's state has not taken (a "
-                         f"committed offset ahead of the state); reading from {expected:,} "
-                         "again")
-                await self.app.consumer.seek(tp, expected)
-                return False
-            if asked[2] < SEEK_TRIES or since < SEEK_AGAIN:
-                return False  # records fetched before the seek
-            # read again from there several times and nothing came before this record: the
-            # partition has no record at those offsets (a broker may leave offsets unused)
-            self.say(f"{tp.topic} partition {tp.partition}: no record at offsets "
-                     f"{expected:,}–{offset - 1:,} after reading again {asked[2]} times; "
-                     f"{offset:,} is the next")
-        self.seeking.pop(tp, None)
+            earlier = await self._read_again(tp, expected, offset)
+            self.say(f"{tp.topic} partition {tp.partition}: record {offset:,} came after "
+                     f"{expected:,}, the next one this worker's state has not taken (a "
+                     f"committed offset ahead of the state); read {len(earlier):,} records "
+                     f"of offsets {expected:,}–{offset - 1:,} again")
         state.offset = offset
         held.append(event)
-        return True
+        return earlier
+
+    async def _read_again(self, tp: Any, start: int, end: int) -> list[tuple[int, bytes]]:
+        """(offset, value) of the partition's records from ``start`` to before ``end``, read
+        by a plain consumer (a broker may leave offsets unused: what is there)."""
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.config.bootstrap,
+                                    enable_auto_commit=False, fetch_max_wait_ms=100,
+                                    client_id="dossier-worker-gap")
+        await consumer.start()
+        found: list[tuple[int, bytes]] = []
+        try:
+            partition = TopicPartition(tp.topic, tp.partition)
+            consumer.assign([partition])
+            consumer.seek(partition, start)
+            quiet_until = time.monotonic() + GAP_QUIET_SECONDS
+            while time.monotonic() < quiet_until:
+                messages = (await consumer.getmany(partition, timeout_ms=500)).get(partition, [])
+                if messages:
+                    quiet_until = time.monotonic() + GAP_QUIET_SECONDS
+                for message in messages:
+                    if message.offset >= end:
+                        return found
+                    found.append((message.offset, message.value or b""))
+            return found
+        finally:
+            await consumer.stop()
 
     async def on_record(self, event: Any) -> None:
         partition = event.message.partition
         projection = self.projection(partition)
-        try:
-            record = read_record(event.value)
-        except ValueError as error:
-            if await self.in_order(event, projection, self.held[partition], False):
-                self.say(f"partition {partition} offset {event.message.offset}: skipped a "
-                         f"record that is not the relay's ({error})")
-            return
+        record = self._decoded(partition, event.message.offset, event.value)
         if isinstance(record, Mark):
             new = projection.mark is None or (record.position, record.at) > projection.mark
         else:
-            new = record["position"] > projection.position
-        if not await self.in_order(event, projection, self.held[partition], new):
+            new = record is not None and record["position"] > projection.position
+        earlier = await self.in_order(event, projection, self.held[partition], new)
+        if earlier is None:
+            return
+        for offset, value in earlier:
+            await self._take(event, partition, projection,
+                             self._decoded(partition, offset, value))
+        await self._take(event, partition, projection, record)
+        if self.projections.get(partition) is projection and self._snapshot_due(partition):
+            await self._snapshot(partition, projection)
+
+    def _decoded(self, partition: int, offset: int, value: bytes) -> dict[str, Any] | Mark | None:
+        try:
+            return read_record(value)
+        except ValueError as error:
+            self.say(f"partition {partition} offset {offset}: skipped a record that is not "
+                     f"the relay's ({error})")
+            return None
+
+    async def _take(self, event: Any, partition: int, projection: PartitionProjection,
+                    record: dict[str, Any] | Mark | None) -> None:
+        if record is None:
             return
         if not isinstance(record, Mark):
             projection.fold(record)
-            if len(self.held[partition]) < HELD_EVENTS:
-                return
-        elif self._catching_up(event, projection, record):
-            return
-        else:
+        elif not self._catching_up(event, projection, record):
             await self._at_mark(partition, projection, record)
-        if self.projections.get(partition) is projection and self._snapshot_due(partition):
-            await self._snapshot(partition, projection)
 
     def _catching_up(self, event: Any, projection: PartitionProjection, mark: Mark) -> bool:
         """Whether to pass this mark by: more than ``BEHIND`` records wait after it on the
@@ -331,8 +349,22 @@ class Runtime:
         report: Report = pickle.loads(event.value)
         new = ((national.done is None or report.mark > national.done)
                and report.partition not in national.pending.get(report.mark, {}))
-        if not await self.in_order(event, national, self.national_held, new):
+        earlier = await self.in_order(event, national, self.national_held, new)
+        if earlier is None:
             return
+        for _, value in earlier:
+            await self._rank(national, pickle.loads(value))
+        await self._rank(national, report)
+        if time.monotonic() - self.national_saved >= self.config.snapshot_seconds \
+                or len(self.national_held) >= HELD_EVENTS:
+            save_snapshot(self.ranking_state, "national", national)
+            await self.app.producer.flush()
+            for held in self.national_held:
+                held.ack()
+            self.national_held = []
+            self.national_saved = time.monotonic()
+
+    async def _rank(self, national: NationalRanking, report: Report) -> None:
         missing = national.gap(report)
         if missing is not None:
             self.say(f"ranking: reports of partition {report.partition} after mark "
@@ -346,14 +378,6 @@ class Runtime:
             self.cycle("worker-national", Mark(mark[0], mark[1], report.partitions,
                                                report.head), 0,
                        batch.count(schema.RANKINGS), rows, began)
-        if time.monotonic() - self.national_saved >= self.config.snapshot_seconds \
-                or len(self.national_held) >= HELD_EVENTS:
-            save_snapshot(self.ranking_state, "national", national)
-            await self.app.producer.flush()
-            for held in self.national_held:
-                held.ack()
-            self.national_held = []
-            self.national_saved = time.monotonic()
 
     def flush_cycles(self) -> None:
         """Write the cycle rows held (at most a second's: a timer flushes them when idle)."""
