@@ -38,7 +38,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
 from bench.scale import KEY, ROOT, as_of_of, build
@@ -273,7 +272,7 @@ def restart(run: dict[str, Any], data: Path, name: str) -> float:
 
 
 def freshness(data: Path, services: Services, rate: float, seconds: float) -> dict[str, Any]:
-    from bench.live import append_at_rate
+    from bench.live import append_at_rate, drain
 
     name = "fresh"
     database = services.database(name)
@@ -295,15 +294,7 @@ def freshness(data: Path, services: Services, rate: float, seconds: float) -> di
         appender.start()
         finished = False
         while not finished or not seen or seen[-1][0] < max(appended, default=0):
-            while True:
-                try:
-                    item = queue.get_nowait()
-                except Empty:
-                    break
-                if item is None:
-                    finished = True
-                else:
-                    appended.update(item)
+            finished = drain(queue, appended) or finished
             found = tracked(database)
             partitions = [found.get(f"worker-p{p}", (0, 0))[0] for p in range(PARTITIONS)]
             seen.append((min(partitions), time.monotonic()))

@@ -101,15 +101,7 @@ def freshness(root: Path, client: Any, rate: float, seconds: float, scale: float
     writer.start()
     finished = False
     while not finished or follower.position < ledger.max_position():
-        while True:
-            try:
-                item = queue.get_nowait()
-            except Empty:
-                break
-            if item is None:
-                finished = True
-            else:
-                appended.update(item)
+        finished = drain(queue, appended) or finished
         if not follower.step():
             time.sleep(follower.poll_seconds)
     writer.join()
@@ -127,6 +119,21 @@ def freshness(root: Path, client: Any, rate: float, seconds: float, scale: float
           f"p99 {q[98] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
           "(goal p99 < 1000 ms at 1,000 events/s)")
     ledger.close()
+
+
+def drain(queue: Any, appended: dict[int, float]) -> bool:
+    """Take what the appender reported so far into ``appended`` (position → time); whether
+    it said it has finished."""
+    finished = False
+    while True:
+        try:
+            item = queue.get_nowait()
+        except Empty:
+            return finished
+        if item is None:
+            finished = True
+        else:
+            appended.update(item)
 
 
 def append_at_rate(path: Path, rate: float, total: int, scale: float,

@@ -43,7 +43,6 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
 KEY = b"bench-key"
@@ -147,7 +146,7 @@ def worker(name: str, data: Path, as_of: str, extra: dict[str, Any]) -> dict[str
 
 def live(ledger: Any, data: Path, extra: dict[str, Any]) -> dict[str, Any]:
     """Freshness and score_history rows per event while another process appends."""
-    from bench.live import append_at_rate
+    from bench.live import append_at_rate, drain
     from projections.clickhouse.writer import ClickHouseWriter, open_client
     from streams.follower import Cycle, Follower
     from streams.snapshots import Snapshots
@@ -178,15 +177,7 @@ def live(ledger: Any, data: Path, extra: dict[str, Any]) -> dict[str, Any]:
     writer.start()
     finished = False
     while not finished or follower.position < ledger.max_position():
-        while True:
-            try:
-                item = queue.get_nowait()
-            except Empty:
-                break
-            if item is None:
-                finished = True
-            else:
-                appended.update(item)
+        finished = drain(queue, appended) or finished
         if not follower.step():
             time.sleep(follower.poll_seconds)
     writer.join()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -24,7 +24,7 @@ from projections.periods import (
     to_instant,
 )
 from projections.rulebook import SHIPPED, load_rulebook
-from projections.scores import UnitScore
+from projections.scores import Scored, UnitScore
 
 try:
     from projections.clickhouse._fact_rows import FactRows as CompiledFactRows
@@ -226,6 +226,28 @@ class Projector:
         stays exact in ``rankings_current``, and is recomputable from the peers' history).
         Returns the number of unit scores given rows."""
         written = 0
+        for key, peer_group, issue, unit, scored, rank in self._scores(groups, as_of):
+            digest = (scored[1], rank, scored[2], scored[0])
+            previous = self._written.get(key)
+            if only_changed and previous == digest:
+                continue
+            self._written[key] = digest
+            score = issue(unit, scored, rank)
+            ranking = ranking_row(score, peer_group, computed_at, self.checkpoint)
+            if self.stored is not None and self.stored.unchanged(SCORES, ranking):
+                continue  # as stored: no history rows to build
+            if not only_changed or score_moved(previous, digest):
+                batch.add(schema.SCORE_HISTORY, history_rows(score, computed_at))
+            batch.add(schema.RANKINGS, [ranking])
+            written += 1
+        return written
+
+    def _scores(self, groups: Iterable[Group], as_of: datetime) -> Iterator[
+            tuple[tuple[str, str, str, str], str, Callable[[str, Scored, int | None], UnitScore],
+                  str, Scored, int | None]]:
+        """(key, peer group, issuer, unit, scored, rank) of every unit of the groups under
+        every rulebook at ``as_of`` clamped to each period; key: (rulebook, kind, period,
+        unit), what ``_written`` remembers."""
         for kind, peer_group, period_key in sorted(groups):
             period = parse_period(period_key)
             moment = clamp(as_of, period)
@@ -233,39 +255,18 @@ class Projector:
                 issue = self.engine.issuer(period, moment, rulebook)
                 for unit, scored, rank in self.engine.ranked(
                         kind, period, moment, rulebook, province=peer_group or None):
-                    key = (rulebook, kind, period_key, unit)
-                    digest = (scored[1], rank, scored[2], scored[0])
-                    previous = self._written.get(key)
-                    if only_changed and previous == digest:
-                        continue
-                    self._written[key] = digest
-                    score = issue(unit, scored, rank)
-                    ranking = ranking_row(score, peer_group, computed_at, self.checkpoint)
-                    if self.stored is not None and self.stored.unchanged(SCORES, ranking):
-                        continue  # as stored: no history rows to build
-                    if not only_changed or score_moved(previous, digest):
-                        batch.add(schema.SCORE_HISTORY, history_rows(score, computed_at))
-                    batch.add(schema.RANKINGS, [ranking])
-                    written += 1
-        return written
+                    yield (rulebook, kind, period_key, unit), peer_group, issue, unit, scored, rank
 
     def unranked_scores(self, groups: Iterable[Group], as_of: datetime) -> list[UnitScore]:
         """The scores, without rank, of the groups' units whose score changed since this
         projector last gave them (rows or not): for groups ranked elsewhere, where every
         peer's score meets (the Kafka workers' provinces: see ``streams.worker``)."""
         found: list[UnitScore] = []
-        for kind, peer_group, period_key in sorted(groups):
-            period = parse_period(period_key)
-            moment = clamp(as_of, period)
-            for rulebook in self.rulebooks:
-                issue = self.engine.issuer(period, moment, rulebook)
-                for unit, scored, _ in self.engine.ranked(
-                        kind, period, moment, rulebook, province=peer_group or None):
-                    key = (rulebook, kind, period_key, unit)
-                    digest = (scored[1], None, scored[2], scored[0])
-                    if self._written.get(key) != digest:
-                        self._written[key] = digest
-                        found.append(issue(unit, scored, None))
+        for key, _, issue, unit, scored, _ in self._scores(groups, as_of):
+            digest = (scored[1], None, scored[2], scored[0])
+            if self._written.get(key) != digest:
+                self._written[key] = digest
+                found.append(issue(unit, scored, None))
         return found
 
     def forget_given(self, kind: str) -> None:
