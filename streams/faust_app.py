@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 HOUR = 3_600_000_000  # µs
 HELD_EVENTS = 50_000
 """Records held unacknowledged per partition before a snapshot is due anyway."""
-CYCLE_FLUSH_SECONDS = 1.0
 GAP_QUIET_SECONDS = 10.0
 """Reading a gap again ends at its end, or when nothing more comes for this long."""
 BEHIND = 500
@@ -51,7 +50,8 @@ CATCH_UP = 50_000
 CATCH_UP_SECONDS = 2.0
 STALL_SECONDS = 15.0
 """A partition with records waiting and none taken for this long is said to be stalled."""
-"""Seconds after which a partition read again from a gap, still not there, is sought again."""
+QUIET_SECONDS = 2.0
+"""A partition that took no record for this long is snapshotted (``snapshot_quiet``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +130,18 @@ class Runtime:
         self.national: NationalRanking | None = None
         self.national_held: list[Any] = []
         self.national_saved = time.monotonic()
-        self.writers: dict[str, ClickHouseWriter] = {}
+        self.taken_at: dict[int, float] = {}  # partition -> time.monotonic() of its last record
+        self.reported_at = time.monotonic()  # of the last report taken
+        self.folding = asyncio.Lock()  # the records' agent, or a snapshot of a quiet partition
+        self.ranking = asyncio.Lock()  # the reports' agent, or a save of the quiet ranking
+        self.writer = ClickHouseWriter(client, runner="worker")
         self.watched: dict[Any, int] = {}  # partition -> the last record taken at the last look
-        self._cycles: list[bytes] = []
-        self._cycles_flushed = time.monotonic()
+        # the sink: cycles computed and not yet written, and reports sent and not yet
+        # acknowledged (see ``flush``)
+        self.unwritten: list[Cycle] = []
+        self.sent: list[tuple[Any, bytes]] = []
+        self.flushing = asyncio.Lock()
+        self.wanted = asyncio.Event()
         self.stopped_by: BaseException | None = None
         # as many partitions as the source (a broker may create it on first use, with its
         # default count), every report on partition 0: one ranking sees them all
@@ -236,6 +244,11 @@ class Runtime:
             await consumer.stop()
 
     async def on_record(self, event: Any) -> None:
+        async with self.folding:
+            await self._on_record(event)
+            self.taken_at[event.message.partition] = time.monotonic()
+
+    async def _on_record(self, event: Any) -> None:
         partition = event.message.partition
         projection = self.projection(partition)
         record = self._decoded(partition, event.message.offset, event.value)
@@ -295,15 +308,14 @@ class Runtime:
         if done is None:
             return
         batch, report = done
-        rows = await self.write(f"worker-p{partition}", batch)
-        await self.report(pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL))
-        self.cycle(f"worker-p{partition}", mark, events, batch.count(schema.RANKINGS), rows,
-                   began)
+        self.hold(Cycle(f"worker-p{partition}", batch, mark, events, began))
+        value = pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL)
+        self.sent.append((await self.reports.send(key=b"report", partition=0, value=value),
+                          value))
 
-    async def report(self, value: bytes) -> None:
+    async def report(self, value: bytes, failures: int = 0) -> None:
         """Send a report and wait for the broker's acknowledgement (a lost one would leave the
         ranking waiting), retrying with back-off; raises after ``retries`` failures."""
-        failures = 0
         while True:
             try:
                 await (await self.reports.send(key=b"report", partition=0, value=value))
@@ -327,6 +339,7 @@ class Runtime:
         acknowledge every record held (their offsets may now be committed)."""
         if projection._events:
             return  # between marks: the next mark's
+        await self.flush()  # the rows of the marks before it, before any acknowledgement
         held = self.held[partition]
         facts = projection.projector.engine.facts
         cold = self.colds[partition]
@@ -341,8 +354,28 @@ class Runtime:
         self.snapshot_at[partition] = time.monotonic()
         log.info("partition %s: snapshot at %s, %s bytes", partition, projection.position, size)
 
+    async def snapshot_quiet(self) -> None:
+        """Snapshot the partitions (and the ranking) holding records unacknowledged that took
+        none for ``QUIET_SECONDS``: a worker restarted after a quiet spell then folds nothing
+        again, and its offsets are committed."""
+        now = time.monotonic()
+        async with self.folding:
+            for partition, projection in list(self.projections.items()):
+                if self.held.get(partition) \
+                        and now - self.taken_at.get(partition, now) >= QUIET_SECONDS:
+                    await self._snapshot(partition, projection)
+        async with self.ranking:
+            if self.national is not None and self.national_held \
+                    and now - self.reported_at >= QUIET_SECONDS:
+                await self._save_ranking(self.national)
+
     # -- the ranking --------------------------------------------------------------------------
     async def on_report(self, event: Any) -> None:
+        async with self.ranking:
+            await self._on_report(event)
+            self.reported_at = time.monotonic()
+
+    async def _on_report(self, event: Any) -> None:
         if self.national is None:
             self.national = load_snapshot(self.ranking_state, "national") or NationalRanking()
         national = self.national
@@ -357,12 +390,17 @@ class Runtime:
         await self._rank(national, report)
         if time.monotonic() - self.national_saved >= self.config.snapshot_seconds \
                 or len(self.national_held) >= HELD_EVENTS:
-            save_snapshot(self.ranking_state, "national", national)
-            await self.app.producer.flush()
-            for held in self.national_held:
-                held.ack()
-            self.national_held = []
-            self.national_saved = time.monotonic()
+            await self._save_ranking(national)
+
+    async def _save_ranking(self, national: NationalRanking) -> None:
+        """Save the ranking's state, then acknowledge the reports it took."""
+        save_snapshot(self.ranking_state, "national", national)
+        await self.flush()
+        await self.app.producer.flush()
+        for held in self.national_held:
+            held.ack()
+        self.national_held = []
+        self.national_saved = time.monotonic()
 
     async def _rank(self, national: NationalRanking, report: Report) -> None:
         missing = national.gap(report)
@@ -374,19 +412,8 @@ class Runtime:
         for mark in national.add(report):
             began = time.perf_counter()
             batch = national.rank(mark, datetime.now(UTC))
-            rows = await self.write("worker-national", batch)
-            self.cycle("worker-national", Mark(mark[0], mark[1], report.partitions,
-                                               report.head), 0,
-                       batch.count(schema.RANKINGS), rows, began)
-
-    def flush_cycles(self) -> None:
-        """Write the cycle rows held (at most a second's: a timer flushes them when idle)."""
-        if self._cycles:
-            self.client.raw_insert(
-                schema.CYCLES, schema.CYCLES_TABLE.column_names, b"".join(self._cycles),
-                fmt="JSONCompactEachRow", settings={"date_time_input_format": "best_effort"})
-            self._cycles.clear()
-        self._cycles_flushed = time.monotonic()
+            self.hold(Cycle("worker-national", batch, Mark(mark[0], mark[1], report.partitions,
+                                                           report.head), 0, began))
 
     def watch(self) -> None:
         """Say which partitions have records waiting (the highwater the consumer saw is past
@@ -405,17 +432,46 @@ class Runtime:
                          f"{highwater - 1:,} are waiting, the last taken is {taken:,}, none "
                          f"taken in {STALL_SECONDS:g}s")
 
-    # -- ClickHouse -----------------------------------------------------------------------------
-    async def write(self, runner: str, batch: Batch) -> int:
-        """Write a batch (its tracking row last), retrying with back-off; raises after
-        ``retries`` consecutive failures, each said in one line."""
-        writer = self.writers.get(runner)
-        if writer is None:
-            writer = self.writers[runner] = ClickHouseWriter(self.client, runner=runner)
+    # -- the sink ---------------------------------------------------------------------------
+    def hold(self, cycle: Cycle) -> None:
+        """Hand a cycle's rows to the sink (``drain`` writes them as soon as it can)."""
+        self.unwritten.append(cycle)
+        self.wanted.set()
+
+    async def drain(self) -> None:
+        """Flush whenever something is held: one write while the agents go on folding, then
+        one for all that came meanwhile (group commit: the busier, the larger the writes)."""
+        while True:
+            await self.wanted.wait()
+            self.wanted.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write every cycle held — each table's rows of them all in one insert, then their
+        tracking rows, then their ``runner_cycles`` rows — and wait for the broker's
+        acknowledgement of every report sent (sending again the ones it refused). A
+        snapshot's records are acknowledged only after this."""
+        async with self.flushing:
+            cycles, self.unwritten = self.unwritten, []
+            sent, self.sent = self.sent, []
+            if cycles:
+                await self.write(cycles)
+            for future, value in sent:
+                try:
+                    await future
+                except Exception as error:  # the client's errors, as the broker gives them
+                    self.say(f"report to {self.config.reports_topic}: "
+                             f"{type(error).__name__}: {error}; sending it again")
+                    await self.report(value, failures=1)
+
+    async def write(self, cycles: list[Cycle]) -> None:
+        """Write the cycles in a thread (the agents fold meanwhile), retrying with back-off;
+        raises after ``retries`` consecutive failures, each said in one line."""
         failures = 0
         while True:
             try:
-                return writer.write(batch)
+                await asyncio.to_thread(self._write, cycles)
+                return
             except Exception as error:  # clickhouse-connect raises several kinds
                 failures += 1
                 text = " ".join(str(error).split())[:200]
@@ -424,23 +480,41 @@ class Runtime:
                         f"ClickHouse write failed {failures} times in a row: "
                         f"{type(error).__name__}: {text}") from None
                 delay = min(30.0, 0.5 * 2 ** (failures - 1))
-                self.say(f"ClickHouse write for {runner}: {type(error).__name__}: {text}; "
+                self.say(f"ClickHouse write: {type(error).__name__}: {text}; "
                          f"retry {failures} of {self.config.retries} in {delay:.1f}s")
                 await asyncio.sleep(delay)
 
-    def cycle(self, runner: str, mark: Mark, events: int, scores: int, rows: int,
-              began: float) -> None:
-        """One ``runner_cycles`` row (what the pipeline dashboard reads), written with the
-        others of the last second."""
-        seconds = time.perf_counter() - began
-        self._cycles.append(orjson.dumps((
-            runner, datetime.now(UTC) - timedelta(seconds=seconds), mark.position,
-            mark.position, mark.head, events, scores, rows, seconds, False, "")) + b"\n")
-        if time.monotonic() - self._cycles_flushed >= CYCLE_FLUSH_SECONDS:
-            self.flush_cycles()
-        if events or scores:
-            self.say(f"{runner}: mark {mark.position:,} ({mark.at.isoformat()}): {events} "
-                     f"events, {scores} scores, {rows} rows in {seconds:.3f}s")
+    def _write(self, cycles: list[Cycle]) -> None:
+        rows = [len(cycle.batch) for cycle in cycles]  # before the writer encodes them
+        scores = [cycle.batch.count(schema.RANKINGS) for cycle in cycles]
+        self.writer.write_together([(cycle.runner, cycle.batch) for cycle in cycles])
+        now, ended = datetime.now(UTC), time.perf_counter()
+        lines = []
+        for cycle, written, scored in zip(cycles, rows, scores, strict=True):
+            seconds = ended - cycle.began
+            lines.append(orjson.dumps((
+                cycle.runner, now - timedelta(seconds=seconds), cycle.mark.position,
+                cycle.mark.position, cycle.mark.head, cycle.events, scored, written,
+                seconds, False, "")))
+            if cycle.events or scored:
+                self.say(f"{cycle.runner}: mark {cycle.mark.position:,} "
+                         f"({cycle.mark.at.isoformat()}): {cycle.events} events, {scored} "
+                         f"scores, {written} rows in {seconds:.3f}s")
+        self.client.raw_insert(
+            schema.CYCLES, schema.CYCLES_TABLE.column_names, b"\n".join(lines),
+            fmt="JSONCompactEachRow", settings={"date_time_input_format": "best_effort"})
+
+
+@dataclass(slots=True)
+class Cycle:
+    """A mark's rows, held by the sink: whose, at which mark, from how many events, since
+    when (``time.perf_counter``: its ``runner_cycles`` row counts the wait)."""
+
+    runner: str
+    batch: Batch
+    mark: Mark
+    events: int
+    began: float
 
 
 class ClickHouseUnreachable(RuntimeError):
@@ -535,9 +609,13 @@ def make_app(config: WorkerConfig, *, client: Any, pseudonym_key: bytes,
     async def watch() -> None:
         runtime.watch()
 
-    @app.timer(CYCLE_FLUSH_SECONDS)
-    async def flush_cycles() -> None:
-        runtime.flush_cycles()
+    @app.timer(QUIET_SECONDS / 2)
+    async def snapshot_quiet() -> None:
+        await guarded(lambda _: runtime.snapshot_quiet(), None)
+
+    @app.task
+    async def sink() -> None:
+        await guarded(lambda _: runtime.drain(), None)
 
     @app.on_partitions_revoked.connect
     def on_revoked(sender: Any, /, *args: Any, signal: Any, **_: Any) -> None:
