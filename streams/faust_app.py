@@ -21,7 +21,8 @@ import contextlib
 import logging
 import pickle
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -361,13 +362,15 @@ class Runtime:
         now = time.monotonic()
         async with self.folding:
             for partition, projection in list(self.projections.items()):
-                if self.held.get(partition) \
-                        and now - self.taken_at.get(partition, now) >= QUIET_SECONDS:
-                    await self._snapshot(partition, projection)
+                held = self.held.get(partition)
+                if held and now - self.taken_at.get(partition, now) >= QUIET_SECONDS:
+                    with taking(held[-1]):
+                        await self._snapshot(partition, projection)
         async with self.ranking:
             if self.national is not None and self.national_held \
                     and now - self.reported_at >= QUIET_SECONDS:
-                await self._save_ranking(self.national)
+                with taking(self.national_held[-1]):
+                    await self._save_ranking(self.national)
 
     # -- the ranking --------------------------------------------------------------------------
     async def on_report(self, event: Any) -> None:
@@ -503,6 +506,20 @@ class Runtime:
         self.client.raw_insert(
             schema.CYCLES, schema.CYCLES_TABLE.column_names, b"\n".join(lines),
             fmt="JSONCompactEachRow", settings={"date_time_input_format": "best_effort"})
+
+
+@contextlib.contextmanager
+def taking(event: Any) -> Iterator[None]:
+    """Write tables outside the agents' iteration as if taking ``event`` (faust finds the
+    partition of a table write from the event being processed: a context variable of its
+    streams module)."""
+    from faust.streams import _current_event
+
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 @dataclass(slots=True)

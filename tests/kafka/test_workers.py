@@ -244,3 +244,43 @@ def test_a_broker_that_lost_its_data_is_driven_again_and_the_workers_follow(
     said = " ".join(" ".join(log.read_text() for log in logs).split())
     assert "the topic was made again" in said, said[-3000:]
     the_same_rows(data, database, tmp_path)
+
+
+def test_a_quiet_worker_snapshots_so_that_a_restart_folds_nothing_again(
+        tmp_path: Path, broker: Broker, database: str) -> None:
+    """Snapshots due only hourly: the one taken once the partitions went quiet is what the
+    worker, killed, resumes from — at the last position, with every record acknowledged."""
+    import clickhouse_connect
+
+    from streams.faust_app import QUIET_SECONDS
+
+    data = tmp_path / "data"
+    data.mkdir()
+    simulate(data, days=1)
+    position = last_folded(data)
+    assert stream(data, broker.url, "relay", "--once", "--as-of", WORKLOAD_AS_OF).returncode == 0
+    first, second = tmp_path / "first.log", tmp_path / "second.log"
+    worker = spawn_worker(data, broker.url, database, tmp_path / "state", first,
+                          "--snapshot-every", "3600")
+    client = clickhouse_connect.get_client(dsn=database)
+    try:
+        wait_until_tracked(client, position, PARTITIONS, [first])
+        time.sleep(QUIET_SECONDS + 3)
+        assert worker.poll() is None, first.read_text()[-3000:]
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        worker = spawn_worker(data, broker.url, database, tmp_path / "state", second,
+                              "--snapshot-every", "3600")
+        # the same marks again: each partition loads its snapshot, and finds them done
+        again = stream(data, broker.url, "relay", "--once", "--as-of", WORKLOAD_AS_OF)
+        assert again.returncode == 0, again.stderr
+        deadline = time.monotonic() + 60
+        while second.read_text().count("resumed from the snapshot") < PARTITIONS \
+                and time.monotonic() < deadline:
+            time.sleep(0.25)
+    finally:
+        client.close()
+        stop(worker)
+    said = " ".join(second.read_text().split())
+    assert said.count(f"resumed from the snapshot at position {position:,}") == PARTITIONS, said
+    assert "folding from its start" not in said and "again" not in said, said
