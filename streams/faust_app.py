@@ -70,6 +70,7 @@ class WorkerConfig:
     refresh_seconds: float = 30.0  # mark time between rescorings of every current period
     keep_ended_hours: float = 1.0  # ledger time an ended dossier stays in memory
     retries: int = 8  # consecutive ClickHouse failures (backing off) before the worker stops
+    cache_mb: int = 64  # RocksDB block cache per partition for the dossiers taken out
     recovery_check: bool = True  # faust's check that a local store is not ahead of its
     # changelog (off on brokers whose end offsets lag, as tansu's: see docs/streaming.md)
 
@@ -118,12 +119,16 @@ class Runtime:
         self.client = client
         self.pseudonym_key = pseudonym_key
         self.say = say
+        mb = 1024 * 1024
         self.snapshots = app.Table("snapshots", partitions=config.partitions,
-                                   key_type=str, value_type=bytes)
+                                   key_type=str, value_type=bytes,
+                                   options=rocksdb_options(16 * mb, 8 * mb))
         self.cold = app.Table("dossiers", partitions=config.partitions,
-                              key_type=str, value_type=bytes)
+                              key_type=str, value_type=bytes,
+                              options=rocksdb_options(16 * mb, config.cache_mb * mb))
         self.ranking_state = app.Table("ranking", partitions=config.partitions,
-                                       key_type=str, value_type=bytes)
+                                       key_type=str, value_type=bytes,
+                                       options=rocksdb_options(4 * mb, 4 * mb))
         self.projections: dict[int, PartitionProjection] = {}
         self.colds: dict[int, TableCold] = {}
         self.held: dict[int, list[Any]] = {}
@@ -506,6 +511,14 @@ class Runtime:
         self.client.raw_insert(
             schema.CYCLES, schema.CYCLES_TABLE.column_names, b"\n".join(lines),
             fmt="JSONCompactEachRow", settings={"date_time_input_format": "best_effort"})
+
+
+def rocksdb_options(write_buffer: int, cache: int) -> dict[str, int]:
+    """A table's RocksDB options, per partition: two memtables of ``write_buffer`` bytes and
+    a block cache of ``cache`` bytes (faust's defaults, 3 × 64 MiB and 2 GiB per partition
+    of every table, let a worker's memory grow with what it has read)."""
+    return {"write_buffer_size": write_buffer, "max_write_buffer_number": 2,
+            "block_cache_size": cache, "block_cache_compressed_size": 0}
 
 
 @contextlib.contextmanager

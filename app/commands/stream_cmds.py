@@ -270,6 +270,10 @@ def worker_cmd(
     retries: Annotated[int, typer.Option(
         help="consecutive failures of the broker at start, or of ClickHouse writes "
              "(backing off 0.5 s, 1 s … 30 s), before exit 1", min=0)] = 8,
+    cache_mb: Annotated[int, typer.Option(
+        help="MiB of RocksDB block cache per partition for the dossiers taken out of "
+             "memory (each of the worker's tables has bounded memtables and cache)",
+        min=1)] = 64,
     no_recovery_check: Annotated[bool, typer.Option(
         "--no-recovery-check", help="skip faust's check that the local state is not ahead "
         "of its changelog (for brokers whose end offsets lag behind their records, as "
@@ -296,7 +300,7 @@ def worker_cmd(
                           group=settings.kafka_group, session_timeout=session_timeout,
                           snapshot_seconds=snapshot_every, refresh_seconds=refresh,
                           keep_ended_hours=keep_ended, recovery_check=not no_recovery_check,
-                          retries=retries)
+                          retries=retries, cache_mb=cache_mb)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     client = open_olap(settings)
     writer = ClickHouseWriter(client, runner="worker")
