@@ -420,8 +420,8 @@ class Runtime:
         for mark in national.add(report):
             began = time.perf_counter()
             batch = national.rank(mark, datetime.now(UTC))
-            self.hold(Cycle("worker-national", batch, Mark(mark[0], mark[1], report.partitions,
-                                                           report.head), 0, began))
+            self.hold(Cycle("worker-national", batch, Mark(
+                mark[0], mark[1], report.partitions, report.head, report.through), 0, began))
 
     def watch(self) -> None:
         """Say which partitions have records waiting (the highwater the consumer saw is past
@@ -502,7 +502,7 @@ class Runtime:
             seconds = ended - cycle.began
             lines.append(orjson.dumps((
                 cycle.runner, now - timedelta(seconds=seconds), cycle.mark.position,
-                cycle.mark.position, cycle.mark.head, cycle.events, scored, written,
+                cycle.mark.covered, cycle.mark.head, cycle.events, scored, written,
                 seconds, False, "")))
             if cycle.events or scored:
                 self.say(f"{cycle.runner}: mark {cycle.mark.position:,} "

@@ -293,13 +293,13 @@ class Relay:
                 await self._publish(stop, upto)
             elif once:
                 if self.last_event > self.marked:
-                    await self._mark(stop, self.last_event)
+                    await self._mark(stop, self.last_event, self.acknowledged.position)
                 return
             else:
                 since = time.monotonic() - self.marked_at
                 if self.last_event and (since >= self.config.tick_seconds or (
                         self.last_event > self.marked and since >= self.config.mark_seconds)):
-                    await self._mark(stop, self.last_event)
+                    await self._mark(stop, self.last_event, self.acknowledged.position)
                 await pause(stop, self.config.poll_seconds)
             if time.monotonic() >= next_check:
                 await self._check_loss()
@@ -320,7 +320,7 @@ class Relay:
         folded = [e["position"] for e in envelopes if is_folded(e)]
         last_event = folded[-1] if folded else self.last_event
         if last_event > self.marked and time.monotonic() - self.marked_at \
-                >= self.config.mark_seconds and not await self._mark(stop, last_event):
+                >= self.config.mark_seconds and not await self._mark(stop, last_event, last):
             return
         ends = await connection.end_offsets()
         if lost_partitions(self.acknowledged.end_offsets, ends):
@@ -346,13 +346,14 @@ class Relay:
             position = start - 1
         return 0
 
-    async def _mark(self, stop: asyncio.Event, position: int) -> bool:
-        """Send a mark at ``position`` to every partition, once the events before it are
-        acknowledged (so it follows them on each partition); False when stopped first."""
+    async def _mark(self, stop: asyncio.Event, position: int, through: int) -> bool:
+        """Send a mark at ``position`` to every partition, once the events before it (the
+        log through ``through``) are acknowledged (so it follows them on each partition);
+        False when stopped first."""
         connection = self._connection
         assert connection is not None
         mark = Mark(position, self.config.as_of or datetime.now(UTC),
-                    connection.partition_count, max(self.head, position)).line()
+                    connection.partition_count, max(self.head, through), through).line()
         acks = await connection.send(
             [(MARK_KEY, mark, p) for p in range(connection.partition_count)])
         if not await self._acknowledged(acks, stop):

@@ -50,16 +50,25 @@ def partition_for(root: str, partitions: int) -> int:
 class Mark:
     """Every event up to ``position`` sent; scores due as of ``at``; the topic has
     ``partitions`` partitions (a mark on each); the ledger's head was ``head`` when it was
-    sent (what the pipeline's lag is measured against)."""
+    sent (what the pipeline's lag is measured against); every record of the log up to
+    ``through`` is on the topic before it (``position`` is the last of them the scores fold:
+    the rows are the same through ``through``; 0: ``position``)."""
 
     position: int
     at: datetime
     partitions: int
     head: int = 0
+    through: int = 0
 
     def line(self) -> bytes:
         return canonical_json({"mark": self.position, "at": self.at.isoformat(),
-                               "partitions": self.partitions, "head": self.head})
+                               "partitions": self.partitions, "head": self.head,
+                               "through": max(self.through, self.position)})
+
+    @property
+    def covered(self) -> int:
+        """The last position of the log the rows at this mark stand for."""
+        return max(self.through, self.position)
 
 
 def read_record(value: bytes) -> dict[str, Any] | Mark:
@@ -74,7 +83,8 @@ def read_record(value: bytes) -> dict[str, Any] | Mark:
     if "mark" in decoded:
         try:
             return Mark(int(decoded["mark"]), datetime.fromisoformat(decoded["at"]),
-                        int(decoded["partitions"]), int(decoded.get("head") or decoded["mark"]))
+                        int(decoded["partitions"]), int(decoded.get("head") or decoded["mark"]),
+                        int(decoded.get("through") or decoded["mark"]))
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"a malformed mark: {error}") from None
     if not isinstance(decoded.get("position"), int) or "stream" not in decoded:

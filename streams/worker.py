@@ -54,6 +54,7 @@ class Report:
     head: int = 0  # the ledger's head when the mark was sent
     previous: MarkKey | None = None  # the partition's report before this one
     full: bool = False  # every province score of the partition, changed or not
+    through: int = 0  # the mark's last position of the log (``Mark.covered``)
 
 
 class PartitionProjection:
@@ -132,7 +133,7 @@ class PartitionProjection:
                        if partition_for(s.unit, mark.partitions) == self.partition)
         self._events, self._dossiers = [], set()
         report = Report(key, mark.partitions, self.partition, scores, mark.head,
-                        self.reported, full)
+                        self.reported, full, mark.covered)
         self.reported = key
         return batch, report
 

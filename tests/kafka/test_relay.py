@@ -56,20 +56,25 @@ def test_the_key_is_the_aggregate_id_and_the_value_the_export_line() -> None:
                     b'"seq":3,"stream":"dossier","type":"dossier.withdrawn"}'
 
 
-def marks_follow_their_events(records: list[Record], last_event: int) -> None:
+def marks_follow_their_events(records: list[Record], last_event: int, head: int) -> None:
     """On every partition, a mark at P comes after each of the partition's events up to P and
-    before every later one; the last mark of each partition is at the log's last event the
-    scores fold."""
+    before every later one (and after every record up to the position it says the log is
+    sent through); the last mark of each partition is at the log's last event the scores
+    fold, sent through the ledger's head."""
     last: dict[int, int] = {}
+    through: dict[int, int] = {}
     for record in records:  # in (partition, offset) order
         if record.key == MARK:
             mark = read_record(record.value)
             assert isinstance(mark, Mark) and mark.partitions == 4
             assert mark.position >= last.get(record.partition, 0)
+            assert mark.covered >= mark.position
             last[record.partition] = mark.position
+            through[record.partition] = mark.covered
         else:
-            assert record.position > last.get(record.partition, 0), record
+            assert record.position > through.get(record.partition, 0), record
     assert sorted(last) == [0, 1, 2, 3] and set(last.values()) == {last_event}, last
+    assert set(through.values()) == {head}, through
 
 
 def test_once_puts_every_event_on_the_topic_once_in_the_export_format(
@@ -108,7 +113,7 @@ def test_once_puts_every_event_on_the_topic_once_in_the_export_format(
     finally:
         ledger.close()
     last_folded = max(r.position for r in records if is_folded(r.event))
-    marks_follow_their_events(read_topic(broker.url, marks=True), last_folded)
+    marks_follow_their_events(read_topic(broker.url, marks=True), last_folded, head)
 
     again = stream(tmp_path, broker.url, "relay", "--once")
     assert again.returncode == 0, again.stderr
