@@ -291,18 +291,22 @@ def freshness(data: Path, services: Services, rate: float, seconds: float) -> di
         appender = context.Process(target=append_at_rate, args=(
             data / "ledger.sqlite", rate, int(rate * seconds), 0.2, None, queue))
         appended: dict[int, float] = {}
+        began = time.time()
         appender.start()
-        finished = False
-        while True:  # until every partition tracks the last event appended
+        finished, last = False, 0
+        while True:  # until every partition tracks the last event appended the scores fold
             finished = drain(queue, appended) or finished
+            if finished and not last:
+                last = last_folded(data / "ledger.sqlite")
             found = tracked(database)
             lowest = min(found.get(f"worker-p{p}", (0, 0))[0] for p in range(PARTITIONS))
-            if finished and lowest >= max(appended, default=0):
+            if finished and lowest >= last:
                 break
             time.sleep(0.5)
         appender.join()
         time.sleep(1.0)  # the cycle rows are written just after the tracking rows
         writes = tracking_rows(database)
+        cycles = cycle_figures(database, began)
     finally:
         for process in (relay, *running):
             process.send_signal(signal.SIGTERM)
@@ -317,7 +321,24 @@ def freshness(data: Path, services: Services, rate: float, seconds: float) -> di
     q = statistics.quantiles(latencies, n=100)
     span = max(appended.values()) - min(appended.values()) or 1
     return {"appended": len(appended), "rate": len(appended) / span, "p50": q[49],
-            "p99": q[98]}
+            "p99": q[98], "cycles": cycles}
+
+
+def cycle_figures(database: str, since: float) -> list[tuple[Any, ...]]:
+    """Each runner's cycles since ``since`` (epoch seconds): how many, events per cycle, and
+    the p50/p99 seconds from the mark's computation to its rows written (the sink's wait
+    included)."""
+    import clickhouse_connect
+
+    client = clickhouse_connect.get_client(dsn=database)
+    try:
+        return [tuple(row) for row in client.query(
+            "SELECT runner, count(), avg(events), quantile(0.5)(seconds), "
+            "quantile(0.99)(seconds) FROM runner_cycles WHERE started_at >= "
+            "fromUnixTimestamp64Micro({t:Int64}) GROUP BY runner ORDER BY runner",
+            parameters={"t": int(since * 1e6)}).result_rows]
+    finally:
+        client.close()
 
 
 def tracking_rows(database: str) -> dict[str, list[tuple[int, float]]]:
@@ -393,6 +414,10 @@ def report(size: int, found: dict[str, Any]) -> None:
         f = found["freshness"]
         print(f"freshness: {f['appended']:,} events at {f['rate']:,.0f}/s, p50 "
               f"{f['p50'] * 1000:,.0f} ms, p99 {f['p99'] * 1000:,.0f} ms [goal p99 < 1 s]")
+        print("  cycles meanwhile (runner, cycles, events per cycle, p50 / p99 seconds "
+              "from mark to rows written):")
+        for runner, count, events, p50, p99 in f["cycles"]:
+            print(f"  {runner:16} {count:5,} {events:8.1f} {p50:8.3f} {p99:8.3f}")
 
 
 def main() -> None:
