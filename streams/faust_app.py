@@ -136,6 +136,7 @@ class Runtime:
         self.national: NationalRanking | None = None
         self.national_held: list[Any] = []
         self.national_saved = time.monotonic()
+        self.acknowledging: set[asyncio.Future[None]] = set()  # snapshots' acknowledgements
         self.taken_at: dict[int, float] = {}  # partition -> time.monotonic() of its last record
         self.reported_at = time.monotonic()  # of the last report taken
         self.folding = asyncio.Lock()  # the records' agent, or a snapshot of a quiet partition
@@ -341,24 +342,44 @@ class Runtime:
                 or len(self.held[partition]) >= HELD_EVENTS)
 
     async def _snapshot(self, partition: int, projection: PartitionProjection) -> None:
-        """Take ended dossiers out, write them and the snapshot, flush the changelog, then
-        acknowledge every record held (their offsets may now be committed)."""
+        """Take ended dossiers out, write them and the snapshot; the records held are then
+        acknowledged (their offsets may be committed) by a task of its own once the sink has
+        written the rows of the marks before the snapshot and the changelog has it, while
+        the agent goes on (waiting there for the broker stalled every partition of the
+        worker for as long)."""
         if projection._events:
             return  # between marks: the next mark's
-        await self.flush()  # the rows of the marks before it, before any acknowledgement
-        held = self.held[partition]
+        began = time.perf_counter()
         facts = projection.projector.engine.facts
         cold = self.colds[partition]
         projection.projector.take_out(
             cold, facts.watermark - round(self.config.keep_ended_hours * HOUR))
         cold.commit(projection.position)
         size = save_snapshot(self.snapshots, f"p{partition}", projection)
-        await self.app.producer.flush()
-        for event in held:
-            event.ack()
-        held.clear()
+        held, self.held[partition] = self.held[partition], []
         self.snapshot_at[partition] = time.monotonic()
-        log.info("partition %s: snapshot at %s, %s bytes", partition, projection.position, size)
+        task = asyncio.ensure_future(self._acknowledge(partition, projection, held))
+        self.acknowledging.add(task)
+        task.add_done_callback(self.acknowledging.discard)
+        log.info("partition %s: snapshot at %s, %s bytes in %.3fs", partition,
+                 projection.position, size, time.perf_counter() - began)
+
+    async def _acknowledge(self, partition: int, projection: PartitionProjection,
+                           held: list[Any]) -> None:
+        """Acknowledge a snapshot's records once their rows are written and the changelog
+        flushed (none if the partition moved to another worker meanwhile); a failure stops
+        the worker, as in an agent."""
+        try:
+            await self.flush()
+            await self.app.producer.flush()
+        except Exception as error:  # ClickHouse or the broker gone: stop rather than stall
+            self.stopped_by = error
+            self.say(f"worker stopping: {type(error).__name__}: {error}")
+            await self.app.crash(error)
+            return
+        if self.projections.get(partition) is projection:
+            for event in held:
+                event.ack()
 
     async def snapshot_quiet(self) -> None:
         """Snapshot the partitions (and the ranking) holding records unacknowledged that took
