@@ -81,8 +81,12 @@ class Services:
             subprocess.Popen([sys.executable, "-m", "tests.harness.clickhouse_http", "--port",
                               str(self.http_port), "--path", str(scratch / "clickhouse")],
                              cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)]
-        wait_port(self.kafka_port)
-        wait_port(self.http_port)
+        try:
+            wait_port(self.kafka_port)
+            wait_port(self.http_port)
+        except RuntimeError:
+            self.stop()  # neither left running (the endpoint fails on a directory in use)
+            raise
 
     @property
     def kafka(self) -> str:

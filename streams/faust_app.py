@@ -36,7 +36,7 @@ from projections.clickhouse import schema
 from projections.clickhouse.writer import Batch, ClickHouseWriter
 from streams.routing import Mark, read_record
 from streams.worker import NationalRanking, PartitionProjection, Report
-from streams.worker_state import TableCold, load_snapshot, save_snapshot
+from streams.worker_state import Scan, TableCold, load_snapshot, save_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,8 @@ class Runtime:
                 self.say(f"partition {partition}: resumed from the snapshot at position "
                          f"{found.position:,}")
             projection = found
-            cold = TableCold(self.cold, lambda: projection.position, projection.position)
+            cold = TableCold(self.cold, lambda: projection.position, projection.position,
+                             scan=partition_scan(self.cold, partition))
             projection.projector.engine.attach(cold)
             self.projections[partition] = projection
             self.colds[partition] = cold
@@ -540,6 +541,28 @@ def rocksdb_options(write_buffer: int, cache: int) -> dict[str, int]:
     of every table, let a worker's memory grow with what it has read)."""
     return {"write_buffer_size": write_buffer, "max_write_buffer_number": 2,
             "block_cache_size": cache, "block_cache_compressed_size": 0}
+
+
+def partition_scan(table: Any, partition: int) -> Scan:
+    """A prefix scan of one partition of a faust Table on RocksDB: a range of its keys, read
+    from the partition's own database (faust iterates whole stores)."""
+    store = table.data
+
+    def scan(prefix: str) -> Iterator[str]:
+        # keys are stored as the table serialises them (str keys: JSON strings), so the
+        # encoded prefix without its closing quote starts every key that has the prefix
+        start = store._encode_key(prefix)
+        if start.endswith(b'"'):
+            start = start[:-1]
+        cursor = store._db_for_partition(partition).iter()
+        cursor.seek(start)
+        while cursor.valid():
+            key = cursor.key()
+            if not key.startswith(start):
+                return
+            yield str(store._decode_key(key))[len(prefix):]
+            cursor.next()
+    return scan
 
 
 @contextlib.contextmanager

@@ -13,6 +13,9 @@ records written for the unfinished one may then be newer than the state it loads
 record keeps the previous version beside the new one, and a read takes the latest version
 whose position is not after what the worker has folded: a dossier recalled and changed after
 the snapshot it resumes from is read as it was then, and its later events fold onto that.
+Each record also has an empty entry under ``~u/<unit>/<dossier id>``: the scans of a unit's
+dossiers (a score at a moment before the latest event's: the counters are ahead of it) read
+a range of keys, not the whole table.
 """
 
 from __future__ import annotations
@@ -30,6 +33,16 @@ Versions = list[tuple[int, str, bytes]]
 """(position of the dossier's latest event, unit, record), oldest first."""
 
 Table = MutableMapping[str, bytes]
+Scan = Callable[[str], Iterable[str]]
+"""The keys of a table after a prefix (without it), in order."""
+UNIT_INDEX = "~u/"
+
+
+def scan_mapping(table: Table) -> Scan:
+    """A prefix scan of any mapping (reads every key: tests)."""
+    def scan(prefix: str) -> Iterator[str]:
+        return (key[len(prefix):] for key in sorted(table) if key.startswith(prefix))
+    return scan
 
 
 def save_snapshot(table: Table, name: str, state: Any) -> int:
@@ -71,10 +84,12 @@ class TableCold:
     ``committed``: the position of the latest snapshot written (versions up to it are kept
     when a newer one is written)."""
 
-    def __init__(self, table: Table, folded: Callable[[], int], committed: int) -> None:
+    def __init__(self, table: Table, folded: Callable[[], int], committed: int,
+                 scan: Scan | None = None) -> None:
         self.table = table
         self.folded = folded
         self.committed = committed
+        self.scan = scan or scan_mapping(table)
         self.staged: dict[str, tuple[int, str, bytes]] = {}
 
     def stage(self, records: Iterable[tuple[str, str, bytes]]) -> int:
@@ -94,6 +109,7 @@ class TableCold:
             kept: Versions = [v for v in pickle.loads(old) if v[0] <= committed][-1:] \
                 if old is not None else []
             table[dossier_id] = pickle.dumps([*kept, version], protocol=pickle.HIGHEST_PROTOCOL)
+            table[f"{UNIT_INDEX}{version[1]}/{dossier_id}"] = b""
         n = len(self.staged)
         self.staged = {}
         self.committed = snapshot_position
@@ -120,9 +136,11 @@ class TableCold:
         return None if staged is None else record_facts(staged[2])
 
     def facts_of_unit(self, unit: str) -> Iterator[tuple[str, Any]]:
-        """Scans the whole table (explanations and past moments only: a worker needs
-        neither)."""
-        for dossier_id in self._ids():
+        """The unit's dossiers, through its index entries (an entry left by a version since
+        replaced is checked against the version read)."""
+        ids = {dossier_id for dossier_id, held in self.staged.items() if held[1] == unit}
+        ids.update(self.scan(f"{UNIT_INDEX}{unit}/"))
+        for dossier_id in sorted(ids):
             found = self.staged.get(dossier_id) or self._version(dossier_id)
             if found is not None and found[1] == unit:
                 yield dossier_id, record_facts(found[2])
@@ -132,4 +150,4 @@ class TableCold:
                        if (found := self.staged.get(dossier_id) or self._version(dossier_id))})
 
     def _ids(self) -> list[str]:
-        return sorted({*self.staged, *self.table})
+        return sorted({*self.staged, *(k for k in self.table if not k.startswith(UNIT_INDEX))})

@@ -35,6 +35,7 @@ from tests.kafka.workers import (
 )
 
 PROVINCES = ("22", "01", "79", "48", "31", "92")  # on every partition of four
+MIDWAY = "2026-10-06T12:00:00+07:00"  # the second of the two simulated days
 PARTITIONS = 4
 
 
@@ -59,12 +60,13 @@ def last_folded(data_dir: Path) -> int:
         ledger.close()
 
 
-def embedded_views(data_dir: Path, copy: Path) -> dict[str, list[Any]]:
+def embedded_views(data_dir: Path, copy: Path, as_of: str = WORKLOAD_AS_OF
+                   ) -> dict[str, list[Any]]:
     """The same ledger projected by the embedded runner (`follow --once`), at the same
     evaluation time."""
     copy.mkdir()
     shutil.copy(data_dir / "ledger.sqlite", copy / "ledger.sqlite")
-    dossier(copy, "follow", "--once", "--quiet", "--as-of", WORKLOAD_AS_OF)
+    dossier(copy, "follow", "--once", "--quiet", "--as-of", as_of)
     return chdb_views(copy / "olap")
 
 
@@ -77,10 +79,11 @@ def stop(process: subprocess.Popen[Any]) -> None:
         process.wait()
 
 
-def the_same_rows(data_dir: Path, url: str, tmp_path: Path) -> None:
+def the_same_rows(data_dir: Path, url: str, tmp_path: Path, as_of: str = WORKLOAD_AS_OF
+                  ) -> None:
     import clickhouse_connect
 
-    embedded = embedded_views(data_dir, tmp_path / "embedded")
+    embedded = embedded_views(data_dir, tmp_path / "embedded", as_of)
     client = clickhouse_connect.get_client(dsn=url)
     try:
         partitioned = read_views(client)
@@ -119,15 +122,19 @@ def database(clickhouse_server: str, request: pytest.FixtureRequest) -> str:
     return fresh_database(clickhouse_server, f"w_{request.node.name[:40]}")
 
 
+@pytest.mark.parametrize("as_of", [WORKLOAD_AS_OF, MIDWAY], ids=["after", "midway"])
 def test_relay_and_two_workers_write_the_rows_of_the_embedded_runner(
-        tmp_path: Path, broker: Broker, database: str) -> None:
+        tmp_path: Path, broker: Broker, database: str, as_of: str) -> None:
+    """Scores due after the last event; and due midway (the events after it make every
+    score one at a past moment: the counters are ahead, each unit's dossiers are read,
+    those taken out of memory through the RocksDB index of their unit)."""
     import clickhouse_connect
 
     data = tmp_path / "data"
     data.mkdir()
     head = simulate(data)
     position = last_folded(data)
-    relayed = stream(data, broker.url, "relay", "--once", "--as-of", WORKLOAD_AS_OF)
+    relayed = stream(data, broker.url, "relay", "--once", "--as-of", as_of)
     assert relayed.returncode == 0, relayed.stderr
     logs = [tmp_path / f"worker{i}.log" for i in (1, 2)]
     workers = [spawn_worker(data, broker.url, database, tmp_path / f"state{i}", log)
@@ -152,7 +159,7 @@ def test_relay_and_two_workers_write_the_rows_of_the_embedded_runner(
     said = [log.read_text() for log in logs]
     assert all("folding from its start" in text for text in said), \
         "a worker held no partition: " + "\n".join(said)
-    the_same_rows(data, database, tmp_path)
+    the_same_rows(data, database, tmp_path, as_of)
 
 
 def test_killed_relay_and_workers_end_with_the_rows_of_a_clean_run(

@@ -121,6 +121,37 @@ def test_a_record_newer_than_the_state_folded_is_not_read_back() -> None:
     assert [u for u in cold.units()] == ["22.SXD"]
 
 
+class NoWholeScans(dict[str, bytes]):
+    """A table whose keys cannot be iterated (a worker's holds millions)."""
+
+    def __iter__(self) -> Any:
+        raise AssertionError("the whole table was scanned")
+
+
+def test_a_units_dossiers_are_read_through_its_index_entries() -> None:
+    table = NoWholeScans()
+    prefixes: list[str] = []
+
+    def scan(prefix: str) -> list[str]:
+        prefixes.append(prefix)
+        return [k[len(prefix):] for k in sorted(dict.keys(table)) if k.startswith(prefix)]
+
+    def record(facts: str, position: int) -> bytes:
+        return pickle.dumps((facts, position, {}, None))
+
+    cold = TableCold(table, lambda: 100, 0, scan=scan)
+    cold.stage([("D1", "22.A", record("a1", 5)), ("D2", "22.B", record("b2", 6)),
+                ("D3", "22.A", record("a3", 7))])
+    cold.commit(10)
+    cold.stage([("D4", "22.A", record("a4", 12))])  # staged, not yet written
+    assert list(cold.facts_of_unit("22.A")) == [("D1", "a1"), ("D3", "a3"), ("D4", "a4")]
+    assert prefixes == ["~u/22.A/"]
+    cold.stage([("D1", "22.B", record("a1, moved", 15))])  # its latest version: another unit
+    cold.commit(20)
+    assert list(cold.facts_of_unit("22.A")) == [("D3", "a3"), ("D4", "a4")]
+    assert list(cold.facts_of_unit("22.B")) == [("D1", "a1, moved"), ("D2", "b2")]
+
+
 def test_a_snapshot_comes_back_whole_or_not_at_all() -> None:
     table: dict[str, bytes] = {}
     big = {"payload": bytes(range(256)) * (3 * CHUNK // 256 + 7)}
