@@ -137,11 +137,12 @@ def drain(queue: Any, appended: dict[int, float]) -> bool:
 
 
 def append_at_rate(path: Path, rate: float, total: int, scale: float,
-                   provinces: list[str] | None, queue: Any) -> None:
+                   provinces: list[str] | None, queue: Any, seed: int = 3) -> None:
     """The writer process: continue the simulation, appending about ``rate`` events/s, and
-    report (position, monotonic time of the append) — CLOCK_MONOTONIC is system-wide."""
+    report (position, monotonic time of the append) — CLOCK_MONOTONIC is system-wide (a
+    second window on the same ledger takes another ``seed``: other dossiers)."""
     ledger = ledger_at(path)
-    simulation = Simulation(ledger, seed=3, days=13, scale=scale * 4, batch_size=25,
+    simulation = Simulation(ledger, seed=seed, days=13, scale=scale * 4, batch_size=25,
                             provinces=provinces, end_at_now=True)
     began = time.monotonic()
     written = 0

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 from vietnam_provinces import Province, Ward
 
@@ -27,6 +28,10 @@ class Unit:
     kind: UnitKind
     parent: str | None
     builtin: bool = False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled as its fields (a slotted dataclass's own __getstate__ calls fields())
+        return (Unit, (self.code, self.name, self.kind, self.parent, self.builtin))
 
 
 def province_code(code: int) -> str:

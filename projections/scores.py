@@ -44,6 +44,12 @@ class IndicatorScore:
     max: float
     applicable: bool
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled as its fields (snapshots hold thousands: a slotted dataclass's own
+        # __getstate__ calls fields() for each, twice as slow)
+        return (IndicatorScore, (self.code, self.name, self.numerator, self.denominator,
+                                 self.ratio, self.points, self.max, self.applicable))
+
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "name": self.name, "numerator": self.numerator,
                 "denominator": self.denominator, "ratio": self.ratio, "points": self.points,
@@ -57,6 +63,9 @@ class GroupScore:
     max: float  # the points of the indicators that apply to the unit's kind
     points: float
     indicators: tuple[IndicatorScore, ...]
+
+    def __reduce__(self) -> tuple[Any, ...]:  # as IndicatorScore's
+        return (GroupScore, (self.code, self.name, self.max, self.points, self.indicators))
 
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "name": self.name, "max": self.max, "points": self.points,
@@ -80,6 +89,11 @@ class UnitScore:
     groups: tuple[GroupScore, ...]
     rank: int | None = None
     position: int = 0  # the ledger position the counters had folded
+
+    def __reduce__(self) -> tuple[Any, ...]:  # as IndicatorScore's
+        return (UnitScore, (self.unit, self.unit_name, self.kind, self.period, self.as_of,
+                            self.evaluated_at, self.rulebook_id, self.rulebook_version,
+                            self.total, self.band, self.groups, self.rank, self.position))
 
     @property
     def rounded_total(self) -> Decimal:

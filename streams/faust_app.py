@@ -45,10 +45,14 @@ HELD_EVENTS = 50_000
 """Records held unacknowledged per partition before a snapshot is due anyway."""
 GAP_QUIET_SECONDS = 10.0
 """Reading a gap again ends at its end, or when nothing more comes for this long."""
+FOLLOWING = 20
+"""Records waiting on a partition beyond which it writes fewer marks (``_catching_up``)."""
 BEHIND = 500
-"""Records waiting on a partition beyond which it is catching up (see ``_catching_up``)."""
+"""Records waiting beyond which it writes fewer still."""
 CATCH_UP = 50_000
+FOLLOW_SECONDS = 0.5
 CATCH_UP_SECONDS = 2.0
+assert CATCH_UP_SECONDS % FOLLOW_SECONDS == 0  # each span of the one starts one of the other
 STALL_SECONDS = 15.0
 """A partition with records waiting and none taken for this long is said to be stalled."""
 QUIET_SECONDS = 2.0
@@ -292,21 +296,24 @@ class Runtime:
             await self._at_mark(partition, projection, record)
 
     def _catching_up(self, event: Any, projection: PartitionProjection, mark: Mark) -> bool:
-        """Whether to pass this mark by: more than ``BEHIND`` records wait after it on the
-        partition, and since the partition's last cycle the mark crosses neither a multiple
-        of ``CATCH_UP`` positions nor one of ``CATCH_UP_SECONDS`` of mark time. A partition
-        catching up (a backlog, a restart) then writes its rows at fewer marks — every
-        partition at the same ones, so that the ranking meets them — as the embedded runner
-        writes fewer, larger cycles on a backlog; the rows stay exact at the marks it
+        """Whether to pass this mark by: more than ``FOLLOWING`` records wait after it on
+        the partition, and since the partition's last cycle the mark crosses neither a
+        multiple of ``CATCH_UP`` positions nor one of ``FOLLOW_SECONDS`` of mark time (of
+        ``CATCH_UP_SECONDS`` with more than ``BEHIND`` waiting). A partition that has fallen
+        behind (a burst, a backlog, a restart) then writes its rows at fewer marks, as the
+        embedded runner writes fewer, larger cycles: the first mark of each such span of
+        mark time or positions, which every partition writes (those not behind write them
+        all), so that the ranking still meets them; the rows stay exact at the marks it
         writes."""
         highwater = self.app.consumer.highwater(event.message.tp)
-        if highwater is None or highwater - 1 - event.message.offset <= BEHIND \
-                or projection.mark is None:
+        waiting = 0 if highwater is None else highwater - 1 - event.message.offset
+        if waiting <= FOLLOWING or projection.mark is None:
             return False
         position, at = projection.mark
         if mark.position // CATCH_UP > position // CATCH_UP:
             return False
-        return mark.at.timestamp() // CATCH_UP_SECONDS <= at.timestamp() // CATCH_UP_SECONDS
+        seconds = CATCH_UP_SECONDS if waiting > BEHIND else FOLLOW_SECONDS
+        return mark.at.timestamp() // seconds <= at.timestamp() // seconds
 
     async def _at_mark(self, partition: int, projection: PartitionProjection,
                        mark: Mark) -> None:
