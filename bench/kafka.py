@@ -282,14 +282,26 @@ def freshness(run: dict[str, Any], data: Path, rate: float, seconds: float,
               seed: int) -> dict[str, Any]:
     """Events appended by another process at ``rate`` for ``seconds`` while a relay follows
     the ledger (marks at the clock's time every 0.2 s at most) and the run's workers, caught
-    up, keep running."""
+    up, keep running. The window opens once every partition has written a cycle at the
+    relay's marks: the first one carries the scores from the catch-up's moment to the
+    clock's (every current period rescored, every open dossier turned late since), once."""
     from bench.live import append_at_rate, drain
 
     database = run["database"]
     logs = data / "logs"
+    started = time.time()
     relay = dossier(run["environment"], logs / f"relay-fresh-{rate:g}.log", "stream", "relay",
                     "-q", "--poll", "0.02", "--batch", "2000", "--tick", "1")
     try:
+        wanted = {f"worker-p{p}" for p in range(PARTITIONS)}
+        while not all(found.get(r, (0, 0.0))[1] > started + 1
+                      for found in [tracked(database)] for r in wanted):
+            if time.time() - started > 900:
+                raise RuntimeError(f"no cycle at the following relay's marks: "
+                                   f"{tracked(database)}")
+            time.sleep(0.5)
+        print(f"  the workers took the clock's time in {time.time() - started:.1f} s",
+              flush=True)
         context = multiprocessing.get_context("spawn")
         queue: Any = context.Queue()
         appender = context.Process(target=append_at_rate, args=(
