@@ -34,6 +34,7 @@ from faust.transport.drivers import aiokafka as faust_kafka
 
 from projections.clickhouse import schema
 from projections.clickhouse.writer import Batch, ClickHouseWriter
+from streams.memory import give_back
 from streams.routing import Mark, read_record
 from streams.worker import NationalRanking, PartitionProjection, Report
 from streams.worker_state import Scan, TableCold, load_snapshot, save_snapshot
@@ -369,6 +370,7 @@ class Runtime:
         task = asyncio.ensure_future(self._acknowledge(partition, projection, held))
         self.acknowledging.add(task)
         task.add_done_callback(self.acknowledging.discard)
+        give_back()  # the pickle's pages, and those of the dossiers taken out
         log.info("partition %s: snapshot at %s, %s bytes in %.3fs", partition,
                  projection.position, size, time.perf_counter() - began)
 
