@@ -172,9 +172,14 @@ def dossier(environment: dict[str, str], log: Path, *args: str) -> subprocess.Po
                                 stderr=subprocess.STDOUT)
 
 
-def worker(environment: dict[str, str], state: Path, log: Path) -> subprocess.Popen[bytes]:
+def worker(environment: dict[str, str], state: Path, log: Path,
+           session: float) -> subprocess.Popen[bytes]:
+    """A worker; ``session``: seconds before a silent one's partitions move (a killed
+    worker's too: the single worker's restart waits for it, so it runs with 2 s; the pair,
+    busy, with the default 10 s — a snapshot's pickle holds the interpreter, and with 2 s
+    the group took a busy worker for a dead one)."""
     return dossier(environment | {"DOSSIER_WORKER_STATE_DIR": str(state)}, log, "stream",
-                   "worker", "-q", "--session-timeout", "2", "--no-recovery-check",
+                   "worker", "-q", "--session-timeout", f"{session:g}", "--no-recovery-check",
                    "--snapshot-every", "30")
 
 
@@ -240,7 +245,8 @@ def pipeline(data: Path, services: Services, workers: int, as_of: str, name: str
     began = time.perf_counter()
     relay = dossier(environment, logs / f"relay-{name}.log", "stream", "relay", "--once",
                     "-q", "--as-of", as_of)
-    running = [worker(environment, data / f"state-{name}-{i}", logs / f"{name}-{i}.log")
+    running = [worker(environment, data / f"state-{name}-{i}", logs / f"{name}-{i}.log",
+                      2 if workers == 1 else 10)
                for i in range(workers)]
     wait_tracked(database, last_folded(data / "ledger.sqlite"), 6 * 3600)
     seconds = time.perf_counter() - began
@@ -263,7 +269,7 @@ def restart(run: dict[str, Any], data: Path, name: str) -> float:
     killed_at = time.time()
     time.sleep(1.0)  # the tick marks come with a new time: a mark every worker must write
     began = time.perf_counter()
-    again = worker(environment, data / f"state-{name}-0", logs / f"{name}-restart.log")
+    again = worker(environment, data / f"state-{name}-0", logs / f"{name}-restart.log", 2)
     wanted = {f"worker-p{p}" for p in range(PARTITIONS)}
     try:
         while time.perf_counter() - began < 600:
