@@ -351,13 +351,16 @@ class Runtime:
                 or len(self.held[partition]) >= HELD_EVENTS)
 
     async def _snapshot(self, partition: int, projection: PartitionProjection) -> None:
-        """Take ended dossiers out, write them and the snapshot; the records held are then
-        acknowledged (their offsets may be committed) by a task of its own once the sink has
-        written the rows of the marks before the snapshot and the changelog has it, while
-        the agent goes on (waiting there for the broker stalled every partition of the
-        worker for as long)."""
+        """Once the sink has written the rows of the marks before it (and the broker took
+        their reports), take ended dossiers out, write them and the snapshot; the records
+        held are then acknowledged (their offsets may be committed) by a task of its own
+        once the changelog has the snapshot, while the agent goes on (waiting there for the
+        broker stalled every partition of the worker for as long)."""
         if projection._events:
             return  # between marks: the next mark's
+        # the rows of the marks it covers, and their reports, before the state that says them
+        # done (a worker resumed from it does not compute them again)
+        await self.flush()
         began = time.perf_counter()
         facts = projection.projector.engine.facts
         cold = self.colds[partition]
