@@ -539,6 +539,11 @@ cdef class DossierCounters:
         """Pickled as its units, scopes, buckets (counts and pending deadlines as raw int64
         arrays) and each dossier's entries (raw ``Entry`` arrays): what a runner's snapshot
         keeps. Only the machine that wrote it reads it back (native byte order)."""
+        return self.reduced(True)
+
+    def reduced(self, bint with_items):
+        """``__reduce__``'s value; without the dossiers' entries when ``with_items`` is
+        false (a state whose dossiers are kept elsewhere: :meth:`peek`, :meth:`put`)."""
         cdef int i
         cdef Bucket* b
         cdef Item* item
@@ -549,7 +554,7 @@ cdef class DossierCounters:
                             (<char*>b.pa)[:b.na * sizeof(int64_t)] if b.na else b"",
                             (<char*>b.pb)[:b.nb * sizeof(int64_t)] if b.nb else b""))
         items = []
-        for item_id, index in self.item_index.items():
+        for item_id, index in (self.item_index.items() if with_items else ()):
             item = &self.items[<int>index]
             items.append((item_id, item.scope,
                           (<char*>item.entries)[:item.n * sizeof(Entry)] if item.n else b""))
@@ -644,6 +649,16 @@ cdef class DossierCounters:
         item.scope = -1
         self.free_items.append(index)
         return (units, raw)
+
+    def peek(self, str item_id):
+        """What :meth:`take` would give, the entries staying here."""
+        found = self.item_index.get(item_id)
+        if found is None:
+            return None
+        cdef Item* item = &self.items[<int>found]
+        units = (tuple(self.unit_codes[n] for n in self.scope_units[item.scope])
+                 if item.scope >= 0 else None)
+        return (units, (<char*>item.entries)[:item.n * sizeof(Entry)] if item.n else b"")
 
     def put(self, str item_id, tuple state):
         """Bring back what :meth:`take` gave (the buckets already count it); an item

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,22 @@ def record_facts(record: bytes) -> Any:
     return pickle.loads(record)[0]
 
 
+def _blank(cls: type[Any]) -> Any:
+    """An object of ``cls`` made without ``__init__`` (unpickling gives it its state)."""
+    return object.__new__(cls)
+
+
+class _Pickled:
+    """Pickles as what its ``reduced`` value makes (an object pickled with part of its
+    state left out)."""
+
+    def __init__(self, reduced: tuple[Any, ...]) -> None:
+        self.reduced = reduced
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return self.reduced
+
+
 @dataclass(slots=True)
 class _Book:
     """One rulebook's counters over the shared facts."""
@@ -92,10 +109,18 @@ class _Book:
             DossierCounters(switches.carried_over_in_2_1, switches.apology_extends_due)
             if self.compiled else Tracker(c.DOSSIER_BITS))
 
-    def lean(self) -> _Book:
-        """The same counters without the scores kept (what a snapshot keeps)."""
+    def lean(self, dossiers: bool = True) -> _Book:
+        """The same counters without the scores kept (what a snapshot keeps); without
+        ``dossiers``, without the dossiers' entries either (kept elsewhere: see
+        :meth:`ScoringEngine.attach`), their contributions still counted."""
         book = _Book(self.rulebook, self.calendar, self.compiled, petitions=self.petitions)
-        book.dossiers = self.dossiers
+        counters = self.dossiers
+        if dossiers:
+            book.dossiers = counters
+        elif isinstance(counters, Tracker):
+            book.dossiers = dataclasses.replace(counters, items={})
+        else:
+            book.dossiers = _Pickled(counters.reduced(False))  # type: ignore[assignment]
         return book
 
     def counts_communes(self, kind: str) -> bool:
@@ -169,6 +194,11 @@ class ScoringEngine:
         # (a state with moved dossiers folds only with their store attached).
         self.cold: ColdDossiers | None = None
         self.taken = 0
+        # with a store that holds every dossier's latest state (``attach``'s write-through),
+        # a snapshot leaves the dossiers in memory out, naming them (``_held``) to be read
+        # back from the store when it is attached again
+        self.write_through = False
+        self._held: list[str] = []
         self._bind_apply()
 
     def _bind_apply(self) -> None:
@@ -182,7 +212,7 @@ class ScoringEngine:
         if self.cold is not None:
             self._feed = feed
             self.apply = self._apply_recalling  # type: ignore[method-assign]
-        elif self.taken:
+        elif self.taken or self._held:
             self.apply = self._cold_missing  # type: ignore[method-assign]
         elif self.facts.compiled_fold is not None:
             self.apply = feed  # type: ignore[method-assign,assignment]
@@ -192,25 +222,54 @@ class ScoringEngine:
     # -- snapshots -------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without what is kept only to save work (scores, verdicts, catalogue
-        counts, indexes: rebuilt on demand) and without the compiled fold's bound loop."""
+        counts, indexes: rebuilt on demand) and without the compiled fold's bound loop;
+        written through (see :meth:`attach`), without the dossiers either, only their ids."""
         state = dict(self.__dict__)
         for name in ("apply", "_feed", "cold"):
             state.pop(name, None)
         for name in ("_scopes", "_communes_below", "_kinds", "_catalogue", "_verdicts"):
             state[name] = {}
-        state["_books"] = {key: book.lean() for key, book in self._books.items()}
+        whole = not self.write_through
+        state["_books"] = {key: book.lean(whole) for key, book in self._books.items()}
+        if not whole:
+            if self._dirty_dossiers:
+                raise RuntimeError("a state written through is pickled only when flushed")
+            facts = self.facts
+            kept = facts.__getstate__()
+            kept["dossiers"], kept["dossiers_by_unit"] = {}, {}
+            state["facts"] = _Pickled((_blank, (FactStore,), kept))
+            state["positions"], state["_judged_last"] = {}, {}
+            state["_held"] = list(facts.dossiers)
+            state["write_through"] = False  # until attached again
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("write_through", False)
+        state.setdefault("_held", [])
         self.__dict__.update(state)
         self.cold = None
         self._bind_apply()
 
     # -- dossiers out of memory ----------------------------------------------------------
-    def attach(self, cold: ColdDossiers) -> None:
-        """Keep the dossiers that :meth:`take` moves out in ``cold``, and read them back."""
+    def attach(self, cold: ColdDossiers, *, write_through: bool = False) -> None:
+        """Keep the dossiers that :meth:`take` moves out in ``cold``, and read them back;
+        the dossiers a snapshot named (see ``__getstate__``) are read back now.
+
+        ``write_through``: the caller writes every changed dossier's latest state to
+        ``cold`` (:meth:`peek`) before any snapshot, so a snapshot leaves the dossiers in
+        memory out (its size and time bounded by what is not per dossier) and those taken
+        out are only dropped (:meth:`drop`)."""
         self.cold = cold
         self.facts.cold = cold
+        self.write_through = write_through
+        held, self._held = self._held, []
+        missing = [dossier_id for dossier_id in held if not self.recall(dossier_id)]
+        if missing:
+            self._held = held
+            self.cold = self.facts.cold = None
+            self.write_through = False
+            raise LookupError(f"{len(missing):,} dossiers of the snapshot are not in its "
+                              f"store (first: {missing[0]}): the store lost their records")
         self._bind_apply()
 
     def settled_dossiers(self, before: Instant) -> list[str]:
@@ -247,6 +306,54 @@ class ScoringEngine:
                       self._judged_last.pop(dossier_id, None))
             self.taken += 1
             yield dossier_id, f.unit, pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def peek(self, dossier_ids: Iterable[str]) -> Iterator[tuple[str, str, int, bytes]]:
+        """(id, unit, position, record) of dossiers held in memory, as :meth:`take` makes
+        them, the dossiers staying: a write-through store's latest state of each."""
+        facts = self.facts.dossiers
+        books = self._books
+        positions = self.positions
+        judged = self._judged_last
+        dumps = pickle.dumps
+        for dossier_id in dossier_ids:
+            f = facts.get(dossier_id)
+            if f is None:
+                continue
+            states = {key: (book.dossiers.items.get(dossier_id)
+                            if isinstance(book.dossiers, Tracker)
+                            else book.dossiers.peek(dossier_id))
+                      for key, book in books.items()}
+            position = positions.get(dossier_id, 0)
+            yield dossier_id, f.unit, position, dumps(
+                (f, position, states, judged.get(dossier_id)),
+                protocol=pickle.HIGHEST_PROTOCOL)
+
+    def drop(self, dossier_ids: Iterable[str]) -> int:
+        """Move dossiers out of memory whose latest state a write-through store holds
+        already (as :meth:`take`, without making their records). Returns how many."""
+        facts = self.facts
+        dirty = self._dirty_dossiers
+        n = 0
+        for dossier_id in dossier_ids:
+            if dossier_id in dirty:
+                continue
+            f = facts.dossiers.pop(dossier_id, None)
+            if f is None:
+                continue
+            held = facts.dossiers_by_unit.get(f.unit)
+            if held is not None:
+                held.pop(dossier_id, None)
+            for book in self._books.values():
+                counters = book.dossiers
+                if isinstance(counters, Tracker):
+                    counters.items.pop(dossier_id, None)
+                else:
+                    counters.take(dossier_id)
+            self.positions.pop(dossier_id, None)
+            self._judged_last.pop(dossier_id, None)
+            self.taken += 1
+            n += 1
+        return n
 
     def _cold_missing(self, envelope: Event) -> None:
         raise RuntimeError("dossiers were taken out of memory: attach their store to fold")

@@ -6,12 +6,13 @@ is one worker's), decodes each record and hands it to the partition's
 :class:`~streams.worker.PartitionProjection`; at each mark it writes the rows through the
 embedded runner's writer and schema, and sends the partition's report to partition 0 of a
 topic, which ``rank`` consumes to rank the provinces. Their state lives in faust Tables on
-RocksDB (``rocksdict``) with changelog topics: each partition's snapshot and the dossiers taken
-out of its memory (``streams.worker_state``), and the ranking's own. Records are acknowledged
-(so offsets committed) only once a snapshot covering them is in the tables and the changelog
-sends are flushed; a worker that restarts, or takes a partition over, loads the snapshot
-(from its local RocksDB, or the changelog) and folds only what came after it; what it had
-written after it is written again, idempotently.
+RocksDB (``rocksdict``) with changelog topics: each partition's snapshot and its dossiers,
+written through at every mark (``streams.worker_state``), and the ranking's own. Records are
+acknowledged (so offsets committed) only once a snapshot covering them is in the tables and
+the changelog sends are flushed; a worker that restarts, or takes a partition over, loads
+the snapshot (from its local RocksDB, or the changelog) and folds only what came after it;
+what it had written after it is written again, idempotently. A worker that did not stop
+cleanly restores its tables from the changelogs (:func:`local_state`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import pickle
+import shutil
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -37,7 +40,7 @@ from projections.clickhouse.writer import Batch, ClickHouseWriter
 from streams.memory import give_back
 from streams.routing import Mark, read_record
 from streams.worker import NationalRanking, PartitionProjection, Report
-from streams.worker_state import Scan, TableCold, load_snapshot, save_snapshot
+from streams.worker_state import SNAPSHOT, Scan, TableCold, load_snapshot, save_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +128,12 @@ class Runtime:
         self.pseudonym_key = pseudonym_key
         self.say = say
         mb = 1024 * 1024
-        self.snapshots = app.Table("snapshots", partitions=config.partitions,
-                                   key_type=str, value_type=bytes,
-                                   options=rocksdb_options(16 * mb, 8 * mb))
-        self.cold = app.Table("dossiers", partitions=config.partitions,
-                              key_type=str, value_type=bytes,
-                              options=rocksdb_options(16 * mb, config.cache_mb * mb))
+        # each partition's snapshots and dossiers in one table: one changelog partition
+        # keeps them in the order written, so a restore that has a snapshot has the
+        # dossiers it names (two topics would each end where the broker's sends stopped)
+        self.state = app.Table("partitions", partitions=config.partitions,
+                               key_type=str, value_type=bytes,
+                               options=rocksdb_options(16 * mb, config.cache_mb * mb))
         self.ranking_state = app.Table("ranking", partitions=config.partitions,
                                        key_type=str, value_type=bytes,
                                        options=rocksdb_options(4 * mb, 4 * mb))
@@ -165,20 +168,20 @@ class Runtime:
         context of one of its records, so from its own store), or new."""
         found = self.projections.get(partition)
         if found is None:
-            found = load_snapshot(self.snapshots, f"p{partition}")
+            found = load_snapshot(self.state, SNAPSHOT)
             if found is None:
                 found = PartitionProjection(partition, self.pseudonym_key,
                                             self.config.refresh_seconds)
                 self.say(f"partition {partition}: no snapshot, folding from its start")
             else:
                 found.projector.pseudonym_key = self.pseudonym_key
-                found.report_all = True  # what it reported after the snapshot may be lost
+                found.resumed()
                 self.say(f"partition {partition}: resumed from the snapshot at position "
                          f"{found.position:,}")
             projection = found
-            cold = TableCold(self.cold, lambda: projection.position, projection.position,
-                             scan=partition_scan(self.cold, partition))
-            projection.projector.engine.attach(cold)
+            cold = TableCold(self.state, lambda: projection.position, projection.position,
+                             scan=partition_scan(self.state, partition))
+            projection.attach(cold)
             self.projections[partition] = projection
             self.colds[partition] = cold
             self.held[partition] = []
@@ -352,7 +355,7 @@ class Runtime:
 
     async def _snapshot(self, partition: int, projection: PartitionProjection) -> None:
         """Once the sink has written the rows of the marks before it (and the broker took
-        their reports), take ended dossiers out, write them and the snapshot; the records
+        their reports), drop ended dossiers from memory and write the snapshot; the records
         held are then acknowledged (their offsets may be committed) by a task of its own
         once the changelog has the snapshot, while the agent goes on (waiting there for the
         broker stalled every partition of the worker for as long)."""
@@ -361,13 +364,16 @@ class Runtime:
         # the rows of the marks it covers, and their reports, before the state that says them
         # done (a worker resumed from it does not compute them again)
         await self.flush()
+        if self.projections.get(partition) is not projection:
+            return  # revoked meanwhile: its new owner goes on from the previous snapshot
         began = time.perf_counter()
         facts = projection.projector.engine.facts
         cold = self.colds[partition]
-        projection.projector.take_out(
+        projection.projector.take_out(  # dropped: the table has their latest state
             cold, facts.watermark - round(self.config.keep_ended_hours * HOUR))
-        cold.commit(projection.position)
-        size = save_snapshot(self.snapshots, f"p{partition}", projection)
+        cold.commit()
+        size = save_snapshot(self.state, SNAPSHOT, projection)
+        cold.saved(projection.position)
         held, self.held[partition] = self.held[partition], []
         self.snapshot_at[partition] = time.monotonic()
         task = asyncio.ensure_future(self._acknowledge(partition, projection, held))
@@ -419,7 +425,16 @@ class Runtime:
 
     async def _on_report(self, event: Any) -> None:
         if self.national is None:
-            self.national = load_snapshot(self.ranking_state, "national") or NationalRanking()
+            self.national = load_snapshot(self.ranking_state, "national")
+            if self.national is None:
+                self.national = NationalRanking()
+                self.say("ranking: no snapshot, ranking from the first report")
+            else:
+                self.national.unsure = set(self.national.written)
+                done = self.national.done
+                self.say(f"ranking: resumed from the snapshot at report "
+                         f"{self.national.offset:,}"
+                         + (f", mark {done[0]:,}" if done is not None else ""))
         national = self.national
         report: Report = pickle.loads(event.value)
         new = ((national.done is None or report.mark > national.done)
@@ -639,6 +654,32 @@ async def wait_for_broker(config: WorkerConfig, say: Callable[[str], None]) -> N
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(admin.close(), 5)
+
+
+RUNNING = "running"
+"""The file in a worker's state directory while it runs (see :func:`local_state`)."""
+
+
+@contextlib.contextmanager
+def local_state(app: faust.App, state_dir: Path, say: Callable[[str], None],
+                runtime: Runtime) -> Iterator[None]:
+    """Run a worker on its local state only if it stopped cleanly last time. A worker killed
+    (or crashed) may have written to its local tables what never reached their changelogs;
+    a worker that took its partitions over meanwhile went on from the changelogs, and
+    reading the two together would mix two histories. So its tables are then restored from
+    the changelogs alone, as a new worker's are (Kafka Streams does the same); a clean stop
+    (SIGTERM: faust flushes the producer) keeps them."""
+    marker = state_dir / RUNNING
+    tables = Path(app.conf.tabledir)
+    if marker.exists() and tables.exists():
+        say(f"the worker did not stop cleanly last time ({marker} is there): its local "
+            f"tables may hold writes their changelogs lack; restoring them from the "
+            f"changelogs")
+        shutil.rmtree(tables)
+    marker.write_text(f"{os.getpid()}\n")
+    yield
+    if runtime.stopped_by is None:
+        marker.unlink(missing_ok=True)
 
 
 class OneLine(logging.Handler):

@@ -71,6 +71,9 @@ class Projector:
     engine: ScoringEngine = field(init=False)
     groups: set[Group] = field(default_factory=set)  # every group ever touched
     _written: dict[tuple[str, str, str, str], Any] = field(default_factory=dict)
+    # scores whose ranking row is written the next time they are computed, changed or not
+    # (see ``unsure``)
+    _unsure: set[tuple[str, str, str, str]] = field(default_factory=set)
     _pending_dossiers: set[str] = field(default_factory=set)
     # Open dossiers whose row says on time, by the deadline after which it turns late with no
     # event: (deadline, dossier) heap, and each dossier's current deadline (older heap entries
@@ -98,6 +101,7 @@ class Projector:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("_unsure", set())  # a snapshot of an earlier version
         self.__dict__.update(state)
 
     # -- folding -----------------------------------------------------------------------
@@ -229,8 +233,9 @@ class Projector:
         for key, peer_group, issue, unit, scored, rank in self._scores(groups, as_of):
             digest = (scored[1], rank, scored[2], scored[0])
             previous = self._written.get(key)
-            if only_changed and previous == digest:
+            if only_changed and previous == digest and key not in self._unsure:
                 continue
+            self._unsure.discard(key)
             self._written[key] = digest
             score = issue(unit, scored, rank)
             ranking = ranking_row(score, peer_group, computed_at, self.checkpoint)
@@ -269,6 +274,12 @@ class Projector:
                 found.append(issue(unit, scored, None))
         return found
 
+    def unsure(self) -> None:
+        """Write every score's ranking row again the next time it is computed: resumed from
+        a snapshot, after which a process since stopped may have written rows this one will
+        not (a rank moved and back, at a mark this one passes by)."""
+        self._unsure = set(self._written)
+
     def forget_given(self, kind: str) -> None:
         """Forget which scores of a kind were last given: the next ones are all given."""
         self._written = {key: digest for key, digest in self._written.items()
@@ -296,5 +307,7 @@ class Projector:
                if dossier_id not in keep and dossier_id not in watched]
         if rows is not None:
             self.fact_rows(rows[0], ids, rows[1])
+        if engine.write_through:  # ``cold`` holds their latest state already
+            return engine.drop(ids)
         return cold.stage(engine.take(ids))
 

@@ -26,6 +26,7 @@ from projections.periods import parse_period, periods_containing, to_datetime, t
 from projections.scores import UnitScore, standard_competition_ranks
 from streams.projector import Projector, clamp, score_moved
 from streams.routing import Mark, partition_for
+from streams.worker_state import TableCold
 
 NATIONAL = str(UnitKind.PROVINCE)
 """The kind ranked across partitions (departments and communes are ranked within their
@@ -67,20 +68,37 @@ class PartitionProjection:
         self.refresh_seconds = refresh_seconds
         self.position = 0  # the latest event folded
         self.offset = -1  # the partition's last record taken (folded, repeated or a mark)
-        self.report_all = False  # at the next mark, report every province score again
+        self.report_all = True  # at the next mark, report every province score (again)
         self.reported: MarkKey | None = None  # the mark of the last report
         self.mark: MarkKey | None = None  # the latest mark done
         self.refreshed: datetime | None = None  # the mark time every current group was scored
         self._events: list[tuple[dict[str, Any], bytes]] = []  # folded since the last mark
         self._dossiers: set[str] = set()
+        self._store: TableCold | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_events"], state["_dossiers"] = [], set()  # snapshots are taken at marks
+        state["_store"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._store = None
+
+    def resumed(self) -> None:
+        """Loaded from a snapshot: a process that went on from it and stopped may have sent
+        reports since lost, and written rows this one will not write again (it may write
+        fewer marks): every score is reported, and its row written, once more."""
+        self.report_all = True
+        self.refreshed = None  # every current group is scored at the next mark
+        self.projector.unsure()
+
+    def attach(self, store: TableCold) -> None:
+        """Keep the partition's dossiers in ``store``, written through at every mark (see
+        ``streams.worker_state``): those a snapshot named are read back now."""
+        self.projector.engine.attach(store, write_through=True)
+        self._store = store
 
     def fold(self, envelope: dict[str, Any]) -> bool:
         """Fold one event; False when its position was folded already (a repeat)."""
@@ -131,6 +149,8 @@ class PartitionProjection:
         # scores of the provinces whose tree is on this partition are this partition's
         scores = tuple(s for s in projector.unranked_scores(national, now)
                        if partition_for(s.unit, mark.partitions) == self.partition)
+        if self._store is not None:  # the dossiers that changed, before any snapshot
+            self._store.write(projector.engine.peek(self._dossiers))
         self._events, self._dossiers = [], set()
         report = Report(key, mark.partitions, self.partition, scores, mark.head,
                         self.reported, full, mark.covered)
@@ -149,11 +169,18 @@ class NationalRanking:
     done: MarkKey | None = None
     offset: int = -1  # the reports topic's last record taken
     last_from: dict[int, MarkKey] = field(default_factory=dict)  # partition -> its last mark
+    # rows written again when next computed, changed or not: resumed from a snapshot, after
+    # which a stopped process may have written rows this one will not
+    unsure: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("unsure", set())  # a snapshot of an earlier version
+        self.__dict__.update(state)
 
     def gap(self, report: Report) -> MarkKey | None:
         """The mark after which reports of the report's partition are missing (None: none
         missing): its previous report is not the last one received from it, and it does
-        not resend every score."""
+        not resend every score (as it does first after a restart: a new chain)."""
         last = self.last_from.get(report.partition)
         if report.full or report.previous is None or last is None or last == report.previous:
             return None
@@ -161,9 +188,10 @@ class NationalRanking:
 
     def add(self, report: Report) -> list[MarkKey]:
         """Hold a report; returns the marks now reported by every partition, in order (an
-        earlier mark some partition never reported is superseded by a later complete one)."""
-        self.last_from[report.partition] = max(report.mark,
-                                               self.last_from.get(report.partition, report.mark))
+        earlier mark some partition never reported is superseded by a later complete one:
+        the reports held for it are taken with that one's, in order, for each report
+        carries only the scores that changed since its partition's previous one)."""
+        self.last_from[report.partition] = report.mark  # the topic's order: the chain's
         if self.done is not None and report.mark <= self.done:
             return []
         self.pending.setdefault(report.mark, {})[report.partition] = report
@@ -171,18 +199,16 @@ class NationalRanking:
                       if len(reports) >= report.partitions)
 
     def rank(self, mark: MarkKey, computed_at: datetime) -> Batch:
-        """The provinces' rows at a complete mark: the scores reported, and every province
-        whose rank moved."""
-        reports = self.pending.pop(mark)
-        for key in [k for k in self.pending if k < mark]:
-            del self.pending[key]  # superseded
-        self.done = mark
+        """The provinces' rows at a complete mark: the scores reported at it and at the
+        marks it supersedes (earliest first), and every province whose rank moved."""
         touched: set[tuple[str, str]] = set()
-        for report in reports.values():
-            for score in report.scores:
-                group = (score.rulebook_id, score.period)
-                self.scores.setdefault(group, {})[score.unit] = score
-                touched.add(group)
+        for key in sorted(k for k in self.pending if k <= mark):
+            for report in self.pending.pop(key).values():
+                for score in report.scores:
+                    group = (score.rulebook_id, score.period)
+                    self.scores.setdefault(group, {})[score.unit] = score
+                    touched.add(group)
+        self.done = mark
         batch = Batch(position=mark[0])
         for group in sorted(touched):
             self._rank_group(batch, group, mark, computed_at)
@@ -199,8 +225,9 @@ class NationalRanking:
             key = (group[0], group[1], unit)
             digest = (score.total, ranks[unit], score.band, score.groups)
             previous = self.written.get(key)
-            if previous == digest:
+            if previous == digest and key not in self.unsure:
                 continue
+            self.unsure.discard(key)
             self.written[key] = digest
             issued = UnitScore(score.unit, score.unit_name, score.kind, score.period, moment,
                                evaluated, score.rulebook_id, score.rulebook_version,

@@ -1,21 +1,27 @@
 """A worker's state in keyed tables (faust Tables on RocksDB with changelog topics; any
-mutable mapping of str to bytes in tests): each partition's snapshot, in chunks, and the
-dossiers taken out of its memory.
+mutable mapping of str to bytes in tests): each partition's snapshot, in chunks, and its
+dossiers, in one table (one changelog partition keeps them in the order they were written:
+a worker restoring the table from it, wherever the broker's sends stopped, finds a
+snapshot only with the dossiers written before it).
 
 **Snapshots** are written at a mark, chunk by chunk under a new generation, then the head that
 names the generation (so a worker killed half-way still finds the previous whole one), then
 the previous generation's chunks are deleted. A chunk stays well under a Kafka record's size.
 
-**Dossiers taken out** (ended a while ago: ``ScoringEngine.take``) are staged in memory and
-written with the next snapshot, each under its id with the position of its latest event. A
-worker killed before that snapshot's head was written resumes from the previous snapshot;
-records written for the unfinished one may then be newer than the state it loads. So a
-record keeps the previous version beside the new one, and a read takes the latest version
-whose position is not after what the worker has folded: a dossier recalled and changed after
-the snapshot it resumes from is read as it was then, and its later events fold onto that.
-Each record also has an empty entry under ``~u/<unit>/<dossier id>``: the scans of a unit's
-dossiers (a score at a moment before the latest event's: the counters are ahead of it) read
-a range of keys, not the whole table.
+**Dossiers** are written through: at every mark a partition writes the latest state of each
+dossier that changed since the previous one (``ScoringEngine.peek``), under ``~d/<id>``
+with the position of its latest event. So a snapshot leaves the dossiers out (it names those
+held in memory, read back when it is loaded): its size and time are bounded by the counters
+and the registry, not by the open dossiers, which a national year counts in millions; and a
+dossier that ended a while ago is only dropped from memory (``ScoringEngine.drop``), read
+back if an event of it comes. A worker killed after a snapshot resumes from it; records
+written since may then be newer than the state it loads. So a record keeps the version
+current at the latest snapshot beside the newest, and a read takes the latest version whose
+position is not after what the worker has folded: a dossier changed after the snapshot it
+resumes from is read as it was then, and its later events fold onto that. Each dossier also
+has an empty entry under ``~u/<unit>/<dossier id>``: the scans of a unit's dossiers (a
+score at a moment before the latest event's: the counters are ahead of it) read a range of
+keys, not the whole table.
 """
 
 from __future__ import annotations
@@ -35,7 +41,12 @@ Versions = list[tuple[int, str, bytes]]
 Table = MutableMapping[str, bytes]
 Scan = Callable[[str], Iterable[str]]
 """The keys of a table after a prefix (without it), in order."""
+DOSSIER = "~d/"
+"""Before a dossier's id: the key of its record."""
 UNIT_INDEX = "~u/"
+"""Before ``<unit>/<dossier id>``: the unit's index entries."""
+SNAPSHOT = "~s/partition"
+"""The name of a partition's snapshot in its table (beside its dossiers)."""
 
 
 def scan_mapping(table: Table) -> Scan:
@@ -78,11 +89,11 @@ def load_snapshot(table: Table, name: str) -> Any | None:
 
 
 class TableCold:
-    """The dossiers taken out of one partition's memory (``ColdDossiers``), in a table.
+    """The dossiers of one partition (``ColdDossiers``), in a table.
 
     ``folded()``: the latest position the partition has folded (see the module's docstring);
-    ``committed``: the position of the latest snapshot written (versions up to it are kept
-    when a newer one is written)."""
+    ``committed``: the position of the latest snapshot written (the latest version up to it
+    is kept when a newer one is written; :meth:`saved` moves it)."""
 
     def __init__(self, table: Table, folded: Callable[[], int], committed: int,
                  scan: Scan | None = None) -> None:
@@ -100,23 +111,40 @@ class TableCold:
             n += 1
         return n
 
-    def commit(self, snapshot_position: int) -> int:
-        """Write the staged records (before the snapshot at ``snapshot_position``); returns
-        how many."""
-        table, committed = self.table, self.committed
-        for dossier_id, version in self.staged.items():
-            old = table.get(dossier_id)
-            kept: Versions = [v for v in pickle.loads(old) if v[0] <= committed][-1:] \
-                if old is not None else []
-            table[dossier_id] = pickle.dumps([*kept, version], protocol=pickle.HIGHEST_PROTOCOL)
-            table[f"{UNIT_INDEX}{version[1]}/{dossier_id}"] = b""
-        n = len(self.staged)
-        self.staged = {}
-        self.committed = snapshot_position
+    def write(self, records: Iterable[tuple[str, str, int, bytes]]) -> int:
+        """Write records (dossier id, unit, position, record: ``ScoringEngine.peek``) now;
+        returns how many."""
+        staged = self.staged
+        n = 0
+        for dossier_id, unit, position, record in records:
+            staged[dossier_id] = (position, unit, record)
+            n += 1
+        self.commit()
         return n
 
+    def commit(self) -> int:
+        """Write the staged records; returns how many."""
+        table, committed = self.table, self.committed
+        dumps, loads = pickle.dumps, pickle.loads
+        for dossier_id, version in self.staged.items():
+            key = DOSSIER + dossier_id
+            old = table.get(key)
+            versions: Versions = loads(old) if old is not None else []
+            kept = [v for v in versions if v[0] <= committed][-1:]
+            table[key] = dumps([*kept, version], protocol=pickle.HIGHEST_PROTOCOL)
+            if not versions or versions[-1][1] != version[1]:  # a new dossier, or moved
+                table[f"{UNIT_INDEX}{version[1]}/{dossier_id}"] = b""
+        n = len(self.staged)
+        self.staged = {}
+        return n
+
+    def saved(self, snapshot_position: int) -> None:
+        """A snapshot at ``snapshot_position`` is written: the versions it reads are kept
+        from now on (those of the one before it may go)."""
+        self.committed = snapshot_position
+
     def _version(self, dossier_id: str) -> tuple[int, str, bytes] | None:
-        value = self.table.get(dossier_id)
+        value = self.table.get(DOSSIER + dossier_id)
         if value is None:
             return None
         folded = self.folded()
@@ -150,4 +178,4 @@ class TableCold:
                        if (found := self.staged.get(dossier_id) or self._version(dossier_id))})
 
     def _ids(self) -> list[str]:
-        return sorted({*self.staged, *(k for k in self.table if not k.startswith(UNIT_INDEX))})
+        return sorted({*self.staged, *self.scan(DOSSIER)})

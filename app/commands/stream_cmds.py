@@ -289,6 +289,7 @@ def worker_cmd(
         BrokerUnreachable,
         OneLine,
         WorkerConfig,
+        local_state,
         make_app,
         wait_for_broker,
     )
@@ -326,7 +327,8 @@ def worker_cmd(
               f"({config.partitions} partitions) at {config.bootstrap}; state in "
               f"{config.state_dir}", highlight=False, soft_wrap=True)
     try:
-        _run_worker(app)
+        with local_state(app, config.state_dir, say, runtime):
+            _run_worker(app)
     finally:
         client.close()
     if runtime.stopped_by is not None:

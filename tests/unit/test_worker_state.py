@@ -1,8 +1,10 @@
 """The Kafka workers' projections without Kafka: a partition's state written to a table at a
-mark and loaded, then the tail folded, writes the rows an uninterrupted one writes (with
-dossiers taken out of memory between); a record newer than what a resumed state folded is
-not read back; snapshots come back whole or not at all; the national ranking ranks a mark
-once every partition reported it, a later complete mark superseding an unfinished one."""
+mark and loaded, then the tail folded, writes the rows an uninterrupted one writes (its
+dossiers written through at every mark, those ended dropped from memory between), also
+when the worker went on past the snapshot before it was killed; the snapshot leaves the
+dossiers out; a record newer than what a resumed state folded is not read back; snapshots
+come back whole or not at all; the national ranking ranks a mark once every partition
+reported it, a later complete mark superseding an unfinished one."""
 
 from __future__ import annotations
 
@@ -21,7 +23,14 @@ from projections.scores import standard_competition_ranks
 from projections.synthetic import random_history
 from streams.routing import Mark
 from streams.worker import NationalRanking, PartitionProjection, Report
-from streams.worker_state import CHUNK, TableCold, load_snapshot, save_snapshot
+from streams.worker_state import (
+    CHUNK,
+    DOSSIER,
+    SNAPSHOT,
+    TableCold,
+    load_snapshot,
+    save_snapshot,
+)
 
 pytestmark = pytest.mark.usefixtures("compiled_or_python")
 KEY = b"test-key"
@@ -40,10 +49,9 @@ def comparable(batch: Batch) -> dict[str, list[str]]:
 
 
 def run(projection: PartitionProjection, events: list[dict[str, Any]],
-        marks: dict[int, Mark], cold: TableCold | None = None,
-        table: dict[str, bytes] | None = None) -> list[Any]:
+        marks: dict[int, Mark], cold: TableCold | None = None) -> list[Any]:
     """Fold the events, doing each mark after the event at its position; the rows and
-    reports of each mark (with ``cold``: ended dossiers taken out at each mark)."""
+    reports of each mark (with ``cold``: ended dossiers dropped from memory at each mark)."""
     done: list[Any] = []
     for envelope in events:
         projection.fold(envelope)
@@ -54,9 +62,8 @@ def run(projection: PartitionProjection, events: list[dict[str, Any]],
         assert result is not None
         batch, report = result
         done.append((comparable(batch), report.scores))
-        if cold is not None and table is not None:
+        if cold is not None:
             projection.projector.take_out(cold, projection.projector.engine.facts.watermark)
-            cold.commit(projection.position)
     return done
 
 
@@ -73,9 +80,11 @@ def _watermark(events: list[dict[str, Any]]) -> int:
     return max(parse_instant(e["at"]) for e in events)
 
 
-@pytest.mark.parametrize("seed", [21, 22])
+@pytest.mark.parametrize(("seed", "went_on"), [(21, 0), (22, 0), (21, 3), (23, 2)])
 def test_a_partition_resumed_from_its_table_writes_the_rows_of_one_never_stopped(
-        seed: int) -> None:
+        seed: int, went_on: int) -> None:
+    """``went_on``: marks the worker did after the snapshot before it was killed (their
+    dossiers' newer versions are in the table, the state resumed is the snapshot's)."""
     events = random_history(seed, 60, petitions=6, departments=2, communes=3, procedures=4)
     rng = random.Random(seed)
     marks = marked(events, rng)
@@ -87,19 +96,48 @@ def test_a_partition_resumed_from_its_table_writes_the_rows_of_one_never_stopped
     table: dict[str, bytes] = {}
     first = PartitionProjection(0, KEY)
     cold = TableCold(table, lambda: first.position, 0)
-    first.projector.engine.attach(cold)
+    first.attach(cold)
     head = [e for e in events if e["position"] <= cut]
-    before = run(first, head, marks, cold, table)
-    save_snapshot(table, "p0", first)
-    assert cold.committed == cut and any(k for k in table if "/" not in k), "none taken out"
+    before = run(first, head, marks, cold)
+    engine = first.projector.engine
+    assert engine.taken > 0, "no dossier dropped from memory"
+    held = set(engine.facts.dossiers)
+    assert held, "no dossier held in memory"
+    save_snapshot(table, SNAPSHOT, first)
+    cold.saved(cut)
+    assert engine.write_through and set(engine.facts.dossiers) == held  # pickling kept them
+    snapshot = pickle.loads(pickle.dumps(first))
+    assert not snapshot.projector.engine.facts.dossiers, "the snapshot holds the dossiers"
+    assert set(snapshot.projector.engine._held) == held
+    if went_on:
+        later = sorted(marks)[3 + went_on]
+        run(first, [e for e in events if cut < e["position"] <= later], marks, cold)
+        assert any(len(pickle.loads(v)) == 2 for k, v in table.items()
+                   if k.startswith(DOSSIER)), \
+            "no dossier has a version newer than the snapshot's"
 
-    resumed = load_snapshot(table, "p0")
+    resumed = load_snapshot(table, SNAPSHOT)
     assert isinstance(resumed, PartitionProjection) and resumed.position == cut
     resumed_cold = TableCold(table, lambda: resumed.position, resumed.position)
-    resumed.projector.engine.attach(resumed_cold)
-    after = run(resumed, [e for e in events if e["position"] > cut], marks, resumed_cold,
-                table)
+    resumed.attach(resumed_cold)
+    assert set(resumed.projector.engine.facts.dossiers) == held
+    after = run(resumed, [e for e in events if e["position"] > cut], marks, resumed_cold)
     assert before + after == whole
+
+
+def test_a_snapshot_naming_a_dossier_its_table_lost_is_refused() -> None:
+    events = random_history(24, 30, departments=1, communes=2, procedures=2)
+    table: dict[str, bytes] = {}
+    projection = PartitionProjection(0, KEY)
+    projection.attach(TableCold(table, lambda: projection.position, 0))
+    last = events[-1]["position"]
+    run(projection, events, {last: Mark(last, to_datetime(_watermark(events)), 4)})
+    save_snapshot(table, SNAPSHOT, projection)
+    lost = next(iter(projection.projector.engine.facts.dossiers))
+    del table[DOSSIER + lost]
+    resumed = load_snapshot(table, SNAPSHOT)
+    with pytest.raises(LookupError, match=f"not in its store \\(first: {lost}\\)"):
+        resumed.attach(TableCold(table, lambda: resumed.position, resumed.position))
 
 
 def test_a_record_newer_than_the_state_folded_is_not_read_back() -> None:
@@ -107,17 +145,20 @@ def test_a_record_newer_than_the_state_folded_is_not_read_back() -> None:
     folded = 10
     cold = TableCold(table, lambda: folded, 0)
     record = pickle.dumps(("facts v1", 8, {}, None))
-    cold.stage([("D1", "22.SXD", record)])
-    cold.commit(10)
+    cold.write([("D1", "22.SXD", 8, record)])
+    cold.saved(10)
     newer = pickle.dumps(("facts v2", 14, {}, None))
-    cold.stage([("D1", "22.SXD", newer)])
-    cold.commit(15)  # a snapshot whose head a killed worker never wrote
+    cold.write([("D1", "22.SXD", 14, newer)])  # after the snapshot at 10
     assert cold.recall("D1") == record  # the state resumed at 10 reads it as it was then
     folded = 15
     assert cold.recall("D1") == newer
-    cold.stage([("D1", "22.SXD", pickle.dumps(("facts v3", 20, {}, None)))])
-    cold.commit(20)
-    assert [v[0] for v in pickle.loads(table["D1"])] == [14, 20]  # older ones dropped
+    newest = pickle.dumps(("facts v3", 16, {}, None))
+    cold.write([("D1", "22.SXD", 16, newest)])  # still none after 10: 8 is kept
+    assert [v[0] for v in pickle.loads(table[DOSSIER + "D1"])] == [8, 16]
+    cold.saved(20)
+    cold.write([("D1", "22.SXD", 24, pickle.dumps(("facts v4", 24, {}, None)))])
+    assert [v[0] for v in pickle.loads(table[DOSSIER + "D1"])] == [16, 24]  # older ones dropped
+    folded = 24
     assert [u for u in cold.units()] == ["22.SXD"]
 
 
@@ -142,12 +183,13 @@ def test_a_units_dossiers_are_read_through_its_index_entries() -> None:
     cold = TableCold(table, lambda: 100, 0, scan=scan)
     cold.stage([("D1", "22.A", record("a1", 5)), ("D2", "22.B", record("b2", 6)),
                 ("D3", "22.A", record("a3", 7))])
-    cold.commit(10)
+    cold.commit()
+    cold.saved(10)
     cold.stage([("D4", "22.A", record("a4", 12))])  # staged, not yet written
     assert list(cold.facts_of_unit("22.A")) == [("D1", "a1"), ("D3", "a3"), ("D4", "a4")]
     assert prefixes == ["~u/22.A/"]
     cold.stage([("D1", "22.B", record("a1, moved", 15))])  # its latest version: another unit
-    cold.commit(20)
+    cold.commit()
     assert list(cold.facts_of_unit("22.A")) == [("D3", "a3"), ("D4", "a4")]
     assert list(cold.facts_of_unit("22.B")) == [("D1", "a1, moved"), ("D2", "b2")]
 
@@ -184,8 +226,11 @@ def test_the_national_ranking_waits_for_every_partition_and_supersedes() -> None
 
     ranking = NationalRanking()
     early, late = (last - 1, end), (last, end)
-    assert ranking.add(Report(early, 2, 0, ())) == []  # partition 1 never reports it
-    assert ranking.add(Report(late, 2, 0, scores)) == []
+    # partition 1 never reports the early mark (it was behind: it wrote fewer marks); what
+    # partition 0 reported there is taken with the later one, which says only what changed
+    assert ranking.add(Report(early, 2, 0, scores)) == []
+    assert ranking.add(Report(late, 2, 0, (), previous=early)) == []
+    assert ranking.gap(Report(late, 2, 1, (), previous=early)) is None  # its first
     assert ranking.add(Report(late, 2, 1, ())) == [late]
     batch = ranking.rank(late, COMPUTED_AT)
     assert ranking.pending == {} and ranking.done == late
@@ -199,3 +244,9 @@ def test_the_national_ranking_waits_for_every_partition_and_supersedes() -> None
         assert standard_competition_ranks({u: t for u, (t, _) in members.items()}) == {
             u: rank for u, (_, rank) in members.items()}
     assert ranking.add(Report(early, 2, 1, ())) == []  # before what is done: dropped
+    # partition 0 restarted from an older snapshot: a new chain, whole first, then changes
+    older = (last - 2, end)
+    assert ranking.gap(Report(older, 2, 0, scores, previous=None, full=True)) is None
+    ranking.add(Report(older, 2, 0, scores, previous=None, full=True))
+    assert ranking.gap(Report(late, 2, 0, (), previous=older)) is None
+    assert ranking.gap(Report(late, 2, 0, (), previous=early)) == older  # one lost
