@@ -78,7 +78,7 @@ class WorkerConfig:
     refresh_seconds: float = 30.0  # mark time between rescorings of every current period
     keep_ended_hours: float = 1.0  # ledger time an ended dossier stays in memory
     retries: int = 8  # consecutive ClickHouse failures (backing off) before the worker stops
-    cache_mb: int = 64  # RocksDB block cache per partition for the dossiers taken out
+    cache_mb: int = 64  # RocksDB block cache per partition for its dossiers and snapshots
     recovery_check: bool = True  # faust's check that a local store is not ahead of its
     # changelog (off on brokers whose end offsets lag, as tansu's: see docs/streaming.md)
 
@@ -379,7 +379,7 @@ class Runtime:
         task = asyncio.ensure_future(self._acknowledge(partition, projection, held))
         self.acknowledging.add(task)
         task.add_done_callback(self.acknowledging.discard)
-        give_back()  # the pickle's pages, and those of the dossiers taken out
+        give_back()  # the pickle's pages, and those of the dossiers dropped
         log.info("partition %s: snapshot at %s, %s bytes in %.3fs", partition,
                  projection.position, size, time.perf_counter() - began)
 

@@ -271,8 +271,8 @@ def worker_cmd(
         help="consecutive failures of the broker at start, or of ClickHouse writes "
              "(backing off 0.5 s, 1 s … 30 s), before exit 1", min=0)] = 8,
     cache_mb: Annotated[int, typer.Option(
-        help="MiB of RocksDB block cache per partition for the dossiers taken out of "
-             "memory (each of the worker's tables has bounded memtables and cache)",
+        help="MiB of RocksDB block cache per partition for its dossiers and snapshots "
+             "(each of the worker's tables has bounded memtables and cache)",
         min=1)] = 64,
     no_recovery_check: Annotated[bool, typer.Option(
         "--no-recovery-check", help="skip faust's check that the local state is not ahead "
