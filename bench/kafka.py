@@ -14,9 +14,10 @@ loopback ports. For each size, a ledger of about that many events over all 34 pr
 - pipeline with 1 and with 2 workers: relay and workers started together on a fresh topic,
   database and consumer group; end-to-end events/s until every partition and the ranking
   track the last event; each worker's peak RSS (VmHWM);
-- restart: the single worker killed (SIGKILL) after its run and started again: seconds until
-  each of its partitions has written a mark after the restart (a snapshot loaded from its
-  RocksDB, the tail folded);
+- restart: the single worker stopped (SIGTERM) after its run and started again, then killed
+  (SIGKILL) and started again: seconds until each of its partitions has written a mark after
+  the restart (stopped cleanly: its snapshots loaded from its RocksDB; killed: its tables
+  restored from their changelogs first, as a worker that did not stop cleanly does);
 - freshness (largest size only): once the 2 workers have caught up, events appended by
   another process at each of ``--rates`` for ``--seconds`` while a relay follows the ledger:
   from append to the moment the last partition's cycle at or past it had written its rows
@@ -256,32 +257,41 @@ def pipeline(data: Path, services: Services, workers: int, as_of: str, name: str
             "environment": environment, "database": database}
 
 
-def restart(run: dict[str, Any], data: Path, name: str) -> float:
-    """Kill the single worker and start it again; seconds until every partition wrote a
-    mark after the restart (the relay, following, ticks marks every half second)."""
+def restarts(run: dict[str, Any], data: Path, name: str) -> dict[str, float]:
+    """Stop the single worker (SIGTERM) and start it again, then kill it (SIGKILL) and
+    start it again; for each, seconds until every partition wrote a mark after the restart
+    (the relay, following, ticks marks every half second)."""
     (process,) = run["workers"]
-    process.send_signal(signal.SIGKILL)
-    process.wait()
     environment = run["environment"]
     logs = data / "logs"
     relay = dossier(environment, logs / f"relay-{name}-tick.log", "stream", "relay", "-q",
                     "--tick", "0.5")
-    killed_at = time.time()
-    time.sleep(1.0)  # the tick marks come with a new time: a mark every worker must write
-    began = time.perf_counter()
-    again = worker(environment, data / f"state-{name}-0", logs / f"{name}-restart.log", 2)
-    wanted = {f"worker-p{p}" for p in range(PARTITIONS)}
+    found: dict[str, float] = {}
     try:
-        while time.perf_counter() - began < 600:
-            found = tracked(run["database"])
-            if all(r in found and found[r][1] > killed_at + 1.0 for r in wanted):
-                return time.perf_counter() - began
-            time.sleep(0.2)
-        raise RuntimeError("the restarted worker wrote nothing in 600 s")
+        for how, signal_ in (("stopped", signal.SIGTERM), ("killed", signal.SIGKILL)):
+            process.send_signal(signal_)
+            process.wait(120)
+            started = time.time()
+            process = worker(environment, data / f"state-{name}-0",
+                             logs / f"{name}-{how}.log", 2)
+            found[how] = _restarted(run["database"], started)
     finally:
-        for process in (again, relay):
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
+        for running in (process, relay):
+            running.send_signal(signal.SIGTERM)
+            running.wait(60)
+    return found
+
+
+def _restarted(database: str, started_at: float) -> float:
+    """Seconds from ``started_at`` until every partition tracks a cycle that began after
+    it (the relay's tick marks come with a new time: a mark every worker must write)."""
+    wanted = {f"worker-p{p}" for p in range(PARTITIONS)}
+    while time.time() - started_at < 900:
+        found = tracked(database)
+        if all(r in found and found[r][1] > started_at for r in wanted):
+            return time.time() - started_at
+        time.sleep(0.2)
+    raise RuntimeError("the restarted worker wrote nothing in 900 s")
 
 
 def freshness(run: dict[str, Any], data: Path, rate: float, seconds: float,
@@ -407,7 +417,7 @@ def run_size(size: int, cache: Path, scratch: Path, services: Services,
         run = pipeline(data, services, workers, as_of, f"w{workers}s{size}", events)
         out[f"workers{workers}"] = {k: run[k] for k in ("seconds", "rate", "rss_mb")}
         if workers == 1 and "restart" not in args.skip:
-            out["restart"] = restart(run, data, f"w1s{size}")
+            out["restart"] = restarts(run, data, f"w1s{size}")
             continue
         if workers == 2 and last and "freshness" not in args.skip:
             out["freshness"] = {}
@@ -432,8 +442,8 @@ def report(size: int, found: dict[str, Any]) -> None:
         rss = ", ".join(f"{r:,.0f}" for r in run["rss_mb"])
         print(f"relay + {workers} worker(s): {run['seconds']:,.1f} s, {run['rate']:,.0f} "
               f"events/s = {run['rate'] / raw['both']:.3f}× raw; worker peak RSS {rss} MB")
-    if "restart" in found:
-        print(f"worker restart to its first marks written: {found['restart']:.1f} s "
+    for how, seconds in found.get("restart", {}).items():
+        print(f"worker restart ({how}) to its first marks written: {seconds:.1f} s "
               "[goal < 10 s]")
     for rate, f in found.get("freshness", {}).items():
         print(f"freshness at {rate:g}/s: {f['appended']:,} events at {f['rate']:,.0f}/s, p50 "

@@ -297,7 +297,15 @@ class Runtime:
         if not isinstance(record, Mark):
             projection.fold(record)
         elif not self._catching_up(event, projection, record):
-            await self._at_mark(partition, projection, record)
+            # following, the dossiers are written at each mark (a few: no burst at the
+            # snapshot); behind, once before the snapshot (each however often it changed)
+            await self._at_mark(partition, projection, record,
+                                write=self._waiting(event) <= FOLLOWING)
+
+    def _waiting(self, event: Any) -> int:
+        """Records on the event's partition after it (as far as the consumer has seen)."""
+        highwater = self.app.consumer.highwater(event.message.tp)
+        return 0 if highwater is None else highwater - 1 - event.message.offset
 
     def _catching_up(self, event: Any, projection: PartitionProjection, mark: Mark) -> bool:
         """Whether to pass this mark by: more than ``FOLLOWING`` records wait after it on
@@ -309,8 +317,7 @@ class Runtime:
         mark time or positions, which every partition writes (those not behind write them
         all), so that the ranking still meets them; the rows stay exact at the marks it
         writes."""
-        highwater = self.app.consumer.highwater(event.message.tp)
-        waiting = 0 if highwater is None else highwater - 1 - event.message.offset
+        waiting = self._waiting(event)
         if waiting <= FOLLOWING or projection.mark is None:
             return False
         position, at = projection.mark
@@ -320,10 +327,10 @@ class Runtime:
         return mark.at.timestamp() // seconds <= at.timestamp() // seconds
 
     async def _at_mark(self, partition: int, projection: PartitionProjection,
-                       mark: Mark) -> None:
+                       mark: Mark, *, write: bool) -> None:
         began = time.perf_counter()
         events = len(projection._events)
-        done = projection.at_mark(mark, datetime.now(UTC))
+        done = projection.at_mark(mark, datetime.now(UTC), write=write)
         if done is None:
             return
         batch, report = done
@@ -369,6 +376,7 @@ class Runtime:
         began = time.perf_counter()
         facts = projection.projector.engine.facts
         cold = self.colds[partition]
+        projection.write_dossiers()
         projection.projector.take_out(  # dropped: the table has their latest state
             cold, facts.watermark - round(self.config.keep_ended_hours * HOUR))
         cold.commit()

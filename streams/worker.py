@@ -74,15 +74,19 @@ class PartitionProjection:
         self.refreshed: datetime | None = None  # the mark time every current group was scored
         self._events: list[tuple[dict[str, Any], bytes]] = []  # folded since the last mark
         self._dossiers: set[str] = set()
+        self._unwritten: set[str] = set()  # changed at marks done, not yet in the store
         self._store: TableCold | None = None
 
     def __getstate__(self) -> dict[str, Any]:
+        if self._unwritten:
+            raise RuntimeError("a partition is snapshotted once its dossiers are written")
         state = dict(self.__dict__)
         state["_events"], state["_dossiers"] = [], set()  # snapshots are taken at marks
         state["_store"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("_unwritten", set())
         self.__dict__.update(state)
         self._store = None
 
@@ -111,9 +115,21 @@ class PartitionProjection:
         self.position = position
         return True
 
-    def at_mark(self, mark: Mark, computed_at: datetime) -> tuple[Batch, Report] | None:
+    def write_dossiers(self) -> int:
+        """Write the latest state of the dossiers changed at the marks done since the last
+        write to the store (before any snapshot); returns how many."""
+        written = 0
+        if self._store is not None and self._unwritten:
+            written = self._store.write(self.projector.engine.peek(self._unwritten))
+        self._unwritten = set()
+        return written
+
+    def at_mark(self, mark: Mark, computed_at: datetime, *, write: bool = True
+                ) -> tuple[Batch, Report] | None:
         """The rows at a mark, and the report of the provinces' scores; None when the mark is
-        not after the latest done (a repeat)."""
+        not after the latest done (a repeat). ``write``: write the dossiers changed to the
+        store now (else at a later mark or before the next snapshot: a partition catching
+        up writes each dossier once however many marks changed it)."""
         key = (mark.position, mark.at)
         if self.mark is not None and key <= self.mark:
             return None
@@ -149,8 +165,9 @@ class PartitionProjection:
         # scores of the provinces whose tree is on this partition are this partition's
         scores = tuple(s for s in projector.unranked_scores(national, now)
                        if partition_for(s.unit, mark.partitions) == self.partition)
-        if self._store is not None:  # the dossiers that changed, before any snapshot
-            self._store.write(projector.engine.peek(self._dossiers))
+        self._unwritten |= self._dossiers
+        if write:
+            self.write_dossiers()
         self._events, self._dossiers = [], set()
         report = Report(key, mark.partitions, self.partition, scores, mark.head,
                         self.reported, full, mark.covered)
