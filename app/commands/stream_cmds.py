@@ -311,7 +311,8 @@ def worker_cmd(
 
     def say(text: str) -> None:
         if not quiet or text.startswith(("worker stopping", "ClickHouse", "Kafka", "warning",
-                                         "error", "critical")) or "stalled" in text:
+                                         "error", "critical")) or "stalled" in text \
+                or "did not stop cleanly" in text:
             err.print(escape(text), highlight=False, soft_wrap=True)
 
     try:
