@@ -286,26 +286,37 @@ class ScoringEngine:
         Dossiers with events folded since the last flush stay."""
         if self.cold is None:
             raise RuntimeError("no store attached for the dossiers taken out of memory")
-        facts = self.facts
-        dirty = self._dirty_dossiers
         for dossier_id in dossier_ids:
-            if dossier_id in dirty:
-                continue
-            f = facts.dossiers.pop(dossier_id, None)
-            if f is None:
-                continue
-            held = facts.dossiers_by_unit.get(f.unit)
-            if held is not None:
-                held.pop(dossier_id, None)
-            books: dict[str, Any] = {}
-            for key, book in self._books.items():
-                counters = book.dossiers
-                books[key] = (counters.items.pop(dossier_id, None)
-                              if isinstance(counters, Tracker) else counters.take(dossier_id))
-            record = (f, self.positions.pop(dossier_id, 0), books,
-                      self._judged_last.pop(dossier_id, None))
-            self.taken += 1
-            yield dossier_id, f.unit, pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+            record = self._remove(dossier_id)
+            if record is not None:
+                yield dossier_id, record[0].unit, pickle.dumps(
+                    record, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def drop(self, dossier_ids: Iterable[str]) -> int:
+        """Move dossiers out of memory whose latest state a write-through store holds
+        already (as :meth:`take`, without making their records). Returns how many."""
+        return sum(self._remove(dossier_id) is not None for dossier_id in dossier_ids)
+
+    def _remove(self, dossier_id: str) -> tuple[Any, ...] | None:
+        """Take a dossier out of memory: (facts, position, counter entries per rulebook,
+        judged), or None when it is not held or has events folded since the last flush."""
+        if dossier_id in self._dirty_dossiers:
+            return None
+        facts = self.facts
+        f = facts.dossiers.pop(dossier_id, None)
+        if f is None:
+            return None
+        held = facts.dossiers_by_unit.get(f.unit)
+        if held is not None:
+            held.pop(dossier_id, None)
+        books: dict[str, Any] = {}
+        for key, book in self._books.items():
+            counters = book.dossiers
+            books[key] = (counters.items.pop(dossier_id, None)
+                          if isinstance(counters, Tracker) else counters.take(dossier_id))
+        self.taken += 1
+        return (f, self.positions.pop(dossier_id, 0), books,
+                self._judged_last.pop(dossier_id, None))
 
     def peek(self, dossier_ids: Iterable[str]) -> Iterator[tuple[str, str, int, bytes]]:
         """(id, unit, position, record) of dossiers held in memory, as :meth:`take` makes
@@ -327,33 +338,6 @@ class ScoringEngine:
             yield dossier_id, f.unit, position, dumps(
                 (f, position, states, judged.get(dossier_id)),
                 protocol=pickle.HIGHEST_PROTOCOL)
-
-    def drop(self, dossier_ids: Iterable[str]) -> int:
-        """Move dossiers out of memory whose latest state a write-through store holds
-        already (as :meth:`take`, without making their records). Returns how many."""
-        facts = self.facts
-        dirty = self._dirty_dossiers
-        n = 0
-        for dossier_id in dossier_ids:
-            if dossier_id in dirty:
-                continue
-            f = facts.dossiers.pop(dossier_id, None)
-            if f is None:
-                continue
-            held = facts.dossiers_by_unit.get(f.unit)
-            if held is not None:
-                held.pop(dossier_id, None)
-            for book in self._books.values():
-                counters = book.dossiers
-                if isinstance(counters, Tracker):
-                    counters.items.pop(dossier_id, None)
-                else:
-                    counters.take(dossier_id)
-            self.positions.pop(dossier_id, None)
-            self._judged_last.pop(dossier_id, None)
-            self.taken += 1
-            n += 1
-        return n
 
     def _cold_missing(self, envelope: Event) -> None:
         raise RuntimeError("dossiers were taken out of memory: attach their store to fold")
