@@ -168,7 +168,7 @@ class Runtime:
         context of one of its records, so from its own store), or new."""
         found = self.projections.get(partition)
         if found is None:
-            found = load_snapshot(self.state, SNAPSHOT)
+            found = load_snapshot(self.state, f"{SNAPSHOT}{partition}")
             if found is None:
                 found = PartitionProjection(partition, self.pseudonym_key,
                                             self.config.refresh_seconds)
@@ -380,7 +380,7 @@ class Runtime:
         projection.projector.take_out(  # dropped: the table has their latest state
             cold, facts.watermark - round(self.config.keep_ended_hours * HOUR))
         cold.commit()
-        size = save_snapshot(self.state, SNAPSHOT, projection)
+        size = save_snapshot(self.state, f"{SNAPSHOT}{partition}", projection)
         cold.saved(projection.position)
         held, self.held[partition] = self.held[partition], []
         self.snapshot_at[partition] = time.monotonic()

@@ -45,8 +45,10 @@ DOSSIER = "~d/"
 """Before a dossier's id: the key of its record."""
 UNIT_INDEX = "~u/"
 """Before ``<unit>/<dossier id>``: the unit's index entries."""
-SNAPSHOT = "~s/partition"
-"""The name of a partition's snapshot in its table (beside its dossiers)."""
+SNAPSHOT = "~s/p"
+"""Before a partition's number: the name of its snapshot in its table (beside its dossiers;
+keys unique across partitions, as faust's store finds the partition of a key it deletes by
+the last partition that wrote it)."""
 
 
 def scan_mapping(table: Table) -> Scan:
