@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,8 +22,10 @@ _NINE = Decimal("1e-9")
 _CENT = Decimal("0.01")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def display_round(value: float) -> Decimal:
-    """2 decimals, half up, after a first rounding to 9 decimals (12.125 shows 12.13)."""
+    """2 decimals, half up, after a first rounding to 9 decimals (12.125 shows 12.13); kept
+    for the totals seen last (every ranking rounds all its peers' totals, which repeat)."""
     return Decimal(value).quantize(_NINE, ROUND_HALF_UP).quantize(_CENT, ROUND_HALF_UP)
 
 

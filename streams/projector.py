@@ -247,27 +247,31 @@ class Projector:
             written += 1
         return written
 
-    def _scores(self, groups: Iterable[Group], as_of: datetime) -> Iterator[
+    def _scores(self, groups: Iterable[Group], as_of: datetime,
+                only: Callable[[str], bool] | None = None) -> Iterator[
             tuple[tuple[str, str, str, str], str, Callable[[str, Scored, int | None], UnitScore],
                   str, Scored, int | None]]:
         """(key, peer group, issuer, unit, scored, rank) of every unit of the groups under
         every rulebook at ``as_of`` clamped to each period; key: (rulebook, kind, period,
-        unit), what ``_written`` remembers."""
+        unit), what ``_written`` remembers. ``only``: of these units, unranked."""
         for kind, peer_group, period_key in sorted(groups):
             period = parse_period(period_key)
             moment = clamp(as_of, period)
             for rulebook in self.rulebooks:
                 issue = self.engine.issuer(period, moment, rulebook)
                 for unit, scored, rank in self.engine.ranked(
-                        kind, period, moment, rulebook, province=peer_group or None):
+                        kind, period, moment, rulebook, province=peer_group or None,
+                        only=only):
                     yield (rulebook, kind, period_key, unit), peer_group, issue, unit, scored, rank
 
-    def unranked_scores(self, groups: Iterable[Group], as_of: datetime) -> list[UnitScore]:
-        """The scores, without rank, of the groups' units whose score changed since this
-        projector last gave them (rows or not): for groups ranked elsewhere, where every
-        peer's score meets (the Kafka workers' provinces: see ``streams.worker``)."""
+    def unranked_scores(self, groups: Iterable[Group], as_of: datetime,
+                        only: Callable[[str], bool] | None = None) -> list[UnitScore]:
+        """The scores, without rank, of the groups' units (``only``: those it accepts) whose
+        score changed since this projector last gave them (rows or not): for groups ranked
+        elsewhere, where every peer's score meets (the Kafka workers' provinces: see
+        ``streams.worker``)."""
         found: list[UnitScore] = []
-        for key, _, issue, unit, scored, _ in self._scores(groups, as_of):
+        for key, _, issue, unit, scored, _ in self._scores(groups, as_of, only):
             digest = (scored[1], None, scored[2], scored[0])
             if self._written.get(key) != digest:
                 self._written[key] = digest

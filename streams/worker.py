@@ -13,6 +13,7 @@ partition has reported a mark, then ranks and writes the provinces' rows at that
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -76,17 +77,19 @@ class PartitionProjection:
         self._dossiers: set[str] = set()
         self._unwritten: set[str] = set()  # changed at marks done, not yet in the store
         self._store: TableCold | None = None
+        self._owned: tuple[int, dict[str, bool]] | None = None  # (partitions, unit -> ours)
 
     def __getstate__(self) -> dict[str, Any]:
         if self._unwritten:
             raise RuntimeError("a partition is snapshotted once its dossiers are written")
         state = dict(self.__dict__)
         state["_events"], state["_dossiers"] = [], set()  # snapshots are taken at marks
-        state["_store"] = None
+        state["_store"] = state["_owned"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state.setdefault("_unwritten", set())
+        state["_owned"] = None
         self.__dict__.update(state)
         self._store = None
 
@@ -114,6 +117,20 @@ class PartitionProjection:
         self._events.append((envelope, stored_bytes(envelope)))
         self.position = position
         return True
+
+    def _owns(self, partitions: int) -> Callable[[str], bool]:
+        """Whether a province's tree is on this partition (of ``partitions``)."""
+        owned = self._owned
+        if owned is None or owned[0] != partitions:
+            owned = self._owned = (partitions, {})
+        known = owned[1]
+
+        def owns(unit: str) -> bool:
+            found = known.get(unit)
+            if found is None:
+                found = known[unit] = partition_for(unit, partitions) == self.partition
+            return found
+        return owns
 
     def write_dossiers(self) -> int:
         """Write the latest state of the dossiers changed at the marks done since the last
@@ -163,8 +180,7 @@ class PartitionProjection:
             self.report_all = False
         # every partition knows every province (the registry holds them all): only the
         # scores of the provinces whose tree is on this partition are this partition's
-        scores = tuple(s for s in projector.unranked_scores(national, now)
-                       if partition_for(s.unit, mark.partitions) == self.partition)
+        scores = tuple(projector.unranked_scores(national, now, self._owns(mark.partitions)))
         self._unwritten |= self._dossiers
         if write:
             self.write_dossiers()
