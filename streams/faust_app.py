@@ -22,7 +22,6 @@ import contextlib
 import logging
 import os
 import pickle
-import shutil
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -37,6 +36,7 @@ from faust.transport.drivers import aiokafka as faust_kafka
 
 from projections.clickhouse import schema
 from projections.clickhouse.writer import Batch, ClickHouseWriter
+from streams.checkpoints import Checkpoints, roll_back
 from streams.memory import give_back
 from streams.routing import Mark, read_record
 from streams.worker import NationalRanking, PartitionProjection, Report
@@ -137,6 +137,7 @@ class Runtime:
         self.ranking_state = app.Table("ranking", partitions=config.partitions,
                                        key_type=str, value_type=bytes,
                                        options=rocksdb_options(4 * mb, 4 * mb))
+        self.checkpoints = Checkpoints(Path(app.conf.tabledir))
         self.projections: dict[int, PartitionProjection] = {}
         self.colds: dict[int, TableCold] = {}
         self.held: dict[int, list[Any]] = {}
@@ -382,28 +383,53 @@ class Runtime:
         cold.commit()
         size = save_snapshot(self.state, f"{SNAPSHOT}{partition}", projection)
         cold.saved(projection.position)
+        checkpoint = self._checkpoint(self.state, partition)  # before any other write
         held, self.held[partition] = self.held[partition], []
         self.snapshot_at[partition] = time.monotonic()
-        task = asyncio.ensure_future(self._acknowledge(partition, projection, held))
+        task = asyncio.ensure_future(self._acknowledge(partition, projection, held,
+                                                       checkpoint))
         self.acknowledging.add(task)
         task.add_done_callback(self.acknowledging.discard)
         give_back()  # the pickle's pages, and those of the dossiers dropped
         log.info("partition %s: snapshot at %s, %s bytes in %.3fs", partition,
                  projection.position, size, time.perf_counter() - began)
 
+    def _checkpoint(self, table: Any, partition: int) -> tuple[str, Path] | None:
+        """A checkpoint of the table's store of ``partition``, proven once the changelog
+        sends before it are acknowledged (``streams.checkpoints``); None when it failed
+        (said: a restart after a kill then restores that store from its changelog)."""
+        store = table.data
+        name = store.partition_path(partition).name.removesuffix(".db")
+        try:
+            return name, self.checkpoints.take(name, store._db_for_partition(partition))
+        except Exception as error:  # rocksdict raises plain exceptions (a full disk, …)
+            self.say(f"{name}: no checkpoint ({type(error).__name__}: {error}); after a "
+                     "kill this store would be restored from its changelog")
+            return None
+
+    def _prove(self, checkpoint: tuple[str, Path] | None) -> None:
+        if checkpoint is not None:
+            try:
+                self.checkpoints.prove(*checkpoint)
+            except OSError as error:
+                self.say(f"{checkpoint[0]}: checkpoint not kept ({error})")
+
     async def _acknowledge(self, partition: int, projection: PartitionProjection,
-                           held: list[Any]) -> None:
+                           held: list[Any], checkpoint: tuple[str, Path] | None) -> None:
         """Acknowledge a snapshot's records once their rows are written and the changelog
-        flushed (none if the partition moved to another worker meanwhile); a failure stops
-        the worker, as in an agent."""
+        flushed (none if the partition moved to another worker meanwhile), and prove the
+        checkpoint taken with it; a failure stops the worker, as in an agent."""
         try:
             await self.flush()
             await self.app.producer.flush()
         except Exception as error:  # ClickHouse or the broker gone: stop rather than stall
+            if checkpoint is not None:
+                self.checkpoints.drop(checkpoint[1])
             self.stopped_by = error
             self.say(f"worker stopping: {type(error).__name__}: {error}")
             await self.app.crash(error)
             return
+        self._prove(checkpoint)  # the sends before it are acknowledged, wherever it went
         if self.projections.get(partition) is projection:
             for event in held:
                 event.ack()
@@ -460,8 +486,16 @@ class Runtime:
     async def _save_ranking(self, national: NationalRanking) -> None:
         """Save the ranking's state, then acknowledge the reports it took."""
         save_snapshot(self.ranking_state, "national", national)
-        await self.flush()
-        await self.app.producer.flush()
+        checkpoint = self._checkpoint(self.ranking_state,
+                                      self.national_held[-1].message.partition)
+        try:
+            await self.flush()
+            await self.app.producer.flush()
+        except BaseException:
+            if checkpoint is not None:
+                self.checkpoints.drop(checkpoint[1])
+            raise
+        self._prove(checkpoint)
         for held in self.national_held:
             held.ack()
         self.national_held = []
@@ -671,19 +705,24 @@ RUNNING = "running"
 @contextlib.contextmanager
 def local_state(app: faust.App, state_dir: Path, say: Callable[[str], None],
                 runtime: Runtime) -> Iterator[None]:
-    """Run a worker on its local state only if it stopped cleanly last time. A worker killed
-    (or crashed) may have written to its local tables what never reached their changelogs;
-    a worker that took its partitions over meanwhile went on from the changelogs, and
-    reading the two together would mix two histories. So its tables are then restored from
-    the changelogs alone, as a new worker's are (Kafka Streams does the same); a clean stop
-    (SIGTERM: faust flushes the producer) keeps them."""
+    """Run a worker on its local state as it is only if it stopped cleanly last time. A
+    worker killed (or crashed) may have written to its local tables what never reached their
+    changelogs; a worker that took its partitions over meanwhile went on from the
+    changelogs, and reading the two together would mix two histories. So each of its stores
+    is then rolled back to its latest checkpoint the broker is proven to hold, the changelog
+    read from there (``streams.checkpoints``), and a store without one restored from its
+    changelog alone, as a new worker's is; a clean stop (SIGTERM: faust flushes the producer)
+    keeps them."""
     marker = state_dir / RUNNING
     tables = Path(app.conf.tabledir)
     if marker.exists() and tables.exists():
+        rolled, deleted = roll_back(tables)
+        done = [f"{len(rolled)} rolled back to their latest checkpoint the broker "
+                f"acknowledged (their changelogs read from there)"] if rolled else []
+        done += [f"{len(deleted)} restored from their changelogs"] if deleted else []
         say(f"the worker did not stop cleanly last time ({marker} is there): its local "
-            f"tables may hold writes their changelogs lack; restoring them from the "
-            f"changelogs")
-        shutil.rmtree(tables)
+            f"tables may hold writes their changelogs lack; of their stores, "
+            + (", ".join(done) or "none was there"))
     marker.write_text(f"{os.getpid()}\n")
     yield
     if runtime.stopped_by is None:
