@@ -830,8 +830,11 @@ class ScoringEngine:
         if entry is not None and entry.t_low <= t <= entry.t_high:
             if not entry.stale:
                 return entry.result
+            scored = entry.scored
             for code in entry.stale:  # members whose kept score was dropped since
-                entry.scored[code] = self._scored(book, code, period, as_of_i)
+                if code not in scored:
+                    continue  # registered after t: not ranked yet
+                scored[code] = self._scored(book, code, period, as_of_i)
                 if not entry.keep(book, code, period.key, t):
                     break
             else:
