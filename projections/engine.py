@@ -189,11 +189,6 @@ class ScoringEngine:
         # counts are, under the procedure's own epoch (bumped when its facts change).
         self._verdicts: dict[tuple[str, str, str], _VerdictsEntry] = {}
         self._procedure_epoch: dict[str, int] = {}
-        # Each ranking's scores (see ``ranked``) per (rulebook, kind, province) and period:
-        # its members' kept scores, the ones to score again (``stale``) pushed as the kept
-        # scores they hold are dropped; cleared whenever a unit event lands.
-        self._ranked: dict[tuple[str, str, str | None], dict[str, _Ranked]] = {}
-        self._unit_groups: dict[str, tuple[str, str | None]] = {}  # unit -> (kind, province)
         self.positions: dict[str, int] = {}  # dossier id -> position of its latest event
         # Dossiers moved out of memory (see take): where they are, and how many were moved
         # (a state with moved dossiers folds only with their store attached).
@@ -232,8 +227,7 @@ class ScoringEngine:
         state = dict(self.__dict__)
         for name in ("apply", "_feed", "cold"):
             state.pop(name, None)
-        for name in ("_scopes", "_communes_below", "_kinds", "_catalogue", "_verdicts",
-                     "_ranked", "_unit_groups"):
+        for name in ("_scopes", "_communes_below", "_kinds", "_catalogue", "_verdicts"):
             state[name] = {}
         whole = not self.write_through
         state["_books"] = {key: book.lean(whole) for key, book in self._books.items()}
@@ -252,8 +246,6 @@ class ScoringEngine:
     def __setstate__(self, state: dict[str, Any]) -> None:
         state.setdefault("write_through", False)
         state.setdefault("_held", [])
-        state.setdefault("_ranked", {})  # a state pickled by an earlier version
-        state.setdefault("_unit_groups", {})
         self.__dict__.update(state)
         self.cold = None
         self._bind_apply()
@@ -452,19 +444,7 @@ class ScoringEngine:
 
     def _forget_scores(self, touched: set[Key], pooled: set[tuple[str, int]]) -> None:
         """Drop the kept scores whose counters changed: the buckets touched, and every
-        period starting after a changed pool's month (and say so to the rankings holding
-        them)."""
-        if self._ranked:
-            for unit, key in touched:
-                for rankings in self._rankings_of(unit):
-                    entry = rankings.get(key)
-                    if entry is not None:
-                        entry.stale.add(unit)
-            for unit, month in pooled:
-                for rankings in self._rankings_of(unit):
-                    for key, entry in rankings.items():
-                        if _first_month(key) > month:
-                            entry.stale.add(unit)
+        period starting after a changed pool's month."""
         for book in self._books.values():
             kept = book.scores
             if not kept:
@@ -528,27 +508,6 @@ class ScoringEngine:
         epochs = self._catalogue_epoch
         for code in self._scope(unit):
             epochs[code] = epochs.get(code, 0) + 1
-            if self._ranked:
-                for periods in self._rankings_of(code):
-                    for entry in periods.values():
-                        entry.stale.add(code)
-
-    def _rankings_of(self, unit: str) -> Iterator[dict[str, _Ranked]]:
-        """The rankings (every rulebook's, by period) ``unit`` is a member of: its kind's
-        across the country and within its province."""
-        found = self._unit_groups.get(unit)
-        if found is None:
-            units = self.facts.units
-            if unit not in units:
-                return
-            found = self._unit_groups[unit] = (str(units.get(unit).kind),
-                                               units.province_of(unit))
-        kind, province = found
-        for rulebook_id in self._books:
-            for key in ((rulebook_id, kind, None), (rulebook_id, kind, province)):
-                periods = self._ranked.get(key)
-                if periods is not None:
-                    yield periods
 
     def _unit_touched(self, code: str, at: Instant) -> None:
         for book in self._books.values():
@@ -557,8 +516,6 @@ class ScoringEngine:
         self._scopes.clear()
         self._kinds.clear()
         self._catalogue.clear()
-        self._ranked.clear()
-        self._unit_groups.clear()
         if code in self.facts.units:
             self._touch_units(self._scope(code), at)
 
@@ -818,52 +775,16 @@ class ScoringEngine:
         t = period.evaluation_time(as_of_i)
         of_province, province_of = self._kind_index(wanted)
         exists_at = self.facts.unit_exists_at
+        codes = [code for code in of_province.get(province, ()) if exists_at(code, t)
+                 and (only is None or only(code))]
         self.flush()
         book = self._book(rulebook_id)
-        if only is not None:
-            codes = [code for code in of_province.get(province, ())
-                     if exists_at(code, t) and only(code)]
-            return [(code, self._scored(book, code, period, as_of_i), None) for code in codes]
-        periods = self._ranked.setdefault(
-            (rulebook_id or self.default_rulebook, str(wanted), province), {})
-        entry = periods.get(period.key)
-        if entry is not None and entry.t_low <= t <= entry.t_high:
-            if not entry.stale:
-                return entry.result
-            scored = entry.scored
-            for code in entry.stale:  # members whose kept score was dropped since
-                if code not in scored:
-                    continue  # registered after t: not ranked yet
-                scored[code] = self._scored(book, code, period, as_of_i)
-                if not entry.keep(book, code, period.key, t):
-                    break
-            else:
-                entry.stale.clear()
-                entry.result = self._rank(wanted, province_of, entry.scored)
-                return entry.result
-        codes = [code for code in of_province.get(province, ()) if exists_at(code, t)]
         scored = {code: self._scored(book, code, period, as_of_i) for code in codes}
-        result = self._rank(wanted, province_of, scored)
-        entry = _Ranked(t, FAR_FUTURE, scored, set(), result)
-        registered = self.facts.unit_registered_at
-        for code in of_province.get(province, ()):  # a member registered later joins then
-            at = registered.get(code, 0)
-            if at > t:
-                entry.t_high = min(entry.t_high, at - 1)
-        if all(entry.keep(book, code, period.key, t) for code in codes):
-            periods[period.key] = entry
-        else:
-            periods.pop(period.key, None)
-        return result
-
-    @staticmethod
-    def _rank(kind: UnitKind, province_of: dict[str, str | None],
-              scored: dict[str, Scored]) -> list[tuple[str, Scored, int | None]]:
-        if kind in (UnitKind.MINISTRY, UnitKind.AGENCY):
+        if only is not None or wanted in (UnitKind.MINISTRY, UnitKind.AGENCY):
             return [(code, found, None) for code, found in scored.items()]
         by_province: dict[str | None, dict[str, float]] = {}
         for code, found in scored.items():
-            group = None if kind is UnitKind.PROVINCE else province_of[code]
+            group = None if wanted is UnitKind.PROVINCE else province_of[code]
             by_province.setdefault(group, {})[code] = found[1]
         ranks: dict[str, int] = {}
         for members in by_province.values():
@@ -924,30 +845,6 @@ _VerdictsEntry = tuple[int, Instant, Instant, tuple[tuple[str, bool], ...]]
 """(procedure epoch, valid from t, valid until t, (measure, counted) verdicts)."""
 _Kept = tuple[Instant, Instant, int, Scored]
 """A kept unit score: (valid from t, valid until t, catalogue epoch, what it scored)."""
-
-
-@dataclass(slots=True)
-class _Ranked:
-    """A ranking of one kind's units (of a province, or all) for one period and rulebook,
-    valid at every t in [``t_low``, ``t_high``] (the span its members' kept scores all
-    hold, before a member registered later joins) but for its ``stale`` members (their kept
-    score was dropped: scored again at the next use, the others kept)."""
-
-    t_low: Instant
-    t_high: Instant
-    scored: dict[str, Scored]
-    stale: set[str]
-    result: list[tuple[str, Scored, int | None]]
-
-    def keep(self, book: _Book, code: str, period_key: str, t: Instant) -> bool:
-        """Narrow the span to that of the member's kept score; False when what it scored at
-        t was not kept (a moment the counters are ahead of)."""
-        kept = book.scores.get(code, {}).get(period_key)
-        if kept is None or kept[3] is not self.scored[code] or not kept[0] <= t <= kept[1]:
-            return False
-        self.t_low = max(self.t_low, kept[0])
-        self.t_high = min(self.t_high, kept[1])
-        return True
 _TURN = "_turn"
 """The counters' next turn, passed beside their counts (not a measure)."""
 

@@ -59,6 +59,9 @@ CATCH_UP_SECONDS = 2.0
 assert CATCH_UP_SECONDS % FOLLOW_SECONDS == 0  # each span of the one starts one of the other
 STALL_SECONDS = 15.0
 """A partition with records waiting and none taken for this long is said to be stalled."""
+CHECKPOINT_SECONDS = 5.0
+"""The least time between two checkpoints of a store (each flushes its memtable: 20–30 ms
+here), however often snapshots come."""
 QUIET_SECONDS = 2.0
 """A partition that took no record for this long is snapshotted (``snapshot_quiet``)."""
 
@@ -138,6 +141,7 @@ class Runtime:
                                        key_type=str, value_type=bytes,
                                        options=rocksdb_options(4 * mb, 4 * mb))
         self.checkpoints = Checkpoints(Path(app.conf.tabledir))
+        self.checkpointed_at: dict[str, float] = {}  # store -> when its last checkpoint was
         self.projections: dict[int, PartitionProjection] = {}
         self.colds: dict[int, TableCold] = {}
         self.held: dict[int, list[Any]] = {}
@@ -396,12 +400,18 @@ class Runtime:
 
     def _checkpoint(self, table: Any, partition: int) -> tuple[str, Path] | None:
         """A checkpoint of the table's store of ``partition``, proven once the changelog
-        sends before it are acknowledged (``streams.checkpoints``); None when it failed
-        (said: a restart after a kill then restores that store from its changelog)."""
+        sends before it are acknowledged (``streams.checkpoints``); None when the store had
+        one less than ``CHECKPOINT_SECONDS`` ago, or when it failed (said: a restart after a
+        kill then goes back to an earlier one, or restores the store from its changelog)."""
         store = table.data
         name = store.partition_path(partition).name.removesuffix(".db")
+        now = time.monotonic()
+        if now - self.checkpointed_at.get(name, now - CHECKPOINT_SECONDS) < CHECKPOINT_SECONDS:
+            return None
         try:
-            return name, self.checkpoints.take(name, store._db_for_partition(partition))
+            found = name, self.checkpoints.take(name, store._db_for_partition(partition))
+            self.checkpointed_at[name] = now
+            return found
         except Exception as error:  # rocksdict raises plain exceptions (a full disk, …)
             self.say(f"{name}: no checkpoint ({type(error).__name__}: {error}); after a "
                      "kill this store would be restored from its changelog")
