@@ -170,7 +170,6 @@ def test_killed_relay_and_workers_end_with_the_rows_of_a_clean_run(
     data.mkdir()
     simulate(data, days=1)
     appender = Appender(data, PROVINCES, scale=0.006)
-    appender.start()
     logs = {name: tmp_path / f"{name}.log" for name in ("w1", "w2")}
 
     def start(name: str) -> subprocess.Popen[Any]:
@@ -183,6 +182,19 @@ def test_killed_relay_and_workers_end_with_the_rows_of_a_clean_run(
     running = {name: start(name) for name in ("relay", "w1", "w2")}
     rng = random.Random(5)
     killed: list[str] = []
+    # caught up first, so that snapshots are there to resume from (kills during a catch-up
+    # that rebalances keep moving could otherwise leave none, as on a loaded machine)
+    client = clickhouse_connect.get_client(dsn=database)
+    try:
+        wait_until_tracked(client, last_folded(data), PARTITIONS, list(logs.values()),
+                           seconds=180)
+    except BaseException:
+        for process in running.values():
+            stop(process)
+        raise
+    finally:
+        client.close()
+    appender.start()
     try:
         for _ in range(6):
             time.sleep(rng.uniform(1.0, 4.0))
