@@ -14,10 +14,11 @@ loopback ports. For each size, a ledger of about that many events over all 34 pr
 - pipeline with 1 and with 2 workers: relay and workers started together on a fresh topic,
   database and consumer group; end-to-end events/s until every partition and the ranking
   track the last event; each worker's peak RSS (VmHWM);
-- restart: the single worker stopped (SIGTERM) after its run and started again, then killed
-  (SIGKILL) and started again: seconds until each of its partitions has written a mark after
-  the restart (stopped cleanly: its snapshots loaded from its RocksDB; killed: its tables
-  restored from their changelogs first, as a worker that did not stop cleanly does);
+- restart: the single worker, following a relay that ticks marks at the clock's time, stopped
+  (SIGTERM) and started again, then killed (SIGKILL) and started again: seconds until each of
+  its partitions has resumed from its snapshot, and until each has written a mark after the
+  restart (stopped cleanly: its snapshots loaded from its RocksDB; killed: its stores rolled
+  back to their latest proven checkpoints, or restored from their changelogs, first);
 - freshness (largest size only): once the 2 workers have caught up, events appended by
   another process at each of ``--rates`` for ``--seconds`` while a relay follows the ledger:
   from append to the moment the last partition's cycle at or past it had written its rows
@@ -35,12 +36,14 @@ import asyncio
 import concurrent.futures
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -181,14 +184,46 @@ def dossier(environment: dict[str, str], log: Path, *args: str) -> subprocess.Po
 
 
 def worker(environment: dict[str, str], state: Path, log: Path,
-           session: float) -> subprocess.Popen[bytes]:
+           session: float, *, quiet: bool = True) -> subprocess.Popen[bytes]:
     """A worker; ``session``: seconds before a silent one's partitions move (a killed
     worker's too: the single worker's restart waits for it, so it runs with 2 s; the pair,
     busy, with the default 10 s — a snapshot's pickle holds the interpreter, and with 2 s
     the group took a busy worker for a dead one)."""
     return dossier(environment | {"DOSSIER_WORKER_STATE_DIR": str(state)}, log, "stream",
-                   "worker", "-q", "--session-timeout", f"{session:g}", "--no-recovery-check",
-                   "--snapshot-every", "30")
+                   "worker", *(["-q"] if quiet else []), "--session-timeout", f"{session:g}",
+                   "--no-recovery-check", "--snapshot-every", "30")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a process has used so far (0: it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy so far (every core)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_shares(pids: dict[str, int], since: tuple[float, float, dict[str, float]]
+               ) -> dict[str, float]:
+    """Cores each process used since ``since`` (from :func:`cpu_mark`), the rest of the
+    machine (the appender, ...) and the whole machine's."""
+    wall, busy, before = since
+    span = time.monotonic() - wall
+    found = {name: (cpu_seconds(pid) - before[name]) / span for name, pid in pids.items()}
+    machine = (busy_seconds() - busy) / span
+    found["the rest (appender, ...)"] = max(0.0, machine - sum(found.values()))
+    found["machine"] = machine
+    return found
+
+
+def cpu_mark(pids: dict[str, int]) -> tuple[float, float, dict[str, float]]:
+    return time.monotonic(), busy_seconds(), {n: cpu_seconds(p) for n, p in pids.items()}
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -261,27 +296,33 @@ def pipeline(data: Path, services: Services, workers: int, as_of: str, name: str
     relay.wait()
     return {"seconds": seconds, "rate": events / seconds,
             "rss_mb": [peak_rss_mb(p.pid) for p in running], "workers": running,
+            "services": {"broker": services.processes[0].pid,
+                         "ClickHouse": services.processes[1].pid},
             "environment": environment, "database": database}
 
 
-def restarts(run: dict[str, Any], data: Path, name: str) -> dict[str, float]:
-    """Stop the single worker (SIGTERM) and start it again, then kill it (SIGKILL) and
-    start it again; for each, seconds until every partition wrote a mark after the restart
-    (the relay, following, ticks marks every half second)."""
+def restarts(run: dict[str, Any], data: Path, name: str) -> dict[str, tuple[float, float]]:
+    """Bring the single worker to the clock's time (a relay ticking marks every half second:
+    its first such mark rescored every current period once, the leap from the catch-up's
+    moment, which is not a restart's cost), then stop it (SIGTERM) and start it again, then
+    kill it (SIGKILL) and start it again; for each, seconds until every partition resumed
+    from its snapshot (its log says so) and until every partition wrote a mark after the
+    restart."""
     (process,) = run["workers"]
     environment = run["environment"]
     logs = data / "logs"
     relay = dossier(environment, logs / f"relay-{name}-tick.log", "stream", "relay", "-q",
                     "--tick", "0.5")
-    found: dict[str, float] = {}
+    found: dict[str, tuple[float, float]] = {}
     try:
+        _restarted(run["database"], time.time(), None)
         for how, signal_ in (("stopped", signal.SIGTERM), ("killed", signal.SIGKILL)):
             process.send_signal(signal_)
             process.wait(120)
+            log = logs / f"{name}-{how}.log"
             started = time.time()
-            process = worker(environment, data / f"state-{name}-0",
-                             logs / f"{name}-{how}.log", 2)
-            found[how] = _restarted(run["database"], started)
+            process = worker(environment, data / f"state-{name}-0", log, 2, quiet=False)
+            found[how] = _restarted(run["database"], started, log)
     finally:
         for running in (process, relay):
             running.send_signal(signal.SIGTERM)
@@ -289,14 +330,20 @@ def restarts(run: dict[str, Any], data: Path, name: str) -> dict[str, float]:
     return found
 
 
-def _restarted(database: str, started_at: float) -> float:
-    """Seconds from ``started_at`` until every partition tracks a cycle that began after
-    it (the relay's tick marks come with a new time: a mark every worker must write)."""
+def _restarted(database: str, started_at: float, log: Path | None) -> tuple[float, float]:
+    """Seconds from ``started_at`` until every partition was resumed (as ``log`` says;
+    0 without one) and until every partition tracks a cycle that began after it (the
+    relay's tick marks come with a new time: a mark every worker must write)."""
     wanted = {f"worker-p{p}" for p in range(PARTITIONS)}
+    resumed = 0.0
     while time.time() - started_at < 900:
+        if log is not None and not resumed and log.exists() and len(set(re.findall(
+                r"partition (\d+): (?:resumed from the snapshot|no snapshot)",
+                log.read_text(errors="replace")))) >= PARTITIONS:
+            resumed = time.time() - started_at
         found = tracked(database)
         if all(r in found and found[r][1] > started_at for r in wanted):
-            return time.time() - started_at
+            return resumed or time.time() - started_at, time.time() - started_at
         time.sleep(0.2)
     raise RuntimeError("the restarted worker wrote nothing in 900 s")
 
@@ -330,12 +377,17 @@ def freshness(run: dict[str, Any], data: Path, rate: float, seconds: float,
         appender = context.Process(target=append_at_rate, args=(
             data / "ledger.sqlite", rate, int(rate * seconds), 0.2, None, queue, seed))
         appended: dict[int, float] = {}
+        pids = {f"worker {i + 1}": p.pid for i, p in enumerate(run["workers"])} \
+            | {"relay": relay.pid} | run["services"]
         began = time.time()
         appender.start()
+        since = cpu_mark(pids)
         finished, last = False, 0
+        cores: dict[str, float] = {}
         while True:  # until every partition tracks the last event appended the scores fold
             finished = drain(queue, appended) or finished
             if finished and not last:
+                cores = cpu_shares(pids, since)  # while appending
                 last = last_folded(data / "ledger.sqlite")
             found = tracked(database)
             lowest = min(found.get(f"worker-p{p}", (0, 0))[0] for p in range(PARTITIONS))
@@ -359,7 +411,7 @@ def freshness(run: dict[str, Any], data: Path, rate: float, seconds: float,
     q = statistics.quantiles(latencies, n=100)
     span = max(appended.values()) - min(appended.values()) or 1
     return {"appended": len(appended), "rate": len(appended) / span, "p50": q[49],
-            "p99": q[98], "cycles": cycles}
+            "p99": q[98], "cycles": cycles, "cores": cores}
 
 
 def cycle_figures(database: str, since: float) -> list[tuple[Any, ...]]:
@@ -450,13 +502,16 @@ def report(size: int, found: dict[str, Any]) -> None:
         rss = ", ".join(f"{r:,.0f}" for r in run["rss_mb"])
         print(f"relay + {workers} worker(s): {run['seconds']:,.1f} s, {run['rate']:,.0f} "
               f"events/s = {run['rate'] / raw['both']:.3f}× raw; worker peak RSS {rss} MB")
-    for how, seconds in found.get("restart", {}).items():
-        print(f"worker restart ({how}) to its first marks written: {seconds:.1f} s "
-              "[goal < 10 s]")
+    for how, (resumed, marked) in found.get("restart", {}).items():
+        print(f"worker restart ({how}): every partition resumed in {resumed:.1f} s, its "
+              f"marks written in {marked:.1f} s [goal < 10 s]")
     for rate, f in found.get("freshness", {}).items():
         print(f"freshness at {rate:g}/s: {f['appended']:,} events at {f['rate']:,.0f}/s, p50 "
               f"{f['p50'] * 1000:,.0f} ms, p99 {f['p99'] * 1000:,.0f} ms [goal p99 < 1 s at "
               "1,000/s]")
+        print(textwrap.fill(f"cores used while appending (of {os.cpu_count()}): " + ", ".join(
+            f"{name} {used:.2f}" for name, used in f["cores"].items()), 78,
+            initial_indent="  ", subsequent_indent="    "))
         print("  cycles meanwhile (runner, cycles, events per cycle, p50 / p99 seconds "
               "from mark to rows written):")
         for runner, count, events, p50, p99 in f["cycles"]:

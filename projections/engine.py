@@ -774,12 +774,22 @@ class ScoringEngine:
         as_of_i = to_instant(as_of)
         t = period.evaluation_time(as_of_i)
         of_province, province_of = self._kind_index(wanted)
-        exists_at = self.facts.unit_exists_at
-        codes = [code for code in of_province.get(province, ()) if exists_at(code, t)
+        registered = self.facts.unit_registered_at  # the index holds registered units only
+        codes = [code for code in of_province.get(province, ()) if registered.get(code, 0) <= t
                  and (only is None or only(code))]
         self.flush()
         book = self._book(rulebook_id)
-        scored = {code: self._scored(book, code, period, as_of_i) for code in codes}
+        # a member's kept score as :meth:`_scored` takes it, inline (most members of a
+        # group a mark touches are unchanged: this loop is most of a mark's cost)
+        kept_scores, epochs, key = book.scores, self._catalogue_epoch, period.key
+        scored: dict[str, Scored] = {}
+        for code in codes:
+            periods = kept_scores.get(code)
+            kept = periods.get(key) if periods is not None else None
+            if kept is not None and kept[0] <= t <= kept[1] and kept[2] == epochs.get(code, 0):
+                scored[code] = kept[3]
+            else:
+                scored[code] = self._scored(book, code, period, as_of_i)
         if only is not None or wanted in (UnitKind.MINISTRY, UnitKind.AGENCY):
             return [(code, found, None) for code, found in scored.items()]
         by_province: dict[str | None, dict[str, float]] = {}

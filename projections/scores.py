@@ -128,6 +128,10 @@ class UnitScore:
         }
 
 
+ENCODED_KEPT = 1_000
+"""Distinct groups whose JSON is kept encoded (per process; each holds some kilobytes, and a
+score that changed has new groups: the hits are groups many units share, such as those of
+units with nothing counted yet)."""
 _ENCODED: dict[int, tuple[tuple[GroupScore, ...], orjson.Fragment]] = {}
 """Groups (by identity: the memo below hands out the same tuple for the same counts) and
 their JSON; the tuple is kept with it, so its id is not reused while the entry lives."""
@@ -137,7 +141,7 @@ def groups_fragment(groups: tuple[GroupScore, ...]) -> orjson.Fragment:
     """The JSON of a score's groups (``[g.to_json() for g in groups]``), encoded once."""
     found = _ENCODED.get(id(groups))
     if found is None or found[0] is not groups:
-        if len(_ENCODED) >= 5_000:
+        if len(_ENCODED) >= ENCODED_KEPT:
             _ENCODED.clear()
         found = _ENCODED[id(groups)] = (
             groups, orjson.Fragment(orjson.dumps([g.to_json() for g in groups])))

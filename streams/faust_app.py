@@ -224,7 +224,7 @@ class Runtime:
             if isinstance(state, PartitionProjection):
                 state.report_all = True  # the reports sent before may be lost with it
         if offset < expected:
-            held.append(event)
+            held.append(stripped(event))
             return None
         earlier: list[tuple[int, bytes]] = []
         if offset > expected:
@@ -234,7 +234,7 @@ class Runtime:
                      f"committed offset ahead of the state); read {len(earlier):,} records "
                      f"of offsets {expected:,}–{offset - 1:,} again")
         state.offset = offset
-        held.append(event)
+        held.append(stripped(event))
         return earlier
 
     async def _read_again(self, tp: Any, start: int, end: int) -> list[tuple[int, bytes]]:
@@ -644,6 +644,14 @@ def partition_scan(table: Any, partition: int) -> Scan:
     return scan
 
 
+def stripped(event: Any) -> Any:
+    """An event held only to be acknowledged, its value (decoded by then) let go: a partition
+    holds up to ``HELD_EVENTS`` of them between snapshots, and their values were most of
+    a worker's peak memory while catching up."""
+    event.value = event.message.value = None
+    return event
+
+
 @contextlib.contextmanager
 def taking(event: Any) -> Iterator[None]:
     """Write tables outside the agents' iteration as if taking ``event`` (faust finds the
@@ -741,7 +749,10 @@ def local_state(app: faust.App, state_dir: Path, say: Callable[[str], None],
 
 class OneLine(logging.Handler):
     """faust's and the Kafka client's warnings and errors, each said in one line (no
-    traceback): a broker gone, a rebalance, a consumer that stopped committing."""
+    traceback): a broker gone, a rebalance, a consumer that stopped committing. Not said:
+    faust's "producer buffer full" notice, its back-pressure at work (a snapshot writes its
+    dossiers' keys in a burst, one changelog record each, and the producer drains them a
+    hundred at a time, each hundred a warning), not a fault."""
 
     def __init__(self, say: Callable[[str], None]) -> None:
         super().__init__(logging.WARNING)
@@ -749,6 +760,8 @@ class OneLine(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         text = " ".join(record.getMessage().split())
+        if record.name == "faust.transport.producer" and text.startswith("producer buffer"):
+            return
         if record.exc_info and record.exc_info[1] is not None:
             text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
         self.say(f"{record.levelname.lower()}: {record.name}: {text[:300]}")

@@ -14,7 +14,7 @@ from projections.judge import dossier_timeliness
 from projections.periods import Instant
 from projections.rows import dossier_row
 from projections.rulebook import Switches
-from projections.scores import GroupScore, UnitScore, display_round
+from projections.scores import ENCODED_KEPT, GroupScore, UnitScore, display_round
 
 Row = tuple[Any, ...]
 PERSONAL_FIELDS = frozenset({"applicant_ref"})
@@ -122,7 +122,7 @@ def _arrays(groups: tuple[GroupScore, ...]) -> tuple[orjson.Fragment, ...]:
     reused while the entry lives)."""
     found = _ARRAYS.get(id(groups))
     if found is None or found[0] is not groups:
-        if len(_ARRAYS) >= 5_000:
+        if len(_ARRAYS) >= ENCODED_KEPT:
             _ARRAYS.clear()
         indicators = [(group.code, i) for group in groups for i in group.indicators]
         columns = ([g.code for g in groups], [g.points for g in groups],
