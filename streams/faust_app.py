@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import pickle
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -59,6 +60,9 @@ CATCH_UP_SECONDS = 2.0
 assert CATCH_UP_SECONDS % FOLLOW_SECONDS == 0  # each span of the one starts one of the other
 STALL_SECONDS = 15.0
 """A partition with records waiting and none taken for this long is said to be stalled."""
+NOT_READY_SECONDS = 30.0
+"""How often a worker whose tables are not ready yet says what it waits for (faust starts
+the worker's own timers, ``watch`` among them, only once they are)."""
 CHECKPOINT_SECONDS = 5.0
 """The least time between two checkpoints of a store (each flushes its memtable: 20–30 ms
 here), however often snapshots come."""
@@ -541,6 +545,25 @@ class Runtime:
                          f"{highwater - 1:,} are waiting, the last taken is {taken:,}, none "
                          f"taken in {STALL_SECONDS:g}s")
 
+    def watch_start(self, every: float = NOT_READY_SECONDS) -> threading.Event:
+        """Until faust has restored the tables (the worker's timers, ``watch`` among them,
+        start only then), say every ``every`` seconds what it waits for: the group's
+        assignment, or records of the changelogs (how many, per partition); never a silent
+        wait. Returns the event that stops it early (the process's end stops it too)."""
+        stop = threading.Event()
+        began = time.monotonic()
+
+        def run() -> None:
+            while not stop.wait(every):
+                recovery = self.app.tables.recovery  # type: ignore[attr-defined]
+                if recovery.completed.is_set():
+                    return
+                self.say(f"tables not ready after {time.monotonic() - began:.0f}s: "
+                         f"{_waiting_for(recovery)}")
+
+        threading.Thread(target=run, name="not-ready", daemon=True).start()
+        return stop
+
     # -- the sink ---------------------------------------------------------------------------
     def hold(self, cycle: Cycle) -> None:
         """Hand a cycle's rows to the sink (``drain`` writes them as soon as it can)."""
@@ -642,6 +665,29 @@ def partition_scan(table: Any, partition: int) -> Scan:
             yield str(store._decode_key(key))[len(prefix):]
             cursor.next()
     return scan
+
+
+def _waiting_for(recovery: Any) -> str:
+    """What faust's table recovery waits for (read from another thread: a view that
+    changed meanwhile is read again)."""
+    for _ in range(3):
+        try:
+            if not recovery.in_recovery:
+                if not recovery.active_tps:
+                    return ("no partition assigned to this worker yet (the consumer group "
+                            "has not settled, or its other members hold every partition)")
+                return f"{len(recovery.active_tps)} table partitions assigned, restore not started"
+            remaining = sorted((tp.topic, tp.partition, n)
+                               for tp, n in recovery.active_remaining().items() if n > 0)
+        except RuntimeError:  # changed while read
+            continue
+        if not remaining:
+            return "every changelog read to its end, the restore finishing"
+        shown = ", ".join(f"{topic} [{partition}] {n:,}" for topic, partition, n in remaining[:4])
+        more = f" and {len(remaining) - 4} more" if len(remaining) > 4 else ""
+        return (f"restoring from changelogs, records still to read: {shown}{more} (none "
+                "arriving means the broker does not serve them)")
+    return "restoring from changelogs"
 
 
 def stripped(event: Any) -> Any:

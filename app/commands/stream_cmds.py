@@ -329,7 +329,11 @@ def worker_cmd(
               f"{config.state_dir}", highlight=False, soft_wrap=True)
     try:
         with local_state(app, config.state_dir, say, runtime):
-            _run_worker(app)
+            not_ready = runtime.watch_start()
+            try:
+                _run_worker(app)
+            finally:
+                not_ready.set()
     finally:
         client.close()
     if runtime.stopped_by is not None:

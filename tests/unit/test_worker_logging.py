@@ -1,13 +1,17 @@
 """What a worker says of faust's and the Kafka client's logs: warnings and errors in one line
-each, without faust's back-pressure notices; and what it keeps of the records it holds
-until a snapshot acknowledges them (not their values)."""
+each, without faust's back-pressure notices; what it says while its tables are not ready
+(faust's own timers wait for them); and what it keeps of the records it holds until a
+snapshot acknowledges them (not their values)."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from types import SimpleNamespace
 
-from streams.faust_app import OneLine, stripped
+from streams.faust_app import OneLine, Runtime, stripped
 
 
 def record(name: str, level: int, message: str) -> logging.LogRecord:
@@ -35,3 +39,45 @@ def test_a_held_record_keeps_what_acknowledging_it_needs_and_not_its_value() -> 
     held = stripped(event)
     assert held is event and held.value is None and held.message.value is None
     assert (held.message.offset, held.message.tp) == (41, ("dossier-events", 2))
+
+
+def recovery(**state: object) -> SimpleNamespace:
+    defaults: dict[str, object] = {"in_recovery": False, "active_tps": set(),
+                                   "remaining": {}, "completed": threading.Event()}
+    found = SimpleNamespace(**(defaults | state))
+    found.active_remaining = lambda: found.remaining
+    return found
+
+
+def test_a_worker_whose_tables_are_not_ready_says_what_it_waits_for() -> None:
+    from faust.types import TP
+
+    state = recovery()
+    said: list[str] = []
+    runtime = SimpleNamespace(app=SimpleNamespace(tables=SimpleNamespace(recovery=state)),
+                              say=said.append)
+    stop = Runtime.watch_start(runtime, every=0.05)  # type: ignore[arg-type]
+    try:
+        wait_for(lambda: said)
+        assert "no partition assigned to this worker yet" in said[0]
+        changelog = "dossier-workers-partitions-changelog"
+        state.active_tps = {TP(changelog, 3), TP(changelog, 1)}
+        state.remaining = {TP(changelog, 3): 75, TP(changelog, 1): 0}
+        state.in_recovery = True
+        wait_for(lambda: "restoring" in said[-1])
+        assert said[-1].endswith(f"records still to read: {changelog} [3] 75 (none arriving "
+                                 "means the broker does not serve them)")
+        state.completed.set()  # restored: it says no more
+        time.sleep(0.2)
+        count = len(said)
+        time.sleep(0.2)
+        assert len(said) == count
+    finally:
+        stop.set()
+
+
+def wait_for(condition: Callable[[], object], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not said in time"
+        time.sleep(0.02)
