@@ -66,9 +66,25 @@ class Checkpoints:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _restore(checkpoint: Path, store: Path) -> None:
+    """Make ``store`` from ``checkpoint``, which stays (a second unclean stop before the next
+    proven checkpoint goes back to it again, rather than to the whole changelog): its table
+    files linked, as RocksDB never changes one once written, the rest (manifest, logs,
+    options, which an open store rewrites) copied. A stop midway leaves a partial store,
+    replaced again at the next start (which is still unclean)."""
+    store.mkdir()
+    for item in checkpoint.iterdir():
+        if item.is_dir():
+            shutil.copytree(item, store / item.name)
+        elif item.suffix == ".sst":
+            os.link(item, store / item.name)
+        else:
+            shutil.copy2(item, store / item.name)
+
+
 def roll_back(tables: Path) -> tuple[list[str], list[str]]:
-    """Replace every store (``<name>.db``) under ``tables`` by its proven checkpoint, or
-    delete it when it has none; delete the checkpoints not proven. Returns the names of the
+    """Replace every store (``<name>.db``) under ``tables`` by its proven checkpoint (kept),
+    or delete it when it has none; delete the checkpoints not proven. Returns the names of the
     stores rolled back and of those deleted."""
     checkpoints = tables / DIRECTORY
     rolled, deleted = [], []
@@ -77,7 +93,7 @@ def roll_back(tables: Path) -> tuple[list[str], list[str]]:
         proven = checkpoints / f"{name}{PROVEN}"
         shutil.rmtree(store)
         if proven.is_dir():
-            proven.rename(store)
+            _restore(proven, store)
             rolled.append(name)
         else:
             deleted.append(name)

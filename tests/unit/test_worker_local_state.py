@@ -95,7 +95,22 @@ def test_after_a_kill_a_store_goes_back_to_its_latest_proven_checkpoint(
     with local_state(app, tmp_path, said.append, runtime):
         assert read(tables / "partitions-0.db") == {b"k": b"local writes", b"snapshot": b"1"}
     assert "1 rolled back to their latest checkpoint" in said[0]
-    assert not unproven.exists() and not any((tables / DIRECTORY).iterdir())
+    assert not unproven.exists()
+    assert [p.name for p in (tables / DIRECTORY).iterdir()] == ["partitions-0.proven"]
+
+    # killed again before the next checkpoint: back to the same one (the store opened and
+    # written meanwhile did not change the checkpoint it was made from)
+    db = Rdict(str(tables / "partitions-0.db"))
+    db[b"snapshot"] = b"4, never proven"
+    db.compact_range(None, None)
+    db.close()
+    assert read(first.parent / "partitions-0.proven") == {b"k": b"local writes",
+                                                         b"snapshot": b"1"}
+    said.clear()
+    stop_uncleanly(app, runtime, tmp_path, "killed", said)
+    with local_state(app, tmp_path, said.append, runtime):
+        assert read(tables / "partitions-0.db") == {b"k": b"local writes", b"snapshot": b"1"}
+    assert "1 rolled back to their latest checkpoint" in said[0]
 
 
 def test_rolling_back_leaves_stores_without_a_store_file_alone(tmp_path: Path) -> None:
