@@ -14,8 +14,8 @@ loopback ports. For each size, a ledger of about that many events over all 34 pr
 - pipeline with 1 and with 2 workers: relay and workers started together on a fresh topic,
   database and consumer group; end-to-end events/s until every partition and the ranking
   track the last event; each worker's peak RSS (VmHWM);
-- restart: the single worker, following a relay that ticks marks at the clock's time, stopped
-  (SIGTERM) and started again, then killed (SIGKILL) and started again: seconds until each of
+- restart: the single worker, following a relay that ticks marks at the clock's time and
+  snapshotted there (as a worker following live has), stopped (SIGTERM) and started again, then killed (SIGKILL) and started again: seconds until each of
   its partitions has resumed from its snapshot, and until each has written a mark after the
   restart (stopped cleanly: its snapshots loaded from its RocksDB; killed: its stores rolled
   back to their latest proven checkpoints, or restored from their changelogs, first);
@@ -51,6 +51,8 @@ from typing import Any
 from bench.scale import KEY, ROOT, as_of_of, build
 
 PARTITIONS = 4
+SNAPSHOT_SECONDS = 30
+"""The workers' ``--snapshot-every``."""
 RESTART_WAIT = 600
 """Seconds a restarted worker is given to write its marks before the bench says it did not."""
 
@@ -193,7 +195,7 @@ def worker(environment: dict[str, str], state: Path, log: Path,
     the group took a busy worker for a dead one)."""
     return dossier(environment | {"DOSSIER_WORKER_STATE_DIR": str(state)}, log, "stream",
                    "worker", *(["-q"] if quiet else []), "--session-timeout", f"{session:g}",
-                   "--no-recovery-check", "--snapshot-every", "30")
+                   "--no-recovery-check", "--snapshot-every", f"{SNAPSHOT_SECONDS:g}")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -305,8 +307,9 @@ def pipeline(data: Path, services: Services, workers: int, as_of: str, name: str
 
 def restarts(run: dict[str, Any], data: Path, name: str) -> dict[str, tuple[float, float]]:
     """Bring the single worker to the clock's time (a relay ticking marks every half second:
-    its first such mark rescored every current period once, the leap from the catch-up's
-    moment, which is not a restart's cost), then stop it (SIGTERM) and start it again, then
+    its first such mark rescored every current period once and wrote every open dossier
+    turned late since, the leap from the catch-up's moment, which is not a restart's cost)
+    until it has snapshotted there, then stop it (SIGTERM) and start it again, then
     kill it (SIGKILL) and start it again; for each, seconds until every partition resumed
     from its snapshot (its log says so) and until every partition wrote a mark after the
     restart."""
@@ -318,6 +321,8 @@ def restarts(run: dict[str, Any], data: Path, name: str) -> dict[str, tuple[floa
     found: dict[str, tuple[float, float]] = {}
     try:
         _restarted(run["database"], time.time(), None)
+        time.sleep(SNAPSHOT_SECONDS + 5)  # a snapshot at the clock's time, as a following
+        # worker has: what the restart resumes from (the leap is not taken again)
         for how, signal_ in (("stopped", signal.SIGTERM), ("killed", signal.SIGKILL)):
             process.send_signal(signal_)
             process.wait(120)
