@@ -17,8 +17,9 @@ loopback ports. For each size, a ledger of about that many events over all 34 pr
 - restart: the single worker, following a relay that ticks marks at the clock's time and
   snapshotted there (as a worker following live has), stopped (SIGTERM) and started again,
   then killed (SIGKILL) and started again: seconds until each of its partitions has resumed
-  from its snapshot, and until each has written a mark after the restart (stopped cleanly: its snapshots loaded from its RocksDB; killed: its stores rolled
-  back to their latest proven checkpoints, or restored from their changelogs, first);
+  from its snapshot, and until each has written a mark after the restart (stopped cleanly:
+  its snapshots loaded from its RocksDB; killed: its stores rolled back to their latest
+  proven checkpoints, or restored from their changelogs, first);
 - freshness (largest size only): once the 2 workers have caught up, events appended by
   another process at each of ``--rates`` for ``--seconds`` while a relay follows the ledger:
   from append to the moment the last partition's cycle at or past it had written its rows
