@@ -382,6 +382,8 @@ class Runtime:
         await self.flush()
         if self.projections.get(partition) is not projection:
             return  # revoked meanwhile: its new owner goes on from the previous snapshot
+        if self.app.should_stop:
+            return  # stopping: see ``snapshot_quiet``
         began = time.perf_counter()
         facts = projection.projector.engine.facts
         cold = self.colds[partition]
@@ -452,6 +454,10 @@ class Runtime:
         """Snapshot the partitions (and the ranking) holding records unacknowledged that took
         none for ``QUIET_SECONDS``: a worker restarted after a quiet spell then folds nothing
         again, and its offsets are committed."""
+        if self.app.should_stop:
+            # faust stops its producer before the worker's timers: table writes now would
+            # stay in its buffer, which then fails to flush, and the stop would not be clean
+            return
         now = time.monotonic()
         async with self.folding:
             for partition, projection in list(self.projections.items()):
@@ -499,6 +505,8 @@ class Runtime:
 
     async def _save_ranking(self, national: NationalRanking) -> None:
         """Save the ranking's state, then acknowledge the reports it took."""
+        if self.app.should_stop:
+            return  # see ``snapshot_quiet``
         save_snapshot(self.ranking_state, "national", national)
         checkpoint = self._checkpoint(self.ranking_state,
                                       self.national_held[-1].message.partition)
