@@ -562,15 +562,21 @@ class Runtime:
         began = time.monotonic()
 
         def run() -> None:
-            while not stop.wait(every):
-                recovery = self.app.tables.recovery  # type: ignore[attr-defined]
-                if recovery.completed.is_set():
-                    return
-                self.say(f"tables not ready after {time.monotonic() - began:.0f}s: "
-                         f"{_waiting_for(recovery)}")
+            while not stop.wait(every) and self.not_ready(began):
+                pass
 
         threading.Thread(target=run, name="not-ready", daemon=True).start()
         return stop
+
+    def not_ready(self, began: float) -> bool:
+        """Say what the worker waits for when its tables are not ready yet (``began``: the
+        ``time.monotonic()`` it started at); False once they are."""
+        recovery = self.app.tables.recovery  # type: ignore[attr-defined]
+        if recovery.completed.is_set():
+            return False
+        self.say(f"tables not ready after {time.monotonic() - began:.0f}s: "
+                 f"{_waiting_for(recovery)}")
+        return True
 
     # -- the sink ---------------------------------------------------------------------------
     def hold(self, cycle: Cycle) -> None:

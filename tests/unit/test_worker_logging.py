@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from types import SimpleNamespace
 
 from streams.faust_app import OneLine, Runtime, stripped
@@ -56,28 +55,18 @@ def test_a_worker_whose_tables_are_not_ready_says_what_it_waits_for() -> None:
     said: list[str] = []
     runtime = SimpleNamespace(app=SimpleNamespace(tables=SimpleNamespace(recovery=state)),
                               say=said.append)
-    stop = Runtime.watch_start(runtime, every=0.05)  # type: ignore[arg-type]
-    try:
-        wait_for(lambda: said)
-        assert "no partition assigned to this worker yet" in said[0]
-        changelog = "dossier-workers-partitions-changelog"
-        state.active_tps = {TP(changelog, 3), TP(changelog, 1)}
-        state.remaining = {TP(changelog, 3): 75, TP(changelog, 1): 0}
-        state.in_recovery = True
-        wait_for(lambda: "restoring" in said[-1])
-        assert said[-1].endswith(f"records still to read: {changelog} [3] 75 (none arriving "
-                                 "means the broker does not serve them)")
-        state.completed.set()  # restored: it says no more
-        time.sleep(0.2)
-        count = len(said)
-        time.sleep(0.2)
-        assert len(said) == count
-    finally:
-        stop.set()
-
-
-def wait_for(condition: Callable[[], object], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "not said in time"
-        time.sleep(0.02)
+    began = time.monotonic()
+    assert Runtime.not_ready(runtime, began)  # type: ignore[arg-type]
+    assert "no partition assigned to this worker yet" in said[-1]
+    changelog = "dossier-workers-partitions-changelog"
+    state.active_tps = {TP(changelog, 3), TP(changelog, 1)}
+    assert Runtime.not_ready(runtime, began)  # type: ignore[arg-type]
+    assert "2 table partitions assigned, restore not started" in said[-1]
+    state.remaining = {TP(changelog, 3): 75, TP(changelog, 1): 0}
+    state.in_recovery = True
+    assert Runtime.not_ready(runtime, began)  # type: ignore[arg-type]
+    assert said[-1].endswith(f"records still to read: {changelog} [3] 75 (none arriving "
+                             "means the broker does not serve them)")
+    state.completed.set()  # restored: it says no more, and the thread ends
+    assert not Runtime.not_ready(runtime, began)  # type: ignore[arg-type]
+    assert len(said) == 3
