@@ -706,8 +706,8 @@ def _waiting_for(recovery: Any) -> str:
 
 def stripped(event: Any) -> Any:
     """An event held only to be acknowledged, its value (decoded by then) let go: a partition
-    holds up to ``HELD_EVENTS`` of them between snapshots, and their values were most of
-    a worker's peak memory while catching up."""
+    holds up to ``HELD_EVENTS`` of them between snapshots (each value a record's JSON,
+    hundreds of bytes: tens of MB a partition while catching up; not measured apart)."""
     event.value = event.message.value = None
     return event
 
